@@ -1,0 +1,3 @@
+from meshclaw.surfaces.cli.main import run
+
+run()

@@ -1,0 +1,252 @@
+"""The organisation's configuration: people, model providers and agents, validated with pydantic.
+
+Secrets never appear here: a config names them (``env:NAME`` or ``secret:NAME``) and the runtime
+resolves them when it needs them.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .grants import Grant
+from .mcp_config import EffectsMap, McpServerConfig, SensitiveMap, check_mcp_keys
+
+NAME = r"^[a-z][a-z0-9_-]{0,62}$"
+SECRET_REF = re.compile(r"^(env|secret):[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_secret_ref(value: str | None) -> str | None:
+    if value is None or SECRET_REF.match(value):
+        return value
+    raise ValueError(
+        "secrets are never written into the config: name one as 'env:VARIABLE' or 'secret:NAME' "
+        "(NAME is looked up in the secrets file)"
+    )
+
+
+SecretRef = Annotated[str, AfterValidator(check_secret_ref)]
+
+
+class Organisation(Strict):
+    name: str = "My organisation"
+    domains: list[str] = Field(default_factory=list, description="mail domains that belong to the organisation")
+
+
+class Budget(Strict):
+    """Spending limits that fail closed. Each is optional; tokens count input plus output."""
+
+    tokens_per_day: int | None = Field(default=None, ge=0)
+    tokens_per_month: int | None = Field(default=None, ge=0)
+    cost_per_day: float | None = Field(default=None, ge=0)
+    cost_per_month: float | None = Field(default=None, ge=0)
+
+    def limits(self) -> list[tuple[str, str, float]]:
+        """(period, unit, limit) for every limit that is set."""
+        out = []
+        for period in ("day", "month"):
+            for unit in ("tokens", "cost"):
+                value = getattr(self, f"{unit}_per_{period}")
+                if value is not None:
+                    out.append((period, unit, value))
+        return out
+
+
+class User(Strict):
+    id: Annotated[str, Field(pattern=NAME)]
+    name: str
+    email: str | None = None
+    manager: str | None = None
+    roles: list[Literal["employee", "manager", "admin", "auditor"]] = Field(default_factory=lambda: ["employee"])
+    budget: Budget = Field(default_factory=Budget)
+
+
+# --- model providers -------------------------------------------------------------------------
+
+
+class BundledModel(Strict):
+    kind: Literal["bundled"]
+    context: int = 8192
+    threads: int = 2
+    timeout: float = 120.0
+
+
+class OpenAICompatibleModel(Strict):
+    kind: Literal["openai"]
+    model: str
+    base_url: str | None = None
+    api_key: SecretRef | None = None
+    timeout: float = 60.0
+    temperature: float | None = Field(default=None, ge=0, le=2, description="unset: the provider's default")
+
+
+class AnthropicModel(Strict):
+    kind: Literal["anthropic"]
+    model: str
+    api_key: SecretRef = "env:ANTHROPIC_API_KEY"
+    base_url: str | None = None
+    timeout: float = 60.0
+    temperature: float | None = Field(default=None, ge=0, le=1, description="unset: the provider's default")
+
+
+class ScriptedTurn(Strict):
+    """One scripted model turn: call a tool, or answer in text."""
+
+    tool: str | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def one_of(self) -> "ScriptedTurn":
+        if (self.tool is None) == (self.text is None):
+            raise ValueError("a scripted turn has either 'tool' (with 'args') or 'text'")
+        return self
+
+
+class ScriptedModel(Strict):
+    """A model that plays back fixed turns: for tests, demos and rehearsals without any model."""
+
+    kind: Literal["scripted"]
+    turns: list[ScriptedTurn] = Field(min_length=1)
+
+
+class FallbackModel(Strict):
+    kind: Literal["fallback"]
+    chain: list[str] = Field(min_length=2)
+
+
+ModelConfig = Annotated[
+    BundledModel | OpenAICompatibleModel | AnthropicModel | ScriptedModel | FallbackModel,
+    Field(discriminator="kind"),
+]
+
+
+# --- agents ---------------------------------------------------------------------------------
+
+
+class Autonomy(StrEnum):
+    OBSERVE = "observe"  # proposes, never acts
+    ASK = "ask"  # every write needs approval
+    AUTO = "auto"  # acts within policy; the guard still asks where provenance demands
+
+
+class ToolsetGrant(Strict):
+    """A toolset attached to an agent: its connection settings and what the agent may do with it.
+
+    A toolset is built in (by name), a Python toolset (``module``), or any MCP server (``mcp``), whose
+    tools' effects and sensitive arguments the config declares once (``effects``, ``sensitive``).
+    """
+
+    module: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+                               description="import path of a toolset that is not built in: package.module:factory")
+    settings: dict[str, Any] = Field(default_factory=dict)
+    grants: list[Grant] = Field(default_factory=list)
+    mcp: McpServerConfig | None = Field(default=None, description="an MCP server whose tools this toolset offers")
+    effects: EffectsMap = Field(default_factory=dict, description=(
+        "effect of each MCP tool (read, write, external); a tool not listed is read if the server marks it "
+        "read-only, otherwise external"))
+    sensitive: SensitiveMap = Field(default_factory=dict, description=(
+        "arguments of each MCP tool whose origin the guard checks before a consequential call"))
+
+    @model_validator(mode="after")
+    def mcp_keys(self) -> "ToolsetGrant":
+        check_mcp_keys(self.mcp, self.module, self.settings, self.effects, self.sensitive)
+        return self
+
+    @field_validator("grants", mode="before")
+    @classmethod
+    def shorthand(cls, value: Any) -> Any:
+        # "grants: [notes.add, notes.list]" is short for "grants: [{tool: notes.add}, ...]"
+        if isinstance(value, list):
+            return [{"tool": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+class Trigger(Strict):
+    cron: str | None = None
+    event: str | None = None
+    task: str
+
+    @model_validator(mode="after")
+    def one_of(self) -> "Trigger":
+        if (self.cron is None) == (self.event is None):
+            raise ValueError("a trigger has either 'cron' or 'event'")
+        return self
+
+
+class Limits(Strict):
+    tool_calls_per_run: int = Field(default=25, ge=1)
+    model_requests_per_run: int = Field(default=20, ge=1)
+    run_seconds: int = Field(default=3600, ge=1)
+    approval_seconds: int = Field(default=3600, ge=1, description="how long a request for approval waits before it is denied")
+
+
+class Agent(Strict):
+    name: Annotated[str, Field(pattern=NAME)]
+    owner: str
+    description: str = ""
+    instructions: str
+    model: str
+    autonomy: Autonomy = Autonomy.ASK
+    toolsets: dict[str, ToolsetGrant] = Field(default_factory=dict)
+    triggers: list[Trigger] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
+    budget: Budget = Field(default_factory=Budget)
+
+
+class Config(Strict):
+    organisation: Organisation = Field(default_factory=Organisation)
+    users: list[User] = Field(default_factory=list)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    agents: list[Agent] = Field(default_factory=list)
+
+    def problems(self) -> list[tuple[tuple, str]]:
+        """Checks across sections (references between users, models and agents), as (path, message)."""
+        out: list[tuple[tuple, str]] = []
+        ids = [u.id for u in self.users]
+        out += [(("users", i, "id"), f"duplicate user id {v!r}") for i, v in _duplicates(ids)]
+        out += [(("agents", i, "name"), f"duplicate agent name {v!r}") for i, v in _duplicates([a.name for a in self.agents])]
+        for i, u in enumerate(self.users):
+            if u.manager is not None and u.manager not in ids:
+                out.append((("users", i, "manager"), f"{u.manager!r} is not a known user"))
+        for name, m in self.models.items():
+            if isinstance(m, FallbackModel):
+                for j, link in enumerate(m.chain):
+                    if link not in self.models or link == name:
+                        out.append((("models", name, "chain", j), f"{link!r} is not another model defined under 'models'"))
+        for i, a in enumerate(self.agents):
+            if a.owner not in ids:
+                out.append((("agents", i, "owner"), f"{a.owner!r} is not a known user"))
+            if a.model not in self.models:
+                out.append((("agents", i, "model"), f"{a.model!r} is not defined under 'models'"))
+        return out
+
+    def agent(self, name: str) -> Agent:
+        for a in self.agents:
+            if a.name == name:
+                return a
+        known = ", ".join(a.name for a in self.agents) or "none"
+        raise KeyError(f"unknown agent {name!r} (known: {known})")
+
+    def user(self, user_id: str) -> User:
+        for u in self.users:
+            if u.id == user_id:
+                return u
+        raise KeyError(f"unknown user {user_id!r}")
+
+
+def _duplicates(values: list[str]) -> list[tuple[int, str]]:
+    seen: set[str] = set()
+    out = []
+    for i, v in enumerate(values):
+        if v in seen:
+            out.append((i, v))
+        seen.add(v)
+    return out

@@ -1,0 +1,134 @@
+"""Reading the configuration file, with errors that point at the line that is wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .config import Config
+
+
+@dataclass
+class ConfigProblem:
+    line: int | None
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        at = f"line {self.line}: " if self.line else ""
+        return f"{at}{self.where}: {self.message}" if self.where else f"{at}{self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. ``problems`` lists every problem found, each with its line."""
+
+    def __init__(self, path: Path, problems: list[ConfigProblem]):
+        self.path = path
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(map(str, problems)))
+
+
+def _to_python(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node)) if not isinstance(key_node, yaml.ScalarNode) else key_node.value
+            if key in out:
+                raise ConfigError(Path("?"), [ConfigProblem(key_node.start_mark.line + 1, str(key), "duplicate key")])
+            child = path + (key,)
+            out[key] = _to_python(value_node, child, lines)
+            lines[child] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, path + (i,), lines) for i, item in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def parse_config(text: str, path: Path) -> Config:
+    return parse_config_with_lines(text, path)[0]
+
+
+def parse_config_with_lines(text: str, path: Path) -> tuple[Config, "LineMap"]:
+    """The configuration and a map from a setting's path to its line, for later checks."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark
+        raise ConfigError(path, [ConfigProblem(mark.line + 1 if mark else None, "", f"not valid YAML: {e.problem}")]) from None
+    lines: dict[tuple, int] = {}
+    try:
+        data = _to_python(node, (), lines) if node is not None else {}
+    except ConfigError as e:
+        raise ConfigError(path, e.problems) from None
+    if not isinstance(data, dict):
+        raise ConfigError(path, [ConfigProblem(1, "", "the configuration must be a mapping of sections")])
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(path, [_problem(err, lines, data) for err in e.errors()]) from None
+    cross = config.problems()
+    if cross:
+        raise ConfigError(path, [_problem({"loc": loc, "msg": msg, "type": "reference"}, lines, data) for loc, msg in cross])
+    return config, LineMap(lines, data)
+
+
+class LineMap:
+    def __init__(self, lines: dict[tuple, int], data: dict):
+        self.lines, self.data = lines, data
+
+    def problem(self, loc: tuple, message: str) -> ConfigProblem:
+        return _problem({"loc": loc, "msg": message, "type": "check"}, self.lines, self.data)
+
+
+def load_config(path: Path) -> Config:
+    return load_config_with_lines(path)[0]
+
+
+def load_config_with_lines(path: Path) -> tuple[Config, LineMap]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, [ConfigProblem(None, "", "no such file (create one with `meshclaw init`)")]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(path, [ConfigProblem(None, "", f"cannot read: {e}")]) from None
+    return parse_config_with_lines(text, path)
+
+
+def _problem(err: dict[str, Any], lines: dict[tuple, int], data: dict) -> ConfigProblem:
+    loc = _data_path(err["loc"], data)
+    line = None
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            line = lines[loc[:n]]
+            break
+    where = ".".join(str(p) for p in loc)
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = "unknown setting (check the spelling; see `meshclaw init` for a commented example)"
+    return ConfigProblem(line, where, message)
+
+
+def _data_path(loc: tuple, data: Any) -> tuple:
+    """Drop the parts of a pydantic error location that are not in the data (union tags, 'function-after')."""
+    out: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, dict) and isinstance(part, str) and part not in node and not _is_tag(part):
+            out.append(part)  # a missing or unknown key: point at its parent, name the key
+            break
+    return tuple(out)
+
+
+def _is_tag(part: str) -> bool:
+    return part in {"bundled", "openai", "anthropic", "scripted", "fallback"} or "[" in part or part.startswith("function-")
