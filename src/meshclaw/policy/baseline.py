@@ -1,0 +1,31 @@
+"""Noticing when an agent leaves its own habits: a tool it never used, or a sudden burst of calls.
+
+Pure judgement on counts the runtime supplies; alerts inform people, they do not block (the guard
+and budgets do the blocking).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIN_HISTORY_RUNS = 3  # an agent needs some history before "never used" means anything
+BURST_FLOOR = 10  # fewer calls than this in an hour is never a burst
+BURST_FACTOR = 3.0
+
+
+@dataclass(frozen=True)
+class Deviation:
+    kind: str  # "new-tool" | "burst"
+    message: str
+
+
+def deviations(agent: str, tool: str, *, earlier_runs: int, total_calls: int, last_hour: int, last_week: int) -> list[Deviation]:
+    """``total_calls``/``last_hour``/``last_week`` include the call just made."""
+    out = []
+    if total_calls == 1 and earlier_runs >= MIN_HISTORY_RUNS:
+        out.append(Deviation("new-tool", f"{agent} used {tool} for the first time (after {earlier_runs} runs without it)"))
+    hourly_baseline = max(0, last_week - last_hour) / (7 * 24 - 1)
+    if last_hour >= BURST_FLOOR and last_hour > BURST_FACTOR * hourly_baseline:
+        out.append(Deviation("burst", f"{agent} called {tool} {last_hour} times in the last hour "
+                                      f"(its usual rate is {hourly_baseline:.1f} an hour)"))
+    return out
