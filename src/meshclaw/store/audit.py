@@ -1,0 +1,181 @@
+"""The tamper-evident audit log: append-only, each record chained to the one before.
+
+Each hash is an HMAC-SHA256 under a key kept outside the database (the data dir's ``audit.key``
+or a configured secret), so someone who can write to the database cannot re-forge the chain
+after editing a record.
+
+Records are written idempotently by ``event_key`` so that a durable run replayed after a crash
+does not log the same decision twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from sqlalchemy import select, text
+
+from .database import Database
+from .tables import AuditRecord
+
+GENESIS = "0" * 64
+# Key names that hold secrets ("password", "api_key", "access_token"), but not counts such as "input_tokens".
+SECRET_KEYS = re.compile(r"(pass(word|wd)?|secret|api[_-]?key|authorization|credentials?|(^|[_-])token|cookie)$", re.I)
+REDACTED = "[redacted]"
+
+
+def redact(value: Any, secret_values: Iterable[str] = ()) -> Any:
+    """Replace secret-looking fields and any known secret value, however deeply nested."""
+    secrets = [s for s in secret_values if s]
+    if isinstance(value, dict):
+        return {k: REDACTED if SECRET_KEYS.search(str(k)) else redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v, secrets) for v in value]
+    if isinstance(value, str):
+        for s in secrets:
+            value = value.replace(s, REDACTED)
+        return value
+    return value
+
+
+def _canonical(fields: dict[str, Any]) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False).encode()
+
+
+def record_hash(key: bytes, prev_hash: str, fields: dict[str, Any]) -> str:
+    return hmac.new(key, prev_hash.encode() + _canonical(fields), hashlib.sha256).hexdigest()
+
+
+def _fields(r: AuditRecord) -> dict[str, Any]:
+    at = r.at if r.at.tzinfo else r.at.replace(tzinfo=timezone.utc)
+    return {
+        "seq": r.seq,
+        "at": at.isoformat(),
+        "event_key": r.event_key,
+        "run_id": r.run_id,
+        "agent": r.agent,
+        "user_id": r.user_id,
+        "kind": r.kind,
+        "tool": r.tool,
+        "verdict": r.verdict,
+        "reason": r.reason,
+        "data": r.data,
+    }
+
+
+class _Row:
+    """Attribute access over a dict, so a row about to be written hashes like one read back."""
+
+    def __init__(self, values: dict[str, Any]):
+        self.__dict__.update(values)
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    broken_seq: int | None = None
+    problem: str = ""
+
+
+class AuditLog:
+    def __init__(self, db: Database, key: bytes, secret_values: Iterable[str] = ()):
+        self.db = db
+        self.key = key
+        self.secret_values = list(secret_values)
+
+    def append(
+        self,
+        event_key: str,
+        kind: str,
+        *,
+        run_id: str | None = None,
+        agent: str | None = None,
+        user_id: str | None = None,
+        tool: str | None = None,
+        verdict: str | None = None,
+        reason: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> int:
+        """Append one record (or return the existing one's seq if this event was logged already).
+
+        Written with Core statements on one connection: this runs for every decision, call and model
+        request, and the ORM's unit of work would triple its cost.
+        """
+        table = AuditRecord.__table__
+        with self.db.engine.begin() as conn:
+            existing = conn.execute(select(table.c.seq).where(table.c.event_key == event_key)).scalar()
+            if existing is not None:
+                return existing
+            if self.db.dialect == "postgresql":
+                # Serialise appenders across processes; SQLite's BEGIN IMMEDIATE already does.
+                conn.execute(text("SELECT pg_advisory_xact_lock(4242)"))
+            last = conn.execute(select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)).first()
+            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+            row = {
+                "seq": seq, "at": datetime.now(timezone.utc), "event_key": event_key, "run_id": run_id,
+                "agent": agent, "user_id": user_id, "kind": kind, "tool": tool, "verdict": verdict,
+                "reason": redact(reason, self.secret_values) if reason else reason,
+                # what is hashed is exactly what is stored (and read back)
+                "data": json.loads(_canonical(redact(data or {}, self.secret_values))),
+                "prev_hash": prev,
+            }
+            row["hash"] = record_hash(self.key, prev, _fields(_Row(row)))
+            conn.execute(table.insert().values(**row))
+            return seq
+
+    def records(
+        self,
+        *,
+        run_id: str | None = None,
+        agent: str | None = None,
+        user_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        q = select(AuditRecord).order_by(AuditRecord.seq)
+        if run_id:
+            q = q.where(AuditRecord.run_id == run_id)
+        if agent:
+            q = q.where(AuditRecord.agent == agent)
+        if user_id:
+            q = q.where(AuditRecord.user_id == user_id)
+        if since:
+            q = q.where(AuditRecord.at >= since)
+        if until:
+            q = q.where(AuditRecord.at <= until)
+        if limit:
+            q = q.limit(limit)
+        with self.db.session() as s:
+            return list(s.scalars(q))
+
+    def count_calls(self, *, agent: str, tool: str, since: datetime | None = None) -> int:
+        """Executed calls of a tool by an agent (since midnight UTC unless told otherwise)."""
+        from sqlalchemy import func
+
+        since = since or datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        q = select(func.count(AuditRecord.seq)).where(
+            AuditRecord.kind == "call", AuditRecord.agent == agent, AuditRecord.tool == tool,
+            AuditRecord.verdict == "done", AuditRecord.at >= since)
+        with self.db.session() as s:
+            return int(s.scalar(q) or 0)
+
+    def verify(self) -> VerifyResult:
+        """Walk the chain; name the first record that was edited, deleted or moved."""
+        prev, expected_seq, checked = GENESIS, 1, 0
+        with self.db.session() as s:
+            for r in s.scalars(select(AuditRecord).order_by(AuditRecord.seq).execution_options(yield_per=1000)):
+                if r.seq != expected_seq:
+                    return VerifyResult(False, checked, expected_seq, f"record {expected_seq} is missing (next is {r.seq})")
+                if r.prev_hash != prev:
+                    return VerifyResult(False, checked, r.seq, f"record {r.seq} does not follow record {r.seq - 1} (deleted or reordered)")
+                if record_hash(self.key, prev, _fields(r)) != r.hash:
+                    return VerifyResult(False, checked, r.seq, f"record {r.seq} was edited after it was written")
+                prev, expected_seq, checked = r.hash, expected_seq + 1, checked + 1
+        return VerifyResult(True, checked)

@@ -1,0 +1,79 @@
+"""Budget reservations: hold the tokens a model request may use before it is sent, settle after.
+
+Checking and reserving happen in one serialised transaction, so two runs racing for the last of
+a budget cannot both get it. A reservation left by a crashed process lapses after ``STALE``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, func, select, text
+
+from .database import Database
+from .tables import BudgetReservation, Usage
+
+STALE = timedelta(minutes=15)
+
+
+class BudgetExceeded(Exception):
+    """The request would overspend a budget; the run stops with this message."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    subject: str  # "agent" | "user"
+    name: str  # the agent's name or the user's id
+    period: str  # "day" | "month"
+    unit: str  # "tokens" | "cost"
+    value: float
+
+
+def period_start(period: str, now: datetime) -> datetime:
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start.replace(day=1) if period == "month" else start
+
+
+class BudgetLedger:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def reserve(self, key: str, *, agent: str, user_id: str, tokens: int, cost: float, limits: list[Limit]) -> None:
+        now = datetime.now(timezone.utc)
+        with self.db.session() as s:
+            if self.db.dialect == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(4243)"))
+            if s.get(BudgetReservation, key) is not None:
+                return  # the same request, replayed
+            s.execute(delete(BudgetReservation).where(BudgetReservation.created_at < now - STALE))
+            for limit in limits:
+                used = self._used(s, limit, now)
+                held = self._held(s, limit)
+                need = tokens if limit.unit == "tokens" else cost
+                if used + held + need > limit.value:
+                    raise BudgetExceeded(
+                        f"budget: {limit.subject} {limit.name}'s {limit.unit} per {limit.period} is {_fmt(limit.unit, limit.value)}; "
+                        f"used {_fmt(limit.unit, used)}, held by runs in flight {_fmt(limit.unit, held)}, "
+                        f"this request needs up to {_fmt(limit.unit, need)}"
+                    )
+            s.add(BudgetReservation(id=key, agent=agent, user_id=user_id, tokens=tokens, cost=cost, created_at=now))
+
+    def settle(self, key: str) -> None:
+        with self.db.session() as s:
+            s.execute(delete(BudgetReservation).where(BudgetReservation.id == key))
+
+    def _used(self, s, limit: Limit, now: datetime) -> float:  # type: ignore[no-untyped-def]
+        col = (Usage.input_tokens + Usage.output_tokens) if limit.unit == "tokens" else Usage.cost
+        who = Usage.agent if limit.subject == "agent" else Usage.user_id
+        q = select(func.coalesce(func.sum(col), 0)).where(who == limit.name, Usage.at >= period_start(limit.period, now))
+        return float(s.scalar(q) or 0)
+
+    def _held(self, s, limit: Limit) -> float:  # type: ignore[no-untyped-def]
+        col = BudgetReservation.tokens if limit.unit == "tokens" else BudgetReservation.cost
+        who = BudgetReservation.agent if limit.subject == "agent" else BudgetReservation.user_id
+        return float(s.scalar(select(func.coalesce(func.sum(col), 0)).where(who == limit.name)) or 0)
+
+
+def _fmt(unit: str, value: float) -> str:
+    return f"{int(value):,} tokens" if unit == "tokens" else f"${value:.4f}"

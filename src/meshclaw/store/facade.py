@@ -1,0 +1,50 @@
+"""``Store``: one object that opens the database and hands out the repositories."""
+
+from __future__ import annotations
+
+import os
+import secrets as _secrets
+from pathlib import Path
+from typing import Iterable
+
+from .agent_state import AgentStateRepository
+from .approvals import ApprovalRepository
+from .audit import AuditLog
+from .budget import BudgetLedger
+from .database import Database, StoreError, sqlite_url
+from .notes import NoteRepository
+from .runs import RunRepository
+from .usage import UsageRepository
+
+
+def audit_key(home: Path) -> bytes:
+    """The audit HMAC key: MESHCLAW_AUDIT_KEY (shared by every worker on PostgreSQL) or a 0600 file in the data dir."""
+    env = os.environ.get("MESHCLAW_AUDIT_KEY")
+    if env:
+        return env.encode()
+    path = home / "audit.key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(_secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+class Store:
+    def __init__(self, home: Path, url: str | None = None, secret_values: Iterable[str] = ()):
+        self.home = home
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create the data dir {home}: {e.strerror}") from None
+        self.url = url or sqlite_url(home)
+        self.db = Database(self.url)
+        self.db.migrate()
+        self.runs = RunRepository(self.db)
+        self.audit = AuditLog(self.db, audit_key(home), secret_values)
+        self.usage = UsageRepository(self.db)
+        self.notes = NoteRepository(self.db)
+        self.agents = AgentStateRepository(self.db)
+        self.approvals = ApprovalRepository(self.db)
+        self.budget = BudgetLedger(self.db)

@@ -1,0 +1,133 @@
+"""The tables. Schema changes go through a new Alembic revision in ``migrations/versions``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    task: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending running waiting succeeded failed stopped
+    trigger: Mapped[str] = mapped_column(String(64), default="manual")
+    rehearsal: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    output: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The agent and model configuration the run started with: a recovered run rebuilds exactly this.
+    snapshot: Mapped[dict] = mapped_column(JSON)
+
+
+class AuditRecord(Base):
+    """Append-only and hash-chained: each record's hash covers its content and the previous hash."""
+
+    __tablename__ = "audit"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    event_key: Mapped[str] = mapped_column(String(200), unique=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    agent: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    tool: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    verdict: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Usage(Base):
+    """One row per model request: honest metering, attributed to run, agent and user."""
+
+    __tablename__ = "usage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_key: Mapped[str] = mapped_column(String(200), unique=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    agent: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    model: Mapped[str] = mapped_column(String(128))
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class Note(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    agent: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AgentState(Base):
+    """Per-agent switches that must survive restarts (the kill switch, rehearsal promotion)."""
+
+    __tablename__ = "agent_state"
+
+    agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+    promoted: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Approval(Base):
+    """A call the guard wants a person to approve. The run waits durably for the answer."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(200), unique=True)  # run:call, so a replay finds it again
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    agent: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    tool: Mapped[str] = mapped_column(String(128))
+    args: Mapped[dict] = mapped_column(JSON)
+    origins: Mapped[dict] = mapped_column(JSON)  # where each sensitive argument came from
+    reason: Mapped[str] = mapped_column(Text)
+    rule: Mapped[str] = mapped_column(String(64))
+    # The part of the call an approval covers; an identical call later in the same run is not asked again.
+    batch_key: Mapped[str] = mapped_column(String(200), index=True)
+    scope: Mapped[str] = mapped_column(String(8), default="call")  # call | run
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending approved denied expired
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class BudgetReservation(Base):
+    """Tokens and cost held for a model request in flight, so concurrent runs cannot overspend."""
+
+    __tablename__ = "budget_reservations"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    tokens: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
