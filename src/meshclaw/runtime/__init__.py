@@ -1,0 +1,1 @@
+"""Runtime: the agent loop, durable runs, models. Builds on domain and store."""

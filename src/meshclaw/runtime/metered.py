@@ -1,0 +1,84 @@
+"""Metering every model request: tokens recorded with the run, agent and user they belong to.
+
+The wrapper runs inside the durable model step, so a replayed run does not count a request twice
+(the record is keyed by workflow and step), and a kill-switch check happens before each request.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+from pydantic_ai.messages import ModelResponse
+from pydantic_ai.models.wrapper import WrapperModel
+
+from .budget import estimate_cost, estimate_tokens, limits_for, response_cost
+from .context import RunDeps
+
+current_run: ContextVar[RunDeps | None] = ContextVar("meshclaw_current_run", default=None)
+
+
+class RunStopped(Exception):
+    """The agent was stopped by the kill switch while the run was going."""
+
+
+_requests_in_step: dict[str, int] = {}
+
+
+def _step_key() -> str:
+    """Unique per model request and stable on replay: a tool step (the quarantined reader) may make
+    several requests, so they are numbered within their step; a re-run step numbers them again the same way."""
+    try:
+        from dbos import DBOS
+
+        wf, step = DBOS.workflow_id, DBOS.step_id
+        if wf is not None and step is not None:
+            base = f"{wf}:model:{step}"
+            n = _requests_in_step.get(base, 0)
+            _requests_in_step[base] = n + 1
+            if len(_requests_in_step) > 10_000:
+                _requests_in_step.clear()
+            return base if n == 0 else f"{base}:{n}"
+    except Exception:  # noqa: BLE001 - outside DBOS there is no step id
+        pass
+    return f"adhoc:{uuid.uuid4()}"
+
+
+class MeteredModel(WrapperModel):
+    async def request(self, messages: Any, model_settings: Any, model_request_parameters: Any) -> ModelResponse:
+        deps = current_run.get()
+        if deps is not None and deps.store.agents.is_stopped(deps.agent.name):
+            raise RunStopped(f"agent {deps.agent.name} was stopped")
+        key = _step_key()
+        limits = limits_for(deps) if deps is not None else []
+        if limits:
+            tokens = estimate_tokens(messages, model_settings, model_request_parameters)
+            deps.store.budget.reserve(key, agent=deps.agent.name, user_id=deps.owner.id, tokens=tokens,
+                                      cost=estimate_cost(self.model_name, tokens), limits=limits)
+        started = time.perf_counter()
+        try:
+            response = await super().request(messages, model_settings, model_request_parameters)
+        finally:
+            if limits:
+                deps.store.budget.settle(key)
+        if deps is not None:
+            u = response.usage
+            deps.store.usage.record(
+                key, run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id,
+                model=response.model_name or self.model_name, input_tokens=u.input_tokens,
+                output_tokens=u.output_tokens, cache_read_tokens=u.cache_read_tokens,
+                cache_write_tokens=u.cache_write_tokens, cost=response_cost(response),
+                seconds=time.perf_counter() - started,
+            )
+            deps.store.audit.append(
+                f"{key}:audit", "model", run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id,
+                data={"model": response.model_name or self.model_name, "input_tokens": u.input_tokens,
+                      "output_tokens": u.output_tokens, "cache_read_tokens": u.cache_read_tokens,
+                      "tool_calls": [p.tool_name for p in response.parts if getattr(p, "part_kind", "") == "tool-call"],
+                      "seconds": round(time.perf_counter() - started, 3)},
+            )
+            deps.emit({"kind": "model", "input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
+                       "cache_read_tokens": u.cache_read_tokens, "seconds": time.perf_counter() - started})
+        return response

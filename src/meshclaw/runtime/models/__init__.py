@@ -1,0 +1,1 @@
+"""Model providers: bundled local model, OpenAI-compatible, Anthropic, fallback chains, scripted."""
