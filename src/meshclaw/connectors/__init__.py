@@ -1,0 +1,1 @@
+"""Connectors: each a toolset whose tools declare their effects and label what they return."""

@@ -1,0 +1,117 @@
+"""iMIP (RFC 6047): invitations and cancellations as iCalendar in email, sent over SMTP.
+
+The CalDAV servers MeshClaw talks to do no scheduling, so the organizer's side mails
+METHOD:REQUEST and METHOD:CANCEL itself; every calendar client (and ``inbox.apply``) knows what
+to do with them.  The Message-ID is derived from UID, SEQUENCE and method, so if a crash makes
+the connector send the same invitation twice, mail clients and IMAP servers see one message.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Literal
+
+import aiosmtplib
+import icalendar
+
+from . import events
+from .errors import CalendarError
+from .settings import CalendarSettings
+
+Method = Literal["REQUEST", "CANCEL"]
+SMTP_TIMEOUT = 30
+
+
+def itip(cal: icalendar.Calendar, method: Method) -> icalendar.Calendar:
+    """The calendar object as an iTIP message: METHOD set, the connector's bookkeeping removed."""
+    out = copy.deepcopy(cal)
+    events.replace(out, "method", method)
+    for ev in out.walk("VEVENT"):
+        for name in [k for k in ev if k.upper().startswith("X-MESHCLAW-")]:
+            del ev[name]
+        if method == "CANCEL":
+            events.replace(ev, "status", "CANCELLED")
+    return out
+
+
+def message_id(uid: str, seq: int, method: Method, recipients: list[str]) -> str:
+    digest = hashlib.sha256(f"{uid}|{seq}|{method}|{','.join(sorted(r.lower() for r in recipients))}".encode())
+    return f"<{digest.hexdigest()[:32]}@meshclaw.invalid>"
+
+
+def _plain(ev: icalendar.Event, method: Method, settings: CalendarSettings, organizer: str, updated: bool) -> str:
+    start, end = events.times(ev)
+    lines = [
+        {"REQUEST": "Updated invitation" if updated else "Invitation", "CANCEL": "Cancelled"}[method]
+        + f": {ev.get('summary', '(no title)')}",
+        f"When: {events.local(start, settings.zone)} to {events.local(end, settings.zone)} ({settings.timezone})",
+    ]
+    if ev.get("location"):
+        lines.append(f"Where: {ev['location']}")
+    lines.append(f"Organizer: {organizer}")
+    people = events.attendee_addresses(ev)
+    if people:
+        lines.append("Attendees: " + ", ".join(people))
+    if ev.get("description") and method == "REQUEST":
+        lines += ["", str(ev["description"])]
+    return "\n".join(lines) + "\n"
+
+
+def build(cal: icalendar.Calendar, method: Method, settings: CalendarSettings, organizer: str,
+          recipients: list[str]) -> EmailMessage:
+    """One email to ``recipients``: a plain-text summary and the text/calendar part clients act on."""
+    payload = itip(cal, method)
+    ev = events.master(payload)
+    seq = events.sequence(ev)
+    title = str(ev.get("summary", "(no title)"))
+    start, _ = events.times(ev)
+    when = events.local(start, settings.zone).replace("T", " ")
+    updated = method == "REQUEST" and seq > 0
+    subject = {"REQUEST": "Updated invitation" if updated else "Invitation", "CANCEL": "Cancelled"}[method]
+
+    msg = EmailMessage()
+    msg["From"] = settings.from_address or organizer
+    msg["To"] = ", ".join(recipients)
+    msg["Subject"] = f"{subject}: {title} @ {when}"
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = message_id(str(ev["uid"]), seq, method, recipients)
+    if settings.from_address and settings.from_address.lower() != organizer.lower():
+        msg["Reply-To"] = organizer  # replies (RSVPs) belong to the organizer, not to a robot address
+    msg.set_content(_plain(ev, method, settings, organizer, updated))
+    msg.add_alternative(payload.to_ical().decode(), subtype="calendar", params={"method": method}, charset="utf-8")
+    return msg
+
+
+async def send(settings: CalendarSettings, smtp_password: str | None, msg: EmailMessage,
+               recipients: list[str]) -> list[str]:
+    """Send ``msg``; returns the recipients the server refused (when it accepted the others)."""
+    if not settings.smtp_host:
+        raise CalendarError("invitations need a mail server: set smtp_host (and smtp_* settings) in the calendar settings")
+    try:
+        refused, _ = await aiosmtplib.send(
+            msg,
+            sender=settings.from_address or None,
+            recipients=recipients,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port_or_default,
+            username=settings.smtp_username,
+            password=smtp_password,
+            use_tls=settings.smtp_security == "tls",
+            # True insists on STARTTLS: a server that does not offer it fails instead of silently downgrading.
+            start_tls=True if settings.smtp_security == "starttls" else False,
+            timeout=SMTP_TIMEOUT,
+        )
+    except aiosmtplib.SMTPAuthenticationError:
+        raise CalendarError(
+            f"the mail server {settings.smtp_host} rejected the login for {settings.smtp_username!r}; "
+            "check smtp_username and the smtp_password secret") from None
+    except aiosmtplib.SMTPRecipientsRefused as e:
+        refused = ", ".join(r.recipient for r in e.recipients)
+        raise CalendarError(f"the mail server refused the recipients: {refused}") from None
+    except (aiosmtplib.SMTPException, OSError) as e:
+        raise CalendarError(f"sending the invitation via {settings.smtp_host}:{settings.smtp_port_or_default} failed: "
+                            f"{type(e).__name__}: {e}") from None
+    return sorted(refused)

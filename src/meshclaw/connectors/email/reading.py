@@ -1,0 +1,293 @@
+"""What the model sees of a message: a short summary for lists, a bounded safe view for reading.
+
+Only text parts are downloaded (at most TEXT_CAP bytes each); attachments are listed from the
+server's BODYSTRUCTURE with type and size, never downloaded, decoded or opened.
+"""
+
+from __future__ import annotations
+
+import binascii
+import email
+import email.policy
+import quopri
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
+
+from .client import MailClient
+from .imap_wire import Part
+from .safe_text import clean_text, decode_bytes, decode_header_value, html_to_text, invisible_count
+
+TEXT_CAP = 256 * 1024  # bytes of a text/plain part fetched at most
+HTML_CAP = 1024 * 1024  # bytes of a text/html part fetched at most
+CALENDAR_CAP = 64 * 1024
+RAW_FALLBACK_CAP = 512 * 1024  # when the server's MIME description is unusable, read this much raw
+MAX_ATTACHMENTS_LISTED = 20
+
+
+@dataclass(frozen=True)
+class Summary:
+    uid: int
+    sender: str  # the bare address, lower-case ("" if missing)
+    sender_display: str  # "Bob Example <bob@example.com>"
+    to: list[str]
+    subject: str
+    date: str
+    flags: tuple[str, ...]
+    size: int
+    message_id: str
+
+    @property
+    def unread(self) -> bool:
+        return "\\Seen" not in self.flags
+
+    def brief(self) -> dict[str, Any]:
+        """The compact form a model gets in lists: ids and a few words, not the message."""
+        out: dict[str, Any] = {"uid": self.uid, "from": self.sender_display, "subject": self.subject[:120], "date": self.date}
+        if self.unread:
+            out["unread"] = True
+        if "\\Flagged" in self.flags:
+            out["flagged"] = True
+        keywords = [f for f in self.flags if not f.startswith("\\") and not f.startswith("$Meshclaw")]
+        if keywords:
+            out["labels"] = keywords
+        if self.size > 100_000:
+            out["size"] = self.size
+        return out
+
+
+class Headers(dict):
+    """Header name (lower-case) to its first raw value, as str with undecodable bytes kept as
+    surrogate escapes (decode_header_value recovers them). Never a Header object."""
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+
+def _headers(block: Any) -> Headers:
+    raw = block if isinstance(block, bytes) else (block or "").encode()
+    # compat32 never raises on malformed headers; raw_items() gives values exactly as sent.
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    out = Headers()
+    for name, value in msg.raw_items():
+        out.setdefault(name.lower(), value if isinstance(value, str) else str(value))
+    return out
+
+
+def addresses(value: str | None) -> list[tuple[str, str]]:
+    """(display name, address) pairs from an address header, decoded; malformed entries skipped."""
+    if not value:
+        return []
+    decoded = decode_header_value(value, limit=2000)
+    return [(n, a.lower()) for n, a in getaddresses([decoded]) if "@" in a][:50]
+
+
+def _display(pairs: list[tuple[str, str]]) -> str:
+    if not pairs:
+        return "(unknown sender)"
+    name, addr = pairs[0]
+    return f"{name} <{addr}>" if name and name.lower() != addr else addr
+
+
+def _date(header: str | None, internal: Any) -> str:
+    for attempt in (header, internal):
+        if not attempt:
+            continue
+        text = attempt.decode() if isinstance(attempt, bytes) else str(attempt)
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            try:
+                when = datetime.strptime(text, "%d-%b-%Y %H:%M:%S %z")  # IMAP INTERNALDATE
+            except ValueError:
+                continue
+        return when.isoformat(timespec="minutes")
+    return ""
+
+
+def summarize(item: dict[str, Any]) -> Summary:
+    """A Summary from a FETCH of UID, FLAGS, RFC822.SIZE, INTERNALDATE and summary headers."""
+    block = next((v for k, v in item.items() if k.startswith("BODY[HEADER")), b"")
+    h = _headers(block)
+    sender = addresses(h.get("From"))
+    return Summary(
+        uid=int(item["UID"]),
+        sender=sender[0][1] if sender else "",
+        sender_display=_display(sender),
+        to=[a for _, a in addresses(h.get("To"))],
+        subject=decode_header_value(h.get("Subject")) or "(no subject)",
+        date=_date(h.get("Date"), item.get("INTERNALDATE")),
+        flags=tuple(str(f) for f in item.get("FLAGS") or []),
+        size=int(item.get("RFC822.SIZE") or 0),
+        message_id=decode_header_value(h.get("Message-ID"), limit=250),
+    )
+
+
+_B64_LINE = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
+
+
+def _base64_lines(data: bytes) -> tuple[bytes, int]:
+    """Decode base64 line by line, skipping lines that are not base64. Returns bytes and how many
+    lines were skipped. A partial fetch may cut the last line: its whole groups are still decoded."""
+    out, bad = [], 0
+    lines = [ln.strip() for ln in data.splitlines() if ln.strip()]
+    for i, line in enumerate(lines):
+        if not _B64_LINE.fullmatch(line):
+            bad += 1
+            continue
+        if len(line) % 4:
+            if i != len(lines) - 1:
+                bad += 1
+                continue
+            line = line[: len(line) // 4 * 4]
+        try:
+            out.append(binascii.a2b_base64(line))
+        except binascii.Error:
+            bad += 1
+    return b"".join(out), bad
+
+
+def decode_transfer(data: bytes, encoding: str) -> tuple[bytes, str | None]:
+    """Undo base64 / quoted-printable on a (possibly truncated) part. Returns bytes and a note."""
+    if encoding == "base64":
+        decoded, bad = _base64_lines(data)
+        return decoded, (f"{bad} line(s) of broken base64 skipped" if bad else None)
+    if encoding == "quoted-printable":
+        return quopri.decodestring(data), None
+    if encoding not in ("7bit", "8bit", "binary", ""):
+        return data, f"unknown transfer encoding {encoding[:30]!r}; shown undecoded"
+    return data, None
+
+
+def _attachment(p: Part) -> dict[str, Any]:
+    name = decode_header_value(p.filename, limit=120) if p.filename else None
+    return {"name": name or f"(unnamed {p.type})", "type": p.type, "size": p.decoded_size}
+
+
+def _calendar(text: str) -> dict[str, str]:
+    """The few fields of an invitation a person decides on; the rest of the iCalendar is dropped."""
+    unfolded = re.sub(r"\r?\n[ \t]", "", text)
+    out = {}
+    for key in ("METHOD", "SUMMARY", "DTSTART", "DTEND", "LOCATION", "ORGANIZER"):
+        m = re.search(rf"^{key}(?:;[^:\r\n]*)?:(.*)$", unfolded, re.M)
+        if m:
+            value, _ = clean_text(m.group(1).strip(), 200)
+            out[key.lower()] = value.removeprefix("mailto:").removeprefix("MAILTO:")
+    return out
+
+
+def read_message(client: MailClient, uid: int, max_chars: int) -> tuple[Summary, dict[str, Any]]:
+    """Read one message in the selected folder: headers, safe text, attachments, notes.
+
+    Returns the summary (for labelling) and the model-facing view. Never sets \\Seen.
+    """
+    item, leafs = client.structure(uid)
+    summary = summarize(item)
+    h = _headers(item.get("BODY[HEADER]", b""))
+    notes: list[str] = []
+    if leafs is None:
+        text, attachments, calendar = _from_raw(client, uid, notes)
+    else:
+        text, attachments, calendar = _from_parts(client, uid, leafs, notes)
+        if not text.strip() and summary.size > len(item.get("BODY[HEADER]") or b""):
+            # The structure promised text that is not there (e.g. a multipart without boundary):
+            # show the body as it is rather than nothing.
+            body = client.sections(uid, {"TEXT": TEXT_CAP}).get("TEXT", b"")
+            text, note = decode_bytes(body, None)
+            notes.append("the MIME structure is broken; showing the undecoded body")
+            notes += [note] if note else []
+    hidden_chars = invisible_count(text)
+    text, truncated = clean_text(text, max_chars)
+    if hidden_chars:
+        notes.append(f"{hidden_chars} invisible control or formatting characters removed")
+    view: dict[str, Any] = {
+        "uid": uid,
+        "from": summary.sender_display,
+        "to": summary.to[:20],
+        "subject": summary.subject,
+        "date": summary.date,
+        "unread": summary.unread,
+    }
+    cc = [a for _, a in addresses(h.get("Cc"))]
+    if cc:
+        view["cc"] = cc[:20]
+    reply_to = addresses(h.get("Reply-To"))
+    if reply_to and reply_to[0][1] != summary.sender:
+        view["reply_to"] = reply_to[0][1]  # differs from From: a classic phishing tell, worth seeing
+    view["text"] = text or "(no text)"
+    if truncated:
+        view["text_truncated"] = True
+    if attachments:
+        view["attachments"] = attachments[:MAX_ATTACHMENTS_LISTED]
+        if len(attachments) > MAX_ATTACHMENTS_LISTED:
+            notes.append(f"{len(attachments) - MAX_ATTACHMENTS_LISTED} more attachments not listed")
+    if calendar:
+        view["invitation"] = calendar
+    if notes:
+        view["notes"] = notes
+    return summary, view
+
+
+def _from_parts(client: MailClient, uid: int, leafs: list[Part], notes: list[str]) -> tuple[str, list, dict]:
+    plain = next((p for p in leafs if p.type == "text/plain" and not p.is_attachment), None)
+    html = next((p for p in leafs if p.type == "text/html" and not p.is_attachment), None)
+    cal = next((p for p in leafs if p.type == "text/calendar"), None)
+    body = plain or html
+    # Everything but the shown text and inline alternatives is listed (an inline invitation is shown
+    # as "invitation" instead); nothing listed is downloaded.
+    attachments = [
+        _attachment(p) for p in leafs
+        if p is not body and (p.is_attachment or p.type not in ("text/plain", "text/html", "text/calendar"))
+    ]
+    caps = {}
+    if body is not None:
+        caps[body.section] = HTML_CAP if body is html else TEXT_CAP
+    if cal is not None and cal.size <= CALENDAR_CAP:
+        caps[cal.section] = CALENDAR_CAP
+    got = client.sections(uid, caps)
+    text = ""
+    if body is not None:
+        raw = got.get(body.section, b"")
+        if body.size > caps[body.section]:
+            notes.append(f"the message text is long ({body.size:,} bytes); only the start was read")
+        data, note = decode_transfer(raw, body.encoding)
+        notes += [note] if note else []
+        text, note = decode_bytes(data, body.charset)
+        notes += [note] if note else []
+        if body is html:
+            text, html_notes = html_to_text(text)
+            notes.append("HTML-only message, converted to text")
+            notes += html_notes
+    elif leafs:
+        notes.append("the message has no text part")
+    calendar = {}
+    if cal is not None and cal.section in got:
+        data, _ = decode_transfer(got[cal.section], cal.encoding)
+        calendar = _calendar(decode_bytes(data, cal.charset)[0])
+    return text, attachments, calendar
+
+
+def _from_raw(client: MailClient, uid: int, notes: list[str]) -> tuple[str, list, dict]:
+    # The server's structure did not parse: read the start of the raw message and let the lenient
+    # email parser make what it can of it (a safe partial result rather than an error).
+    raw = client.sections(uid, {"": RAW_FALLBACK_CAP}).get("", b"")
+    notes.append("the message structure could not be read; showing what could be parsed from its start")
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    text, attachments = "", []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        payload = part.get_payload(decode=True) or b""
+        if ctype in ("text/plain", "text/html") and not text and not part.get_filename():
+            text, note = decode_bytes(payload, part.get_content_charset())
+            notes += [note] if note else []
+            if ctype == "text/html":
+                text, more = html_to_text(text)
+                notes += more
+        else:
+            name = decode_header_value(part.get_filename(), 120) or f"(unnamed {ctype})"
+            attachments.append({"name": name, "type": ctype, "size": len(payload)})
+    return text, attachments, {}
