@@ -1,0 +1,1 @@
+"""The ``meshclaw`` command line. Each command group has its own module; heavy imports stay inside commands."""

@@ -1,0 +1,62 @@
+"""Opening what a command needs (configuration, store, runtime), with one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .home import config_path, meshclaw_home, store_url
+
+if TYPE_CHECKING:
+    from meshclaw.domain.config import Config
+    from meshclaw.runtime.engine import Runtime
+    from meshclaw.store.facade import Store
+
+
+class CliError(Exception):
+    """Printed as one line on stderr; the command exits with ``code``."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def load() -> "Config":
+    from meshclaw.domain.config_file import load_config
+
+    return load_config(config_path())
+
+
+def secrets() -> "object":
+    from meshclaw.domain.secrets import Secrets
+
+    return Secrets(meshclaw_home() / "secrets.env")
+
+
+def open_store(known_secrets: "object | None" = None) -> "Store":
+    from meshclaw.store.facade import Store
+
+    s = known_secrets or secrets()
+    return Store(meshclaw_home(), store_url(), secret_values=s.values())  # type: ignore[attr-defined]
+
+
+def open_runtime(config: "Config | None" = None) -> "Runtime":
+    from meshclaw.connectors.registry import resolve
+    from meshclaw.runtime.engine import Runtime
+
+    config = config or load()
+    s = secrets()  # one read of the secrets file serves the store's redaction and the runtime
+    rt = Runtime(config, meshclaw_home(), open_store(s), s, resolve)  # type: ignore[arg-type]
+    rt.launch()
+    return rt
+
+
+def actor(by: "str | None") -> str:
+    """Who a command acts as, for the audit log: --by, or the login running it."""
+    import getpass
+
+    return by or getpass.getuser()
+
+
+def home() -> Path:
+    return meshclaw_home()

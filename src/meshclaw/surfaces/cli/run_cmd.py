@@ -1,0 +1,131 @@
+"""``meshclaw run``, ``meshclaw resume`` and ``meshclaw worker``."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import List, Optional
+
+import typer
+
+from .app_context import CliError, load, open_runtime, open_store
+
+
+def run(
+    agent: str = typer.Argument(..., help="The agent's name in the configuration."),
+    task: str = typer.Argument(..., help="What the agent should do, in words."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final answer."),
+    rehearse: bool = typer.Option(False, "--rehearse", help="Capture every write instead of executing it."),
+) -> None:
+    """Run an agent on a task now, printing each step as it happens."""
+
+    _start(agent, task, quiet, rehearse)
+
+
+def rehearse(
+    agent: str = typer.Argument(..., help="The agent's name in the configuration."),
+    task: str = typer.Argument(..., help="The task to rehearse."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
+) -> None:
+    """Run an agent with every write captured instead of executed, and print what it would have done."""
+    _start(agent, task, quiet, True)
+
+
+def _start(agent: str, task: str, quiet: bool, rehearse: bool) -> None:
+    from .printer import err_console, print_event
+
+    if not task.strip():
+        raise CliError("the task is empty: say what the agent should do")
+    config = load()
+    config.agent(agent)  # unknown agent: a clear error before anything starts
+    runtime = open_runtime(config)
+    if not rehearse and not runtime.store.agents.is_promoted(agent):
+        rehearse = True
+        err_console.print(f"[yellow]{agent} is new, so this is a rehearsal: writes are captured, not executed. "
+                          f"Promote it with `meshclaw promote {agent}` to let it act.[/yellow]")
+    try:
+        listeners = [] if quiet else [print_event]
+        outcome = asyncio.run(_run(runtime, agent, task, rehearse, listeners))
+    finally:
+        runtime.shutdown()
+    if quiet and outcome.output:
+        typer.echo(outcome.output)
+    if rehearse:
+        _print_captured(runtime.store, outcome.run_id)
+    typer.echo(f"run {outcome.run_id}", err=True)
+    if outcome.status != "succeeded":
+        if quiet and outcome.error:
+            typer.echo(outcome.error, err=True)
+        raise typer.Exit(1)
+
+
+def _print_captured(store, run_id: str) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    captured = [r for r in store.audit.records(run_id=run_id) if r.kind == "captured"]
+    typer.echo(f"rehearsal: {len(captured)} write(s) captured, none executed" + (":" if captured else ""))
+    for r in captured:
+        typer.echo(f"  would {r.tool} {json.dumps(r.data.get('args'), ensure_ascii=False, default=str)}")
+
+
+async def _run(runtime, agent, task, rehearse, listeners):  # type: ignore[no-untyped-def]
+    run_id = await runtime.start(agent, task, rehearsal=rehearse, listeners=listeners)
+    return await runtime.wait(run_id)
+
+
+def resume(
+    executor: Optional[List[str]] = typer.Option(None, "--executor", help="Also take over runs of this executor id (another host's dead worker)."),
+) -> None:
+    """Finish the runs that a crashed process left pending (no completed step is repeated)."""
+    from meshclaw.runtime.durable import recover_orphans
+
+    runtime = open_runtime()
+    try:
+        handles = recover_orphans(list(executor or []))
+        if not handles:
+            typer.echo("no interrupted runs")
+        for h in handles:
+            status = h.get_result()
+            run = runtime.store.runs.get(h.workflow_id)
+            typer.echo(f"run {h.workflow_id}: {status}" + (f" ({run.error})" if run and run.error else ""))
+    finally:
+        runtime.shutdown()
+
+
+def worker(
+    once: bool = typer.Option(False, "--once", help="Recover interrupted runs, wait for them, then exit."),
+) -> None:
+    """Run the background worker: recovers interrupted runs and serves event triggers (new mail)."""
+    from meshclaw.runtime.durable import recover_orphans
+
+    runtime = open_runtime()
+    try:
+        if once:
+            handles = recover_orphans()
+            typer.echo(f"recovered {len(handles)} interrupted run(s)")
+            for h in handles:
+                h.get_result()
+            return
+        asyncio.run(_serve(runtime))
+    finally:
+        runtime.shutdown()
+
+
+async def _serve(runtime) -> None:  # type: ignore[no-untyped-def]
+    from meshclaw.runtime.durable import recover_orphans
+
+    from ..triggers import serve_email_triggers
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    recovered = await asyncio.to_thread(recover_orphans)
+    watchers = await serve_email_triggers(runtime, stop)
+    typer.echo(f"worker ready: recovered {len(recovered)} interrupted run(s), {len(watchers)} inbox watcher(s)")
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=5)
+        except TimeoutError:
+            await asyncio.to_thread(recover_orphans)
+    await asyncio.gather(*watchers, return_exceptions=True)
