@@ -1,0 +1,28 @@
+"""Alerts when an agent deviates from its own baseline."""
+
+from __future__ import annotations
+
+from meshclaw.policy.baseline import deviations
+from tests.runtime_support import run, runtime
+from tests.test_runs import config
+
+
+def test_new_tool_after_history_and_bursts():
+    assert deviations("a", "email.send", earlier_runs=1, total_calls=1, last_hour=1, last_week=1) == []
+    [new] = deviations("a", "email.send", earlier_runs=5, total_calls=1, last_hour=1, last_week=1)
+    assert new.kind == "new-tool" and "first time" in new.message
+    assert deviations("a", "t", earlier_runs=9, total_calls=500, last_hour=12, last_week=1700) == []  # its normal rate
+    [burst] = deviations("a", "t", earlier_runs=9, total_calls=40, last_hour=30, last_week=40)
+    assert burst.kind == "burst" and "30 times in the last hour" in burst.message
+
+
+def test_runtime_raises_an_alert_for_a_first_use(home):
+    text = config().replace("      - {tool: notes.add, args: {text: \"buy milk\"}}\n", "")
+    with runtime(home, text) as rt:
+        for _ in range(3):
+            run(rt, "keeper", "list my notes")
+    with runtime(home, config()) as rt:
+        outcome, events = run(rt, "keeper", "remember milk")
+        alerts = [r for r in rt.store.audit.records(run_id=outcome.run_id) if r.kind == "alert"]
+        assert [(a.tool, a.verdict) for a in alerts] == [("notes.add", "new-tool")]
+        assert any(e["kind"] == "alert" for e in events)

@@ -1,0 +1,123 @@
+"""The security commands as a person uses them: grants, kill switch, audit verify/show, rehearse."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from tests.conftest import write_config
+
+CONFIG = """
+organisation: {name: Example Corp, domains: [example.com]}
+users:
+  - {id: alice, name: Alice, email: alice@example.com, manager: bob, budget: {cost_per_month: 20}}
+  - {id: bob, name: Bob, email: bob@example.com}
+models:
+  script:
+    kind: scripted
+    turns:
+      - {tool: notes.add, args: {text: "call the supplier"}}
+      - {text: "saved"}
+agents:
+  - name: keeper
+    owner: alice
+    instructions: Keep notes.
+    model: script
+    autonomy: auto
+    budget: {tokens_per_day: 50000}
+    toolsets:
+      notes:
+        grants:
+          - tool: notes.add
+            when: {text: {matches: "[^@]*"}}
+            limit: {per_day: 20}
+          - notes.list
+"""
+
+
+def test_grants_show_in_plain_words(home, cli):
+    write_config(home, CONFIG)
+    out = cli("grants", "show", "keeper", check=True).stdout
+    assert "keeper acts for alice and acts within its grants" in out
+    assert "- notes.add, where text matches '[^@]*', at most 20 per day (changes the owner's workspace)" in out
+    assert "- notes.list (reads)" in out
+    assert "It may not use any other tool (deny by default)." in out
+    assert "tokens per day: 50,000" in out and "its owner's: cost per month: $20.00" in out
+
+
+def test_kill_switch_is_durable_and_audited(home, cli):
+    write_config(home, CONFIG)
+    cli("promote", "keeper", check=True)
+    stopped = cli("stop", "keeper", "--by", "secops", check=True)
+    assert "stopped keeper" in stopped.stdout
+    p = cli("run", "keeper", "note it")
+    assert p.returncode == 1 and "stopped (kill switch)" in p.stdout
+    assert "STOPPED" in cli("grants", "show", "keeper", check=True).stdout
+    cli("start", "keeper", check=True)
+    assert cli("run", "keeper", "note it").returncode == 0
+    cli("stop", "--all", check=True)
+    assert cli("run", "keeper", "note it").returncode == 1
+    started = cli("start", "keeper", check=True)
+    assert "`meshclaw stop --all` is still in force" in started.stdout
+    cli("start", "--all", check=True)
+    log = cli("audit", "show", "--since", "1h", check=True).stdout
+    assert log.count("kill-switch") == 5 and "promotion" in log  # stop, start, stop --all, start, start --all
+
+
+def test_audit_verify_names_the_first_broken_record(home, cli):
+    write_config(home, CONFIG)
+    cli("promote", "keeper", check=True)
+    cli("run", "keeper", "note it", check=True)
+    ok = cli("audit", "verify", check=True)
+    assert "audit log intact" in ok.stdout
+    db = sqlite3.connect(home / "meshclaw.sqlite")
+    db.execute("UPDATE audit SET reason = 'nothing to see' WHERE kind = 'decision'")
+    db.commit()
+    broken = cli("audit", "verify")
+    assert broken.returncode == 1
+    assert "audit log is broken at record 4: record 4 was edited after it was written" in broken.stderr
+    shown = cli("audit", "show", "--agent", "keeper", "--json", check=True).stdout
+    assert '"tool": "notes.add"' in shown
+
+
+def test_rehearse_prints_what_it_would_do(home, cli):
+    write_config(home, CONFIG)
+    cli("promote", "keeper", check=True)
+    p = cli("rehearse", "keeper", "note it", check=True)
+    assert 'would notes.add {"text": "call the supplier"}' in p.stdout
+    listing = cli("runs", "--json", check=True).stdout
+    assert '"rehearsal": true' in listing
+    assert cli("audit", "show", "--json", check=True).stdout.count('"kind": "captured"') == 1
+
+
+def test_bad_time_filter(home, cli):
+    write_config(home, CONFIG)
+    p = cli("audit", "show", "--since", "yesterday-ish")
+    assert p.returncode == 2 and "not a time" in p.stderr
+
+
+def test_stop_ends_a_live_run_within_seconds(home, cli):
+    import os
+    import subprocess
+    import time
+
+    from tests.conftest import MESHCLAW, ROOT
+
+    write_config(home, CONFIG.replace("autonomy: auto", "autonomy: ask"))
+    cli("promote", "keeper", check=True)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MESHCLAW_HOME=str(home))
+    live = subprocess.Popen([*MESHCLAW, "run", "keeper", "note it"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while '"tool": "notes.add"' not in cli("approvals", "--json", check=True).stdout:
+        assert time.monotonic() < deadline and live.poll() is None
+        time.sleep(0.2)
+    stopped_at = time.monotonic()
+    assert "cancelled 1 run(s)" in cli("stop", "keeper", check=True).stdout
+    out, _ = live.communicate(timeout=30)
+    took = time.monotonic() - stopped_at
+    assert took < 10, f"the run took {took:.1f} s to stop"
+    assert live.returncode == 1
+    listing = cli("runs", "--json", check=True).stdout
+    assert "\"status\": \"stopped\"" in listing and "kill switch" in listing, listing
+    # Nothing resumes while the agent is stopped: a new worker does not pick the run up.
+    assert "no interrupted runs" in cli("resume", check=True).stdout
