@@ -32,6 +32,7 @@ from .textcalls import TextToolCallModel
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "qwen2.5-coder-1.5b-instruct"
+SAMPLING_SEED = 1234  # llama.cpp samples reproducibly with a fixed seed (the default is random per request)
 
 # For the runtime to append to an agent's instructions when it runs on this model.
 BUNDLED_MODEL_HINT = (
@@ -90,10 +91,12 @@ def bundled_model(cfg: BundledSettings, home: Path) -> Model:
     chat = OpenAIChatModel(
         MODEL_NAME,
         provider=provider,
-        # Low temperature: a 1.5B model's tool calls are more often well-formed. The cap stops a
+        # Low temperature: a 1.5B model's tool calls are more often well-formed. A fixed seed makes
+        # the same prompt give the same answer, so a rehearsal predicts the real run. The cap stops a
         # runaway generation from holding the two cores for minutes. No SDK retries: a local request
         # that timed out would only redo the same slow work. Agent settings override all of these.
-        settings=ModelSettings(temperature=0.2, max_tokens=1024, timeout=cfg.timeout, max_retries=0),
+        settings=ModelSettings(temperature=0.2, seed=SAMPLING_SEED, max_tokens=1024, timeout=cfg.timeout,
+                               max_retries=0),
     )
     return BundledChatModel(chat, server=server, client=provider.client)
 
