@@ -16,7 +16,7 @@ def approvals(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List pending approval requests: the exact action, its arguments, where each came from, and why."""
-    from .printer import console
+    from .printer import console, escape
 
     store = open_store()
     pending = store.approvals.pending(user_id=user)
@@ -30,11 +30,11 @@ def approvals(
     for a in pending:
         console.print(f"[bold]{a.id}[/bold]  {a.agent} (for {a.user_id}) wants to run [bold]{a.tool}[/bold]  run {a.run_id[:12]}")
         for k, v in a.args.items():
-            console.print(f"    {k} = {json.dumps(v, ensure_ascii=False, default=str)[:200]}")
+            console.print(f"    {escape(k)} = {escape(json.dumps(v, ensure_ascii=False, default=str)[:200])}")
         for k, origins in a.origins.items():
             for o in origins:
-                console.print(f"    [dim]{k}: {o['value']!r} from {o['source']} ({o['trust']})[/dim]")
-        console.print(f"    why asked: {a.reason}")
+                console.print(f"    [dim]{escape(k)}: {escape(repr(o['value']))} from {o['source']} ({o['trust']})[/dim]")
+        console.print(f"    why asked: {escape(a.reason)}")
         console.print(f"    expires {a.expires_at:%Y-%m-%d %H:%M} UTC — `meshclaw approve {a.id}` or `meshclaw deny {a.id}`")
 
 

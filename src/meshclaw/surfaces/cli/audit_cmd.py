@@ -48,7 +48,7 @@ def show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show audit records, filtered by agent, user, run and time."""
-    from .printer import console
+    from .printer import console, escape
 
     records = open_store().audit.records(run_id=run, agent=agent, user_id=user, since=_when(since), until=_when(until), limit=limit)
     if as_json:
@@ -58,7 +58,7 @@ def show(
         return
     for r in records:
         what = " ".join(x for x in (r.kind, r.tool or "", r.verdict or "") if x)
-        console.print(f"#{r.seq} {r.at:%Y-%m-%d %H:%M:%S} {r.agent or '-'} {r.user_id or '-'} {what}"
-                      + (f" — {r.reason}" if r.reason else ""))
+        console.print(f"#{r.seq} {r.at:%Y-%m-%d %H:%M:%S} {r.agent or '-'} {r.user_id or '-'} {escape(what)}"
+                      + (f" — {escape(r.reason)}" if r.reason else ""))
     if not records:
         console.print("no audit records match")

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -21,7 +22,7 @@ def _args(args: Any, limit: int = 120) -> str:
 def print_event(event: dict[str, Any]) -> None:
     kind = event.get("kind")
     if kind == "run" and event.get("status") == "running":
-        console.print(f"[bold]▶ {event['agent']}[/bold]: {event['task']}")
+        console.print(f"[bold]▶ {event['agent']}[/bold]: {escape(event['task'])}")
     elif kind == "model":
         console.print(
             f"  [dim]model: {event['input_tokens']} in / {event['output_tokens']} out tokens"
@@ -29,22 +30,22 @@ def print_event(event: dict[str, Any]) -> None:
         )
     elif kind == "tool":
         style = VERDICT_STYLE.get(event["verdict"], "white")
-        console.print(f"  [{style}]{event['verdict']:>5}[/{style}] {event['tool']} {_args(event['args'])}")
-        console.print(f"        [dim]{event['reason']}[/dim]")
+        console.print(f"  [{style}]{event['verdict']:>5}[/{style}] {event['tool']} {escape(_args(event['args']))}")
+        console.print(f"        [dim]{escape(event['reason'])}[/dim]")
         if event.get("error"):
-            console.print(f"        [red]failed: {event['error']}[/red]")
+            console.print(f"        [red]failed: {escape(event['error'])}[/red]")
         elif event.get("result") is not None:
-            console.print(f"        → {event['result'][:300]}")
+            console.print(f"        → {escape(event['result'][:300])}")
     elif kind == "alert":
-        console.print(f"  [magenta]alert[/magenta]: {event['message']}")
+        console.print(f"  [magenta]alert[/magenta]: {escape(event['message'])}")
     elif kind == "approval":
-        console.print(f"  [yellow]waiting for approval {event['id']}[/yellow]: {event['reason']}")
+        console.print(f"  [yellow]waiting for approval {event['id']}[/yellow]: {escape(event['reason'])}")
         console.print(f"        approve with `meshclaw approve {event['id']}` or deny with `meshclaw deny {event['id']}`")
     elif kind == "run":
         status = event["status"]
         style = "green" if status == "succeeded" else "red"
         console.print(f"[{style}]■ {status}[/{style}]")
         if event.get("output"):
-            console.print(event["output"])
+            console.print(escape(event["output"]))
         if event.get("error"):
-            console.print(f"[red]{event['error']}[/red]")
+            console.print(f"[red]{escape(event['error'])}[/red]")

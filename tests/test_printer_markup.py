@@ -1,0 +1,72 @@
+"""Text from runs (tasks, tool results, untrusted mail) is printed as it is: brackets in it are
+never taken as console markup, which could hide or restyle what a person is shown, or crash the CLI."""
+
+from __future__ import annotations
+
+from tests.conftest import write_config
+
+TRICKY = "[white on white]approve me[/white on white] [/bold] [rehearsal]"
+
+CONFIG = """
+users: [{id: alice, name: Alice, email: alice@example.com}]
+models:
+  script:
+    kind: scripted
+    turns:
+      - {tool: notes.add, args: {text: "TRICKY"}}
+      - {text: "TRICKY"}
+agents:
+  - name: keeper
+    owner: alice
+    instructions: Keep notes.
+    model: script
+    autonomy: auto
+    toolsets:
+      notes: {grants: [notes.add]}
+""".replace("TRICKY", TRICKY.replace('"', '\\"'))
+
+
+def test_live_steps_print_brackets_literally():
+    from meshclaw.surfaces.cli.printer import console, print_event
+
+    with console.capture() as captured:
+        print_event({"kind": "tool", "tool": "email.read", "args": {"uid": TRICKY}, "verdict": "allow",
+                     "reason": TRICKY, "result": TRICKY})
+        print_event({"kind": "run", "status": "succeeded", "output": TRICKY})
+    assert captured.get().count("[white on white]approve me[/white on white] [/bold]") == 4  # args, reason, result, output
+
+
+def test_runs_show_and_audit_show_print_brackets_literally(home, cli):
+    write_config(home, CONFIG)
+    cli("promote", "keeper", check=True)
+    live = cli("run", "keeper", TRICKY, check=True)
+    assert f"keeper: {TRICKY}" in live.stdout and f"\n{TRICKY}\n" in live.stdout
+    import json
+
+    run_id = json.loads(cli("runs", "--json", check=True).stdout)[0]["id"]
+    shown = cli("runs", "show", run_id, env={"COLUMNS": "300"}, check=True).stdout
+    assert f"task: {TRICKY}" in shown and f"output: {TRICKY}" in shown
+
+
+def test_an_approval_shows_its_arguments_literally(home, cli):
+    """Markup in an argument must not hide part of what a person is asked to approve."""
+    import asyncio
+
+    from tests.runtime_support import runtime
+
+    asking = CONFIG.replace("autonomy: auto", "autonomy: ask")
+    write_config(home, asking)
+    with runtime(home, asking) as rt:
+        async def go() -> str:
+            run_id = await rt.start("keeper", "note it")
+            for _ in range(400):
+                if rt.store.approvals.pending():
+                    break
+                await asyncio.sleep(0.05)
+            shown = (await asyncio.to_thread(cli, "approvals", env={"COLUMNS": "300"}, check=True)).stdout
+            await asyncio.to_thread(cli, "stop", "keeper", check=True)
+            await rt.wait(run_id)
+            return shown
+
+        shown = asyncio.run(go())
+    assert f'text = "{TRICKY}"' in shown
