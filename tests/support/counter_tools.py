@@ -18,6 +18,7 @@ def _db() -> sqlite3.Connection:
     conn = sqlite3.connect(os.environ["COUNTER_DB"], timeout=30, isolation_level=None)
     conn.execute("CREATE TABLE IF NOT EXISTS effects (idem TEXT PRIMARY KEY, key TEXT)")
     conn.execute("CREATE TABLE IF NOT EXISTS attempts (key TEXT)")
+    conn.execute("CREATE TABLE IF NOT EXISTS reads (key TEXT)")
     return conn
 
 
@@ -36,5 +37,15 @@ async def bump(ctx: RunContext[RunDeps], key: str) -> str:
     return f"bumped {key}"
 
 
+@tool("counter.get", Effect.READ)
+async def get(ctx: RunContext[RunDeps], key: str) -> str:
+    """How many side effects key has had."""
+    conn = _db()
+    conn.execute("INSERT INTO reads VALUES (?)", (key,))
+    [(count,)] = conn.execute("SELECT COUNT(*) FROM effects WHERE key = ?", (key,)).fetchall()
+    conn.close()
+    return f"{key}: {count}"
+
+
 def toolset() -> Toolset:
-    return Toolset("counter", "A side-effect counter for tests.", [bump])
+    return Toolset("counter", "A side-effect counter for tests.", [bump, get])

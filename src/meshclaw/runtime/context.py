@@ -16,6 +16,8 @@ from meshclaw.policy.provenance import ProvenanceTracker
 if TYPE_CHECKING:
     from meshclaw.store.database import Store
 
+    from .recorded import RecordedInputs
+
 
 @dataclass
 class RunDeps:
@@ -27,6 +29,7 @@ class RunDeps:
     secrets: Secrets
     task: str = ""
     rehearsal: bool = False  # writes are captured, not executed
+    recorded: "RecordedInputs | None" = None  # a rehearsal on recorded inputs: reads come from here
     listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     # Per-run policy state, rebuilt identically when a durable run replays.
     provenance: ProvenanceTracker = field(default_factory=ProvenanceTracker)

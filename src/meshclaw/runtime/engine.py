@@ -25,6 +25,8 @@ from meshclaw.store.facade import Store
 from .approvals import ask_person
 from .context import RunDeps
 from .metered import MeteredModel, RunStopped, current_run
+from .recorded import RECORDED_INPUTS, load_recorded_inputs
+from .steps import durable_step
 from .toolsets import ToolsetResolver, granted_toolset
 
 SAFETY_INSTRUCTIONS = (
@@ -106,13 +108,23 @@ class Runtime:
     # --- starting and waiting ------------------------------------------------------------------
 
     async def start(self, agent_name: str, task: str, *, trigger: str = "manual", rehearsal: bool = False,
-                    listeners: list[Callable[[dict[str, Any]], None]] | None = None, run_id: str | None = None) -> str:
+                    listeners: list[Callable[[dict[str, Any]], None]] | None = None, run_id: str | None = None,
+                    inputs_from: str | None = None) -> str:
+        """Start a run. ``inputs_from`` (a run id or unique prefix) makes it a rehearsal whose reads
+        are answered from that run's recorded results (see ``recorded.py``)."""
         agent = self.config.agent(agent_name)
         run_id = run_id or uuid.uuid4().hex
-        self.store.runs.create(run_id, agent.name, agent.owner, task, snapshot(agent, self.config),
-                               trigger=trigger, rehearsal=rehearsal)
+        snap = snapshot(agent, self.config)
+        audited: dict[str, Any] = {"task": task, "trigger": trigger, "rehearsal": rehearsal}
+        if inputs_from is not None:
+            source = self.store.runs.get(inputs_from)
+            if source is None:
+                raise ValueError(f"no run {inputs_from} to take recorded inputs from (see `meshclaw runs`)")
+            rehearsal = audited["rehearsal"] = True
+            snap[RECORDED_INPUTS] = audited["inputs_from"] = source.id
+        self.store.runs.create(run_id, agent.name, agent.owner, task, snap, trigger=trigger, rehearsal=rehearsal)
         self.store.audit.append(f"{run_id}:start", "run", run_id=run_id, agent=agent.name, user_id=agent.owner,
-                                data={"task": task, "trigger": trigger, "rehearsal": rehearsal})
+                                data=audited)
         if listeners:
             self._listeners[run_id] = listeners
         from dbos import SetWorkflowID
@@ -193,6 +205,13 @@ class Runtime:
                                         "models": snap["models"], "agents": [snap["agent"]]})
         self.store.runs.set_status(run_id, "running")
         deps = self._deps(run, agent, config)
+        if snap.get(RECORDED_INPUTS):
+            source_run = snap[RECORDED_INPUTS]
+
+            async def load() -> Any:  # a coroutine function: DBOS awaits it as an async step
+                return await load_recorded_inputs(source_run)
+
+            deps.recorded = await durable_step("rehearsal:recorded-inputs", load)
         deps.emit({"kind": "run", "status": "running", "agent": agent.name, "task": run.task})
         status, output, error = "failed", None, None
         try:

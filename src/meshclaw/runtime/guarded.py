@@ -35,6 +35,7 @@ class Outcome:
     value: Any = None
     label: Label | None = None
     error: str | None = None
+    read_args: dict[str, Any] | None = None  # set on a completed read: a rehearsal may replay it (see recorded.py)
 
 
 def summary(value: Any, limit: int = 400) -> str:
@@ -114,6 +115,8 @@ class GuardedToolset(WrapperToolset[RunDeps]):
                       ctx: Any, tool: Any, decision: Decision) -> Outcome:
         """Run an allowed call (inside a durable step) and audit what happened."""
         key = deps.idempotency_key(call_id)
+        if deps.recorded is not None and spec.effect is Effect.READ:
+            return self._replay(deps, spec, key, tool_args, decision)
         if deps.rehearsal and spec.effect is not Effect.READ:
             value = f"[rehearsal] {spec.name} was captured, not executed"
             deps.store.audit.append(f"{key}:captured", "captured", run_id=deps.run_id, agent=deps.agent.name,
@@ -139,7 +142,25 @@ class GuardedToolset(WrapperToolset[RunDeps]):
                                 data={"args": tool_args, "result": summary(value), "label": label.as_dict(),
                                       "seconds": round(seconds, 4)})
         _check_baseline(deps, spec.name, key)
-        return Outcome("allow", decision.reason, decision.rule, value, label)
+        read_args = dict(tool_args) if spec.effect is Effect.READ else None
+        return Outcome("allow", decision.reason, decision.rule, value, label, read_args=read_args)
+
+    def _replay(self, deps: RunDeps, spec: ToolSpec, key: str, tool_args: dict[str, Any], decision: Decision) -> Outcome:
+        """A rehearsal on recorded inputs: answer a read from the recording, never from the workplace."""
+        recorded = deps.recorded
+        assert recorded is not None
+        answer = recorded.answer(spec.name, tool_args)
+        common = {"run_id": deps.run_id, "agent": deps.agent.name, "user_id": deps.owner.id, "tool": spec.name}
+        if answer is None:
+            missing = recorded.missing(spec.name, tool_args)
+            deps.store.audit.append(f"{key}:replayed", "replayed", **common, verdict="not recorded", reason=missing,
+                                    data={"args": tool_args, "from_run": recorded.source_run})
+            return Outcome("allow", decision.reason, decision.rule, None, None, missing)
+        value, label = answer
+        deps.store.audit.append(f"{key}:replayed", "replayed", **common, verdict="done",
+                                data={"args": tool_args, "result": summary(value), "label": label.as_dict(),
+                                      "from_run": recorded.source_run})
+        return Outcome("allow", decision.reason, decision.rule, value, label, read_args=dict(tool_args))
 
 
 _USED_BEFORE: set[tuple[str, str, str]] = set()  # (store, agent, tool): known not to be a first use

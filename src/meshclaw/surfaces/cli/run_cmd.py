@@ -26,12 +26,17 @@ def rehearse(
     agent: str = typer.Argument(..., help="The agent's name in the configuration."),
     task: str = typer.Argument(..., help="The task to rehearse."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
+    inputs_from: Optional[str] = typer.Option(
+        None, "--inputs-from", metavar="RUN",
+        help="Answer every read from what run RUN read (its recorded results), so nothing real is read either."),
 ) -> None:
-    """Run an agent with every write captured instead of executed, and print what it would have done."""
-    _start(agent, task, quiet, True)
+    """Run an agent with every write captured instead of executed, and print what it would have done.
+
+    Reads go to the agent's workplace, or with --inputs-from to the recorded inputs of an earlier run."""
+    _start(agent, task, quiet, True, inputs_from)
 
 
-def _start(agent: str, task: str, quiet: bool, rehearse: bool) -> None:
+def _start(agent: str, task: str, quiet: bool, rehearse: bool, inputs_from: str | None = None) -> None:
     from .printer import err_console, print_event
 
     if not task.strip():
@@ -45,13 +50,15 @@ def _start(agent: str, task: str, quiet: bool, rehearse: bool) -> None:
                           f"Promote it with `meshclaw promote {agent}` to let it act.[/yellow]")
     try:
         listeners = [] if quiet else [print_event]
-        outcome = asyncio.run(_run(runtime, agent, task, rehearse, listeners))
+        outcome = asyncio.run(_run(runtime, agent, task, rehearse, listeners, inputs_from))
+    except ValueError as e:  # a bad --inputs-from: nothing was started
+        raise CliError(str(e)) from None
     finally:
         runtime.shutdown()
     if quiet and outcome.output:
         typer.echo(outcome.output)
     if rehearse:
-        _print_captured(runtime.store, outcome.run_id)
+        _print_rehearsal(runtime.store, outcome.run_id)
     typer.echo(f"run {outcome.run_id}", err=True)
     if outcome.status != "succeeded":
         if quiet and outcome.error:
@@ -59,17 +66,28 @@ def _start(agent: str, task: str, quiet: bool, rehearse: bool) -> None:
         raise typer.Exit(1)
 
 
-def _print_captured(store, run_id: str) -> None:  # type: ignore[no-untyped-def]
+def _print_rehearsal(store, run_id: str) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    captured = [r for r in store.audit.records(run_id=run_id) if r.kind == "captured"]
+    def args(r) -> str:  # type: ignore[no-untyped-def]
+        return json.dumps(r.data.get("args"), ensure_ascii=False, default=str)
+
+    records = store.audit.records(run_id=run_id)
+    captured = [r for r in records if r.kind == "captured"]
     typer.echo(f"rehearsal: {len(captured)} write(s) captured, none executed" + (":" if captured else ""))
     for r in captured:
-        typer.echo(f"  would {r.tool} {json.dumps(r.data.get('args'), ensure_ascii=False, default=str)}")
+        typer.echo(f"  would {r.tool} {args(r)}")
+    replayed = [r for r in records if r.kind == "replayed"]
+    if replayed:
+        missing = [r for r in replayed if r.verdict != "done"]
+        typer.echo(f"reads: {len(replayed) - len(missing)} answered from run {replayed[0].data['from_run']}, "
+                   f"{len(missing)} not recorded" + (":" if missing else ""))
+        for r in missing:
+            typer.echo(f"  not recorded: {r.tool} {args(r)}")
 
 
-async def _run(runtime, agent, task, rehearse, listeners):  # type: ignore[no-untyped-def]
-    run_id = await runtime.start(agent, task, rehearsal=rehearse, listeners=listeners)
+async def _run(runtime, agent, task, rehearse, listeners, inputs_from=None):  # type: ignore[no-untyped-def]
+    run_id = await runtime.start(agent, task, rehearsal=rehearse, listeners=listeners, inputs_from=inputs_from)
     return await runtime.wait(run_id)
 
 

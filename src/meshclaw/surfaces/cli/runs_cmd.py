@@ -52,7 +52,7 @@ def _run_dict(store, r) -> dict:  # type: ignore[no-untyped-def]
 def show(run_id: str = typer.Argument(..., help="A run id (a unique prefix is enough)."),
          as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Show one run: every model call, guard decision and tool call, with token counts."""
-    from .printer import console
+    from .printer import console, escape
 
     store = open_store()
     run = store.runs.get(run_id)
@@ -70,25 +70,34 @@ def show(run_id: str = typer.Argument(..., help="A run id (a unique prefix is en
         return
     console.print(f"[bold]run {run.id}[/bold]  agent {run.agent}  owner {run.user_id}  status {run.status}"
                   + ("  (rehearsal)" if run.rehearsal else ""))
-    console.print(f"task: {run.task}")
+    console.print(f"task: {escape(run.task)}")
     for u in usage:
         console.print(f"  model {u.model}: {u.input_tokens} in / {u.output_tokens} out ({u.cache_read_tokens} cached), {u.seconds:.2f} s")
     for a in records:
         if a.kind == "decision":
-            console.print(f"  #{a.seq} guard {a.verdict:<5} {a.tool} {json.dumps(a.data.get('args'), default=str)[:100]} — {a.reason}")
+            console.print(f"  #{a.seq} guard {a.verdict:<5} {a.tool} {escape(_args(a))} — {escape(a.reason or '')}")
         elif a.kind == "call":
             detail = a.data.get("result") if a.verdict == "done" else a.reason
-            console.print(f"  #{a.seq} call  {a.verdict:<5} {a.tool} → {str(detail)[:200]}")
+            console.print(f"  #{a.seq} call  {a.verdict:<5} {a.tool} → {escape(str(detail)[:200])}")
+        elif a.kind == "captured":
+            console.print(f"  #{a.seq} captured {a.tool} {escape(_args(a))} (rehearsal: not executed)")
+        elif a.kind == "replayed":
+            detail = a.data.get("result") if a.verdict == "done" else a.reason
+            console.print(f"  #{a.seq} replayed {a.tool} from run {a.data.get('from_run', '')[:12]} → {escape(str(detail)[:200])}")
         elif a.kind == "model":
             calls = ", ".join(a.data.get("tool_calls") or []) or "text"
             console.print(f"  #{a.seq} model {a.data.get('input_tokens')} in / {a.data.get('output_tokens')} out → {calls}")
         elif a.kind == "run" and a.verdict is None:
             console.print(f"  #{a.seq} started ({a.data.get('trigger')})")
         else:
-            console.print(f"  #{a.seq} {a.kind} {a.verdict or ''} {a.reason or ''}")
+            console.print(f"  #{a.seq} {a.kind} {a.verdict or ''} {escape(a.reason or '')}")
     t = store.usage.totals(run_id=run.id)
     console.print(f"tokens: {t.input_tokens} in, {t.output_tokens} out, {t.cache_read_tokens} cached, {t.requests} model calls")
     if run.output:
-        console.print(f"output: {run.output}")
+        console.print(f"output: {escape(run.output)}")
     if run.error:
-        console.print(f"[red]error: {run.error}[/red]")
+        console.print(f"[red]error: {escape(run.error)}[/red]")
+
+
+def _args(record) -> str:  # type: ignore[no-untyped-def]
+    return json.dumps(record.data.get("args"), ensure_ascii=False, default=str)[:100]
