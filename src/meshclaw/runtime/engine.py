@@ -38,6 +38,10 @@ SAFETY_INSTRUCTIONS = (
 _runtime: "Runtime | None" = None
 
 
+def agent_instructions(agent: Agent) -> str:
+    return f"{agent.instructions.strip()}\n\n{SAFETY_INSTRUCTIONS}"
+
+
 @DBOS.workflow(name="meshclaw.agent_run")
 async def agent_run_workflow(run_id: str) -> str:
     if _runtime is None:
@@ -170,14 +174,37 @@ class Runtime:
         from .models.factory import build_model
 
         model = MeteredModel(build_model(agent.model, config.models, self.home, self.secrets))
-        instructions = f"{agent.instructions.strip()}\n\n{SAFETY_INSTRUCTIONS}"
         pa = PydanticAgent(
-            model, name=f"{agent.name}-{digest}", instructions=instructions, deps_type=RunDeps,
+            model, name=f"{agent.name}-{digest}", instructions=agent_instructions(agent), deps_type=RunDeps,
             toolsets=[granted_toolset(agent, self.resolve_toolset)],
             capabilities=[DBOSDurability(parallel_execution_mode="sequential")],
         )
         self._agents[digest] = pa
         return pa
+
+    async def warm(self, agent_name: str) -> bool:
+        """Have the bundled model process this agent's stable prompt prefix (instructions and tool
+        list) now, so its next run starts from llama.cpp's prefix cache. False if the agent's model
+        is not the bundled one. MCP tools are listed only when a run starts, so the warmed prefix
+        stops before them."""
+        from pydantic_ai.toolsets import FunctionToolset
+
+        from meshclaw.domain.config import BundledModel
+
+        from .models.bundled import bundled_model, warm_prefix
+
+        agent = self.config.agent(agent_name)
+        settings = self.config.models.get(agent.model)
+        if not isinstance(settings, BundledModel):
+            return False
+        # A model object of its own (the server and its cache are shared): warming closes its HTTP
+        # client when done, which must not be the client that runs use.
+        model = bundled_model(settings, self.home)
+        guarded = granted_toolset(agent, self.resolve_toolset)
+        functions = guarded.wrapped if isinstance(guarded.wrapped, FunctionToolset) else guarded.wrapped.toolsets[0]
+        tools = [t.tool_def for t in functions.tools.values()]
+        await warm_prefix(model, instructions=agent_instructions(agent), tools=tools)
+        return True
 
     def _deps(self, run: Any, agent: Agent, config: Config) -> RunDeps:
         deps = RunDeps(run_id=run.id, agent=agent, owner=config.user(agent.owner), config=config, store=self.store,

@@ -1,0 +1,50 @@
+"""Warming an agent's prompt prefix: after ``Runtime.warm``, the agent's first model request is
+served almost wholly from llama.cpp's prefix cache (instructions and tool list)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.runtime_support import run, runtime
+
+CONFIG = """
+users: [{id: alice, name: Alice, email: alice@example.com}]
+models:
+  local: {kind: bundled}
+  script: {kind: scripted, turns: [{text: hi}]}
+agents:
+  - name: keeper
+    owner: alice
+    instructions: You keep the owner's notes. Save what the owner asks you to save, and list notes when asked.
+    model: local
+    autonomy: auto
+    toolsets:
+      notes: {grants: [notes.add, notes.list]}
+      clock: {grants: [clock.now]}
+  - name: scripted
+    owner: alice
+    instructions: Say hi.
+    model: script
+"""
+
+
+def test_only_bundled_agents_are_warmed(home):
+    with runtime(home, CONFIG.replace("model: local", "model: script")) as rt:
+        assert asyncio.run(rt.warm("keeper")) is False
+
+
+@pytest.mark.bundled_model
+def test_warmed_agent_starts_from_the_prefix_cache(home):
+    from meshclaw.runtime.models.bundled_install import model_path
+
+    if not model_path(home).is_file():
+        pytest.skip("the bundled model is not installed (scripts/test installs it)")
+    with runtime(home, CONFIG) as rt:
+        assert asyncio.run(rt.warm("keeper")) is True
+        outcome, _ = run(rt, "keeper", "What time is it?")
+        assert outcome.status == "succeeded", outcome.error
+        first = rt.store.usage.for_run(outcome.run_id)[0]
+        # Only the task itself is new: everything before it was processed while warming.
+        assert first.cache_read_tokens >= 0.9 * first.input_tokens, (first.cache_read_tokens, first.input_tokens)
