@@ -169,15 +169,38 @@ class ToolsetGrant(Strict):
         return value
 
 
+EVENTS = ("email.received",)  # the events the worker serves
+
+
 class Trigger(Strict):
-    cron: str | None = None
+    """When the worker starts a run of the agent by itself: on a schedule, or on an event."""
+
+    cron: str | None = Field(default=None, description="'minute hour day month weekday', or six fields with seconds first")
+    timezone: str | None = Field(default=None, description="IANA name the schedule is read in; UTC if unset")
     event: str | None = None
-    task: str
+    task: str = Field(min_length=1)
 
     @model_validator(mode="after")
     def one_of(self) -> "Trigger":
         if (self.cron is None) == (self.event is None):
             raise ValueError("a trigger has either 'cron' or 'event'")
+        if self.event is not None and self.event not in EVENTS:
+            raise ValueError(f"unknown event {self.event!r} (known: {', '.join(EVENTS)})")
+        if self.event is not None and self.timezone is not None:
+            raise ValueError("'timezone' belongs to a 'cron' trigger")
+        if self.cron is not None:
+            from croniter import croniter
+
+            if len(self.cron.split()) not in (5, 6) or not croniter.is_valid(self.cron, second_at_beginning=True):
+                raise ValueError(f"{self.cron!r} is not a cron schedule: give 'minute hour day month weekday' "
+                                 "(e.g. '0 7 * * 1-5'), or six fields with seconds first")
+        if self.timezone is not None:
+            from zoneinfo import ZoneInfo
+
+            try:
+                ZoneInfo(self.timezone)
+            except Exception:  # noqa: BLE001 - any lookup failure means the name is unknown
+                raise ValueError(f"unknown time zone {self.timezone!r} (use an IANA name such as Europe/Paris)") from None
         return self
 
 

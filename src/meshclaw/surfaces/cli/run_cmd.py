@@ -113,7 +113,7 @@ def resume(
 def worker(
     once: bool = typer.Option(False, "--once", help="Recover interrupted runs, wait for them, then exit."),
 ) -> None:
-    """Run the background worker: recovers interrupted runs and serves event triggers (new mail)."""
+    """Run the background worker: recovers interrupted runs and serves triggers (schedules, new mail)."""
     from meshclaw.runtime.durable import recover_orphans
 
     runtime = open_runtime()
@@ -132,6 +132,7 @@ def worker(
 async def _serve(runtime) -> None:  # type: ignore[no-untyped-def]
     from meshclaw.runtime.durable import recover_orphans
 
+    from ..schedules import serve_schedules
     from ..triggers import serve_email_triggers
 
     stop = asyncio.Event()
@@ -140,10 +141,29 @@ async def _serve(runtime) -> None:  # type: ignore[no-untyped-def]
         loop.add_signal_handler(sig, stop.set)
     recovered = await asyncio.to_thread(recover_orphans)
     watchers = await serve_email_triggers(runtime, stop)
-    typer.echo(f"worker ready: recovered {len(recovered)} interrupted run(s), {len(watchers)} inbox watcher(s)")
+    schedules = await serve_schedules(runtime, stop)
+    typer.echo(f"worker ready: recovered {len(recovered)} interrupted run(s), {len(watchers)} inbox watcher(s), "
+               f"{len(schedules)} schedule(s)")
+    warming = asyncio.create_task(_warm_triggered_agents(runtime))
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), timeout=5)
         except TimeoutError:
             await asyncio.to_thread(recover_orphans)
-    await asyncio.gather(*watchers, return_exceptions=True)
+    warming.cancel()
+    await asyncio.gather(warming, *watchers, *schedules, return_exceptions=True)
+
+
+async def _warm_triggered_agents(runtime) -> None:  # type: ignore[no-untyped-def]
+    """Agents that run unattended start from the bundled model's prefix cache (a no-op for other models)."""
+    import time
+
+    for agent in runtime.config.agents:
+        if not agent.triggers or runtime.store.agents.is_stopped(agent.name):
+            continue
+        started = time.perf_counter()
+        try:
+            if await runtime.warm(agent.name):
+                typer.echo(f"warmed {agent.name}'s prompt prefix in {time.perf_counter() - started:.1f} s")
+        except Exception as e:  # noqa: BLE001 - warming only saves time; runs work without it
+            typer.echo(f"could not warm {agent.name}'s prompt prefix: {e}", err=True)

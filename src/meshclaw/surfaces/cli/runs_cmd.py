@@ -25,24 +25,26 @@ def runs(
         return
     from rich.table import Table
 
-    from .printer import console
+    from .printer import console, escape
 
     store = open_store()
     rows = store.runs.list(agent=agent, status=status, limit=limit)
     if as_json:
         typer.echo(json.dumps([_run_dict(store, r) for r in rows], indent=2, default=str))
         return
-    table = Table("run", "agent", "status", "started", "tokens in/out", "task")
+    table = Table("run", "agent", "status", "trigger", "started", "tokens in/out", "task")
     for r in rows:
         t = store.usage.totals(run_id=r.id)
-        table.add_row(r.id[:12], r.agent, r.status, r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                      f"{t.input_tokens}/{t.output_tokens}", r.task[:50])
+        task = (r.task.splitlines() or [""])[0]  # a trigger's details follow on later lines
+        table.add_row(r.id[:12], r.agent, r.status + (" (rehearsal)" if r.rehearsal else ""), r.trigger,
+                      r.created_at.strftime("%Y-%m-%d %H:%M:%S"), f"{t.input_tokens}/{t.output_tokens}",
+                      escape(task[:50]))
     console.print(table if rows else "no runs yet")
 
 
 def _run_dict(store, r) -> dict:  # type: ignore[no-untyped-def]
     t = store.usage.totals(run_id=r.id)
-    return {"id": r.id, "agent": r.agent, "user": r.user_id, "status": r.status, "task": r.task,
+    return {"id": r.id, "agent": r.agent, "user": r.user_id, "status": r.status, "trigger": r.trigger, "task": r.task,
             "created_at": r.created_at, "finished_at": r.finished_at, "output": r.output, "error": r.error,
             "rehearsal": r.rehearsal, "usage": {"requests": t.requests, "input_tokens": t.input_tokens,
                                                 "output_tokens": t.output_tokens, "cache_read_tokens": t.cache_read_tokens}}
