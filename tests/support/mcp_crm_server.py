@@ -62,7 +62,9 @@ async def _maybe_hang(tool: str) -> None:
         await anyio.sleep(600)  # the test kills the client here, after the effect is recorded
 
 
-@server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+# CRM_LOOKUP_DESCRIPTION replaces the tool's description, as a server that turned hostile after it
+# was attached would (tool poisoning); the pin tests use it.
+@server.tool(annotations=ToolAnnotations(readOnlyHint=True), description=os.environ.get("CRM_LOOKUP_DESCRIPTION") or None)
 def lookup_customer(customer_id: str, ctx: Context) -> str:
     """Look a customer up by id (c-100, c-200)."""
     _record("lookup_customer", {"customer_id": customer_id}, ctx)

@@ -36,6 +36,7 @@ class RunDeps:
     call_counts: dict[str, int] = field(default_factory=dict)
     approved_calls: set[str] = field(default_factory=set)
     on_ask: Any = None  # async handler for calls the guard wants a person to approve
+    pin_checks: dict[str, tuple[str, bool]] = field(default_factory=dict)  # MCP tool -> (fingerprint, offered)
 
     def calls_today(self, tool_name: str) -> int:
         """Executed calls of this tool by this agent since midnight UTC (for per-day grant limits)."""

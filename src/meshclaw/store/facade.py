@@ -14,6 +14,7 @@ from .budget import BudgetLedger
 from .database import Database, StoreError, sqlite_url
 from .notes import NoteRepository
 from .runs import RunRepository
+from .tool_pins import ToolPinRepository
 from .usage import UsageRepository
 
 
@@ -48,3 +49,4 @@ class Store:
         self.agents = AgentStateRepository(self.db)
         self.approvals = ApprovalRepository(self.db)
         self.budget = BudgetLedger(self.db)
+        self.tool_pins = ToolPinRepository(self.db)

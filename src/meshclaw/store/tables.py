@@ -131,3 +131,21 @@ class BudgetReservation(Base):
     tokens: Mapped[int] = mapped_column(Integer)
     cost: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ToolPin(Base):
+    """The definition of an outside (MCP) tool an agent was first offered, so a later change to its
+    description, arguments or annotations is noticed and held back until a person accepts it."""
+
+    __tablename__ = "tool_pins"
+
+    agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tool: Mapped[str] = mapped_column(String(128), primary_key=True)  # as grants name it: crm.lookup_customer
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[dict] = mapped_column(JSON)
+    pinned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    pinned_by: Mapped[str] = mapped_column(String(64))
+    # A changed definition the server now reports, waiting for `meshclaw tools accept`.
+    pending_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pending_definition: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    pending_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

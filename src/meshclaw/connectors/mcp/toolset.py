@@ -23,6 +23,7 @@ from meshclaw.domain.secrets import Secrets
 from meshclaw.runtime.guarded import SPEC_METADATA
 
 from .client import build_server_toolset
+from .pins import held_to_pin
 from .specs import ServerTool, granted_specs, spec_metadata
 
 
@@ -47,6 +48,8 @@ class GrantedMcpToolset(WrapperToolset[Any]):
         specs = granted_specs(self.toolset_name, self.grant, server_tools)
         offered: dict[str, Any] = {}
         for name, spec in specs.items():
+            if not held_to_pin(getattr(ctx, "deps", None), spec.name, server_tools[name]):
+                continue
             t = tools[name]
             metadata = {**(t.tool_def.metadata or {}), SPEC_METADATA: spec_metadata(spec)}
             offered[spec.model_name] = replace(t, tool_def=replace(t.tool_def, metadata=metadata))

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from . import approvals_cmd, audit_cmd, config_cmd, control_cmd, demo_cmd, grants_cmd, run_cmd, runs_cmd
+from . import approvals_cmd, audit_cmd, config_cmd, control_cmd, demo_cmd, grants_cmd, run_cmd, runs_cmd, tools_cmd
 
 app = typer.Typer(
     name="meshclaw",
@@ -35,6 +35,7 @@ app.command("promote")(control_cmd.promote)
 app.command("rehearse")(run_cmd.rehearse)
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(grants_cmd.app, name="grants")
+app.add_typer(tools_cmd.app, name="tools")
 
 
 def _mount_optional() -> None:
