@@ -8,7 +8,8 @@ from typing import List, Optional
 
 import typer
 
-from .app_context import CliError, load, open_runtime, open_store
+from .app_context import CliError, home, load, open_runtime
+from .home import config_path, store_url
 
 
 def run(
@@ -16,10 +17,13 @@ def run(
     task: str = typer.Argument(..., help="What the agent should do, in words."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final answer."),
     rehearse: bool = typer.Option(False, "--rehearse", help="Capture every write instead of executing it."),
+    here: bool = typer.Option(False, "--here", help="Run in this process even if a worker is running."),
 ) -> None:
-    """Run an agent on a task now, printing each step as it happens."""
+    """Run an agent on a task now, printing each step as it happens.
 
-    _start(agent, task, quiet, rehearse)
+    If `meshclaw worker` is running (same data dir and configuration), the run is handed to it,
+    which starts faster; otherwise this command runs the agent itself."""
+    _start(agent, task, quiet, rehearse, here=here)
 
 
 def rehearse(
@@ -29,18 +33,28 @@ def rehearse(
     inputs_from: Optional[str] = typer.Option(
         None, "--inputs-from", metavar="RUN",
         help="Answer every read from what run RUN read (its recorded results), so nothing real is read either."),
+    here: bool = typer.Option(False, "--here", help="Run in this process even if a worker is running."),
 ) -> None:
     """Run an agent with every write captured instead of executed, and print what it would have done.
 
     Reads go to the agent's workplace, or with --inputs-from to the recorded inputs of an earlier run."""
-    _start(agent, task, quiet, True, inputs_from)
+    _start(agent, task, quiet, True, inputs_from, here=here)
 
 
-def _start(agent: str, task: str, quiet: bool, rehearse: bool, inputs_from: str | None = None) -> None:
-    from .printer import err_console, print_event
-
+def _start(agent: str, task: str, quiet: bool, rehearse: bool, inputs_from: str | None = None, *,
+           here: bool = False) -> None:
     if not task.strip():
         raise CliError("the task is empty: say what the agent should do")
+    if not here:
+        from .handoff_client import hand_over
+
+        code = hand_over(agent, task, quiet=quiet, rehearse=rehearse, inputs_from=inputs_from)
+        if code is not None:
+            if code:
+                raise typer.Exit(code)
+            return
+    from .printer import err_console, print_event
+
     config = load()
     config.agent(agent)  # unknown agent: a clear error before anything starts
     runtime = open_runtime(config)
@@ -58,7 +72,8 @@ def _start(agent: str, task: str, quiet: bool, rehearse: bool, inputs_from: str 
     if quiet and outcome.output:
         typer.echo(outcome.output)
     if rehearse:
-        _print_rehearsal(runtime.store, outcome.run_id)
+        for line in rehearsal_summary(runtime.store, outcome.run_id):
+            typer.echo(line)
     typer.echo(f"run {outcome.run_id}", err=True)
     if outcome.status != "succeeded":
         if quiet and outcome.error:
@@ -66,7 +81,8 @@ def _start(agent: str, task: str, quiet: bool, rehearse: bool, inputs_from: str 
         raise typer.Exit(1)
 
 
-def _print_rehearsal(store, run_id: str) -> None:  # type: ignore[no-untyped-def]
+def rehearsal_summary(store, run_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """What a rehearsal would have done (its captured writes), and where its reads came from."""
     import json
 
     def args(r) -> str:  # type: ignore[no-untyped-def]
@@ -74,16 +90,15 @@ def _print_rehearsal(store, run_id: str) -> None:  # type: ignore[no-untyped-def
 
     records = store.audit.records(run_id=run_id)
     captured = [r for r in records if r.kind == "captured"]
-    typer.echo(f"rehearsal: {len(captured)} write(s) captured, none executed" + (":" if captured else ""))
-    for r in captured:
-        typer.echo(f"  would {r.tool} {args(r)}")
+    lines = [f"rehearsal: {len(captured)} write(s) captured, none executed" + (":" if captured else "")]
+    lines += [f"  would {r.tool} {args(r)}" for r in captured]
     replayed = [r for r in records if r.kind == "replayed"]
     if replayed:
         missing = [r for r in replayed if r.verdict != "done"]
-        typer.echo(f"reads: {len(replayed) - len(missing)} answered from run {replayed[0].data['from_run']}, "
-                   f"{len(missing)} not recorded" + (":" if missing else ""))
-        for r in missing:
-            typer.echo(f"  not recorded: {r.tool} {args(r)}")
+        lines.append(f"reads: {len(replayed) - len(missing)} answered from run {replayed[0].data['from_run']}, "
+                     f"{len(missing)} not recorded" + (":" if missing else ""))
+        lines += [f"  not recorded: {r.tool} {args(r)}" for r in missing]
+    return lines
 
 
 async def _run(runtime, agent, task, rehearse, listeners, inputs_from=None):  # type: ignore[no-untyped-def]
@@ -132,6 +147,7 @@ def worker(
 async def _serve(runtime) -> None:  # type: ignore[no-untyped-def]
     from meshclaw.runtime.durable import recover_orphans
 
+    from ..handoff import serve_handoff, socket_path
     from ..schedules import serve_schedules
     from ..triggers import serve_email_triggers
 
@@ -142,14 +158,17 @@ async def _serve(runtime) -> None:  # type: ignore[no-untyped-def]
     recovered = await asyncio.to_thread(recover_orphans)
     watchers = await serve_email_triggers(runtime, stop)
     schedules = await serve_schedules(runtime, stop)
+    handoff = await serve_handoff(runtime, home(), config_path(), store_url(), load, rehearsal_summary)
     typer.echo(f"worker ready: recovered {len(recovered)} interrupted run(s), {len(watchers)} inbox watcher(s), "
-               f"{len(schedules)} schedule(s)")
+               f"{len(schedules)} schedule(s); `meshclaw run` hands runs to this worker")
     warming = asyncio.create_task(_warm_triggered_agents(runtime))
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), timeout=5)
         except TimeoutError:
             await asyncio.to_thread(recover_orphans)
+    handoff.close()
+    socket_path(home()).unlink(missing_ok=True)
     warming.cancel()
     await asyncio.gather(warming, *watchers, *schedules, return_exceptions=True)
 

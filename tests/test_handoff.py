@@ -1,0 +1,115 @@
+"""`meshclaw run` hands its run to a running worker over the data dir's Unix socket, and prints the
+steps the worker streams back; without a worker (or with another configuration) it runs the agent itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import MESHCLAW, ROOT, write_config
+
+CONFIG = """
+users: [{id: alice, name: Alice, email: alice@example.com}]
+models:
+  script:
+    kind: scripted
+    turns:
+      - {tool: notes.add, args: {text: "buy milk"}}
+      - {text: "saved"}
+agents:
+  - name: keeper
+    owner: alice
+    instructions: Keep notes.
+    model: script
+    autonomy: AUTONOMY
+    toolsets:
+      notes: {grants: [notes.add, notes.list]}
+"""
+
+
+@pytest.fixture
+def worker(home):
+    procs = []
+
+    def start(autonomy: str = "auto") -> subprocess.Popen:
+        write_config(home, CONFIG.replace("AUTONOMY", autonomy))
+        env = dict(os.environ, PYTHONPATH=str(ROOT), MESHCLAW_HOME=str(home))
+        p = subprocess.Popen([*MESHCLAW, "worker"], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+        procs.append(p)
+        assert "worker ready" in p.stdout.readline()
+        return p
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            p.communicate(timeout=30)
+
+
+def test_run_is_handed_to_the_worker_and_streamed_back(home, cli, worker):
+    worker()
+    sock = home / "worker.sock"
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600  # only the data dir's owner can hand over runs
+    cli("promote", "keeper", check=True)
+    p = cli("run", "keeper", "remember milk", check=True)
+    assert "(in the worker)" in p.stderr
+    assert 'allow notes.add {"text": "buy milk"}' in p.stdout and "saved" in p.stdout
+    shown = cli("runs", "show", p.stderr.split()[1], check=True).stdout
+    assert "call  done  notes.add" in shown
+    quiet = cli("run", "keeper", "remember milk", "-q", check=True)
+    assert quiet.stdout == "saved\n"
+
+
+def test_worker_answers_bad_requests_with_the_same_one_line_errors(home, cli, worker):
+    worker()
+    p = cli("run", "nobody", "hi")
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert p.stderr.startswith("meshclaw: ") and "nobody" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    here = cli("run", "nobody", "hi", "--here")
+    assert here.stderr == p.stderr  # the same message as when the command runs the agent itself
+
+
+def test_an_agent_not_yet_promoted_rehearses_in_the_worker_too(home, cli, worker):
+    worker()
+    p = cli("run", "keeper", "remember milk", check=True)
+    assert "keeper is new, so this is a rehearsal" in p.stderr and "(in the worker)" in p.stderr
+    assert 'would notes.add {"text": "buy milk"}' in p.stdout
+
+
+def test_a_handed_over_run_waits_for_approval_in_the_worker(home, cli, worker):
+    import json
+
+    worker("ask")
+    cli("promote", "keeper", check=True)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MESHCLAW_HOME=str(home))
+    watching = subprocess.Popen([*MESHCLAW, "run", "keeper", "remember milk"], env=env, cwd=ROOT, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (pending := json.loads(cli("approvals", "--json", check=True).stdout)):
+        assert time.monotonic() < deadline and watching.poll() is None
+        time.sleep(0.2)
+    cli("approve", pending[0]["id"], check=True)
+    out, err = watching.communicate(timeout=60)
+    assert watching.returncode == 0, err
+    assert f"waiting for approval {pending[0]['id']}" in out and "saved" in out and "(in the worker)" in err
+
+
+def test_without_a_live_worker_or_with_another_config_the_command_runs_the_agent(home, cli, worker):
+    w = worker()
+    cli("promote", "keeper", check=True)
+    other = home / "other.yaml"
+    other.write_text((home / "meshclaw.yaml").read_text())
+    p = cli("run", "keeper", "remember milk", env={"MESHCLAW_CONFIG": str(other)}, check=True)
+    assert "(in the worker)" not in p.stderr and "saved" in p.stdout
+    assert "(in the worker)" not in cli("run", "keeper", "remember milk", "--here", check=True).stderr
+    os.kill(w.pid, signal.SIGKILL)  # leaves its socket file behind
+    w.wait(10)
+    assert (home / "worker.sock").exists()
+    p = cli("run", "keeper", "remember milk", check=True)
+    assert "(in the worker)" not in p.stderr and "saved" in p.stdout
