@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 # Bump when the shape of durable checkpoints changes (pydantic-ai upgrade, step layout):
 # DBOS recovers only workflows whose application version matches.
@@ -34,8 +35,21 @@ def _sqlite_engine(url: str) -> Any:
     return engine
 
 
+HEARTBEAT_SECONDS = 5.0
+
+
+def dead_after_seconds() -> float:
+    """How long another host's process may miss heartbeats before its runs are taken over."""
+    return float(os.environ.get("MESHCLAW_EXECUTOR_DEAD_AFTER", "60"))
+
+
+def host_name() -> str:
+    """This machine's name in executor ids: MESHCLAW_HOST, or the host name."""
+    return os.environ.get("MESHCLAW_HOST") or socket.gethostname()
+
+
 def executor_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{host_name()}:{os.getpid()}"
 
 
 def launch_dbos(home: Path, store_url: str | None) -> None:
@@ -66,26 +80,70 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def orphan_executors(extra: list[str] | None = None) -> list[str]:
-    """Executor ids of this host whose process is gone and that still own pending runs."""
+LastSeen = Callable[[list[str]], dict[str, datetime]]
+
+
+def orphan_executors(extra: list[str] | None = None, last_seen: LastSeen | None = None) -> list[str]:
+    """Executor ids that still own pending runs but whose process is gone: on this host, a pid
+    that no longer runs; on another host, a heartbeat older than ``dead_after_seconds()``
+    (a process that never sent one is only taken over when named in ``extra``)."""
     from dbos import DBOS
 
-    host = socket.gethostname()
+    host = host_name()
     mine = executor_id()
-    owners = {w.executor_id for w in DBOS.list_workflows(status="PENDING") if w.executor_id}
+    owners = {w.executor_id for w in DBOS.list_workflows(status="PENDING") if w.executor_id} - {mine}
+    foreign = [o for o in owners if o.rpartition(":")[0] != host]
+    seen = last_seen(foreign) if (last_seen and foreign) else {}
+    stale_before = datetime.now(timezone.utc) - timedelta(seconds=dead_after_seconds())
     dead = []
     for owner in owners:
-        if owner == mine:
-            continue
         h, _, pid = owner.rpartition(":")
-        if owner in (extra or []) or owner == "local" or (h == host and pid.isdigit() and not _alive(int(pid))):
+        if owner in (extra or []) or owner == "local":
+            dead.append(owner)
+        elif h == host:
+            if pid.isdigit() and not _alive(int(pid)):
+                dead.append(owner)
+        elif owner in seen and seen[owner] < stale_before:
             dead.append(owner)
     return dead
 
 
-def recover_orphans(extra: list[str] | None = None) -> list[Any]:
+def recover_orphans(extra: list[str] | None = None, last_seen: LastSeen | None = None) -> list[Any]:
     """Take over the pending runs of dead processes; returns their workflow handles."""
     from dbos import DBOS
 
-    dead = orphan_executors(extra)
+    dead = orphan_executors(extra, last_seen)
     return DBOS._recover_pending_workflows(dead) if dead else []
+
+
+class Heartbeat:
+    """Records every few seconds that this process is alive, from a daemon thread."""
+
+    def __init__(self, registry: Any):
+        import threading
+
+        self.registry = registry
+        self.id = executor_id()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="meshclaw-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self.registry.beat(self.id, host_name(), os.getpid())
+        self._thread.start()
+
+    def _run(self) -> None:
+        import logging
+
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                self.registry.beat(self.id, host_name(), os.getpid())
+            except Exception as e:  # noqa: BLE001 - a missed beat is retried; the store may be briefly busy
+                logging.getLogger(__name__).warning("heartbeat not recorded: %s", e)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        try:
+            self.registry.gone(self.id)
+        except Exception:  # noqa: BLE001 - exiting anyway; other hosts then wait for the timeout
+            pass

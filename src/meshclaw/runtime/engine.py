@@ -96,15 +96,24 @@ class Runtime:
 
     def launch(self) -> None:
         global _runtime
-        from .durable import launch_dbos
+        from .durable import Heartbeat, launch_dbos
 
         _runtime = self
         launch_dbos(self.home, self.store.url if self.store.db.dialect == "postgresql" else None)
         self.launched = True
+        self._heartbeat = Heartbeat(self.store.executors)
+        self._heartbeat.start()
+
+    def recover(self, extra: list[str] | None = None) -> list[Any]:
+        """Take over the pending runs of dead processes (this host's, and other hosts' that stopped beating)."""
+        from .durable import recover_orphans
+
+        return recover_orphans(extra, self.store.executors.last_seen)
 
     def shutdown(self) -> None:
         global _runtime
         if self.launched:
+            self._heartbeat.stop()
             DBOS.destroy(destroy_registry=False)
             self.launched = False
         _runtime = None

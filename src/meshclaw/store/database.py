@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0003"  # keep equal to the newest file in migrations/versions
+HEAD_REVISION = "0004"  # keep equal to the newest file in migrations/versions
 
 
 class StoreError(Exception):

@@ -12,6 +12,7 @@ from .approvals import ApprovalRepository
 from .audit import AuditLog
 from .budget import BudgetLedger
 from .database import Database, StoreError, sqlite_url
+from .executors import ExecutorRegistry
 from .notes import NoteRepository
 from .runs import RunRepository
 from .tool_pins import ToolPinRepository
@@ -50,3 +51,4 @@ class Store:
         self.approvals = ApprovalRepository(self.db)
         self.budget = BudgetLedger(self.db)
         self.tool_pins = ToolPinRepository(self.db)
+        self.executors = ExecutorRegistry(self.db)

@@ -149,3 +149,16 @@ class ToolPin(Base):
     pending_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     pending_definition: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     pending_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Executor(Base):
+    """A process that runs durable runs (``host:pid``), with its last heartbeat: how a worker on
+    another host knows that the runs a process owned are orphans it may take over."""
+
+    __tablename__ = "executors"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))

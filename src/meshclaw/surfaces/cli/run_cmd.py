@@ -107,14 +107,12 @@ async def _run(runtime, agent, task, rehearse, listeners, inputs_from=None):  # 
 
 
 def resume(
-    executor: Optional[List[str]] = typer.Option(None, "--executor", help="Also take over runs of this executor id (another host's dead worker)."),
+    executor: Optional[List[str]] = typer.Option(None, "--executor", help="Also take over runs of this executor id now (another host's dead worker that has not yet missed its heartbeats for MESHCLAW_EXECUTOR_DEAD_AFTER seconds)."),
 ) -> None:
     """Finish the runs that a crashed process left pending (no completed step is repeated)."""
-    from meshclaw.runtime.durable import recover_orphans
-
     runtime = open_runtime()
     try:
-        handles = recover_orphans(list(executor or []))
+        handles = runtime.recover(list(executor or []))
         if not handles:
             typer.echo("no interrupted runs")
         for h in handles:
@@ -129,12 +127,10 @@ def worker(
     once: bool = typer.Option(False, "--once", help="Recover interrupted runs, wait for them, then exit."),
 ) -> None:
     """Run the background worker: recovers interrupted runs and serves triggers (schedules, new mail)."""
-    from meshclaw.runtime.durable import recover_orphans
-
     runtime = open_runtime()
     try:
         if once:
-            handles = recover_orphans()
+            handles = runtime.recover()
             typer.echo(f"recovered {len(handles)} interrupted run(s)")
             for h in handles:
                 h.get_result()
@@ -145,8 +141,6 @@ def worker(
 
 
 async def _serve(runtime) -> None:  # type: ignore[no-untyped-def]
-    from meshclaw.runtime.durable import recover_orphans
-
     from ..handoff import serve_handoff, socket_path
     from ..schedules import serve_schedules
     from ..triggers import serve_email_triggers
@@ -155,7 +149,7 @@ async def _serve(runtime) -> None:  # type: ignore[no-untyped-def]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    recovered = await asyncio.to_thread(recover_orphans)
+    recovered = await asyncio.to_thread(runtime.recover)
     watchers = await serve_email_triggers(runtime, stop)
     schedules = await serve_schedules(runtime, stop)
     handoff = await serve_handoff(runtime, home(), config_path(), store_url(), load, rehearsal_summary)
@@ -166,7 +160,7 @@ async def _serve(runtime) -> None:  # type: ignore[no-untyped-def]
         try:
             await asyncio.wait_for(stop.wait(), timeout=5)
         except TimeoutError:
-            await asyncio.to_thread(recover_orphans)
+            await asyncio.to_thread(runtime.recover)
     handoff.close()
     socket_path(home()).unlink(missing_ok=True)
     warming.cancel()
