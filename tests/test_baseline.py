@@ -26,3 +26,21 @@ def test_runtime_raises_an_alert_for_a_first_use(home):
         alerts = [r for r in rt.store.audit.records(run_id=outcome.run_id) if r.kind == "alert"]
         assert [(a.tool, a.verdict) for a in alerts] == [("notes.add", "new-tool")]
         assert any(e["kind"] == "alert" for e in events)
+
+
+def test_alerts_command_lists_them_newest_first(home, cli):
+    from tests.conftest import write_config
+
+    text = config().replace("      - {tool: notes.add, args: {text: \"buy milk\"}}\n", "")
+    write_config(home, config())
+    assert "no alerts since 7d" in cli("alerts", check=True).stdout
+    with runtime(home, text) as rt:
+        for _ in range(3):
+            run(rt, "keeper", "list my notes")
+    with runtime(home, config()) as rt:
+        outcome, _ = run(rt, "keeper", "remember milk")
+    shown = cli("alerts", "--agent", "keeper", env={"COLUMNS": "300"}, check=True).stdout
+    assert "keeper new-tool" in shown and f"run {outcome.run_id[:12]}" in shown and "notes.add" in shown
+    assert "no alerts" in cli("alerts", "--agent", "someone-else", check=True).stdout
+    kinds = cli("audit", "show", "--kind", "alert", "--json", check=True).stdout
+    assert '"kind": "alert"' in kinds and '"kind": "call"' not in kinds

@@ -138,8 +138,12 @@ class AuditLog:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = None,
+        kind: str | None = None,
+        newest_first: bool = False,
     ) -> list[AuditRecord]:
-        q = select(AuditRecord).order_by(AuditRecord.seq)
+        q = select(AuditRecord).order_by(AuditRecord.seq.desc() if newest_first else AuditRecord.seq)
+        if kind:
+            q = q.where(AuditRecord.kind == kind)
         if run_id:
             q = q.where(AuditRecord.run_id == run_id)
         if agent:

@@ -44,13 +44,15 @@ def show(
     run: Optional[str] = typer.Option(None, "--run"),
     since: Optional[str] = typer.Option(None, "--since", help="e.g. 2026-11-23, 2026-11-23T09:00, 12h, 7d"),
     until: Optional[str] = typer.Option(None, "--until"),
+    kind: Optional[str] = typer.Option(None, "--kind", help="e.g. decision, call, approval, alert, captured"),
     limit: int = typer.Option(200, "--limit", min=1),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Show audit records, filtered by agent, user, run and time."""
+    """Show audit records, filtered by agent, user, run, kind and time."""
     from .printer import console, escape
 
-    records = open_store().audit.records(run_id=run, agent=agent, user_id=user, since=_when(since), until=_when(until), limit=limit)
+    records = open_store().audit.records(run_id=run, agent=agent, user_id=user, since=_when(since), until=_when(until),
+                                         limit=limit, kind=kind)
     if as_json:
         typer.echo(json.dumps([{"seq": r.seq, "at": r.at, "kind": r.kind, "run": r.run_id, "agent": r.agent,
                                 "user": r.user_id, "tool": r.tool, "verdict": r.verdict, "reason": r.reason,
@@ -62,3 +64,23 @@ def show(
                       + (f" — {escape(r.reason)}" if r.reason else ""))
     if not records:
         console.print("no audit records match")
+
+
+def alerts(
+    agent: Optional[str] = typer.Option(None, "--agent"),
+    user: Optional[str] = typer.Option(None, "--user", help="Only alerts about this person's agents."),
+    since: str = typer.Option("7d", "--since", help="e.g. 24h, 7d, 2026-11-23"),
+    limit: int = typer.Option(50, "--limit", min=1),
+) -> None:
+    """Recent alerts, newest first: an agent leaving its baseline (a tool it never used, a burst of
+    calls), an MCP tool whose server changed it."""
+    from .printer import console, escape
+
+    found = open_store().audit.records(agent=agent, user_id=user, since=_when(since), kind="alert", limit=limit,
+                                       newest_first=True)
+    if not found:
+        console.print(f"no alerts since {since}")
+    for r in found:
+        where = f"run {r.run_id[:12]}" if r.run_id else ""
+        console.print(f"{r.at:%Y-%m-%d %H:%M} {r.agent or '-'} [magenta]{escape(r.verdict or '')}[/magenta] "
+                      f"{escape(r.reason or '')} {where}")

@@ -34,6 +34,7 @@ app.command("start")(control_cmd.start)
 app.command("promote")(control_cmd.promote)
 app.command("rehearse")(run_cmd.rehearse)
 app.add_typer(audit_cmd.app, name="audit")
+app.command("alerts")(audit_cmd.alerts)
 app.add_typer(grants_cmd.app, name="grants")
 app.add_typer(tools_cmd.app, name="tools")
 
