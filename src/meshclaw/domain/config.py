@@ -71,6 +71,14 @@ class User(Strict):
 # --- model providers -------------------------------------------------------------------------
 
 
+class Price(Strict):
+    """What a model costs, per million tokens, in the organisation's currency (cost budgets count in it)."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0, description="unset: the input price")
+
+
 class BundledModel(Strict):
     kind: Literal["bundled"]
     context: int = 8192
@@ -85,6 +93,7 @@ class OpenAICompatibleModel(Strict):
     api_key: SecretRef | None = None
     timeout: float = 60.0
     temperature: float | None = Field(default=None, ge=0, le=2, description="unset: the provider's default")
+    price: Price | None = Field(default=None, description="unset: the published price of a well-known model, if any")
 
 
 class AnthropicModel(Strict):
@@ -94,6 +103,7 @@ class AnthropicModel(Strict):
     base_url: str | None = None
     timeout: float = 60.0
     temperature: float | None = Field(default=None, ge=0, le=1, description="unset: the provider's default")
+    price: Price | None = Field(default=None, description="unset: the published price of the model, if known")
 
 
 class ScriptedTurn(Strict):
@@ -115,6 +125,7 @@ class ScriptedModel(Strict):
 
     kind: Literal["scripted"]
     turns: list[ScriptedTurn] = Field(min_length=1)
+    price: Price | None = Field(default=None, description="priced as if it were a paid model (tests, demos); free if unset")
 
 
 class FallbackModel(Strict):

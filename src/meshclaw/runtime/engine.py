@@ -25,6 +25,7 @@ from meshclaw.store.facade import Store
 from .approvals import ask_person
 from .context import RunDeps
 from .metered import MeteredModel, RunStopped, current_run
+from .pricing import pricing_for
 from .recorded import RECORDED_INPUTS, load_recorded_inputs
 from .steps import durable_step
 from .toolsets import ToolsetResolver, granted_toolset
@@ -182,7 +183,8 @@ class Runtime:
 
         from .models.factory import build_model
 
-        model = MeteredModel(build_model(agent.model, config.models, self.home, self.secrets))
+        model = MeteredModel(build_model(agent.model, config.models, self.home, self.secrets),
+                             pricing=pricing_for(agent.model, config.models))
         pa = PydanticAgent(
             model, name=f"{agent.name}-{digest}", instructions=agent_instructions(agent), deps_type=RunDeps,
             toolsets=[granted_toolset(agent, self.resolve_toolset)],

@@ -14,8 +14,11 @@ from typing import Any
 from pydantic_ai.messages import ModelResponse
 from pydantic_ai.models.wrapper import WrapperModel
 
+from meshclaw.store.budget import BudgetExceeded
+
 from .budget import estimate_cost, estimate_tokens, limits_for, response_cost
 from .context import RunDeps
+from .pricing import Pricing
 
 current_run: ContextVar[RunDeps | None] = ContextVar("meshclaw_current_run", default=None)
 
@@ -47,6 +50,10 @@ def _step_key() -> str:
 
 
 class MeteredModel(WrapperModel):
+    def __init__(self, wrapped: Any, pricing: Pricing | None = None):
+        super().__init__(wrapped)
+        self.pricing = pricing
+
     async def request(self, messages: Any, model_settings: Any, model_request_parameters: Any) -> ModelResponse:
         deps = current_run.get()
         if deps is not None and deps.store.agents.is_stopped(deps.agent.name):
@@ -54,9 +61,13 @@ class MeteredModel(WrapperModel):
         key = _step_key()
         limits = limits_for(deps) if deps is not None else []
         if limits:
+            if any(limit.unit == "cost" for limit in limits) and not (self.pricing and self.pricing.known):
+                # Fail closed: a cost budget that cannot be counted is not silently ignored.
+                raise BudgetExceeded(f"budget: {self.pricing.unknown_message() if self.pricing else 'the model has no known price'}")
             tokens = estimate_tokens(messages, model_settings, model_request_parameters)
+            cost = self.pricing.estimate(tokens) if self.pricing else estimate_cost(self.model_name, tokens)
             deps.store.budget.reserve(key, agent=deps.agent.name, user_id=deps.owner.id, tokens=tokens,
-                                      cost=estimate_cost(self.model_name, tokens), limits=limits)
+                                      cost=cost, limits=limits)
         started = time.perf_counter()
         try:
             response = await super().request(messages, model_settings, model_request_parameters)
@@ -69,7 +80,8 @@ class MeteredModel(WrapperModel):
                 key, run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id,
                 model=response.model_name or self.model_name, input_tokens=u.input_tokens,
                 output_tokens=u.output_tokens, cache_read_tokens=u.cache_read_tokens,
-                cache_write_tokens=u.cache_write_tokens, cost=response_cost(response),
+                cache_write_tokens=u.cache_write_tokens,
+                cost=self.pricing.cost(response) if self.pricing else response_cost(response),
                 seconds=time.perf_counter() - started,
             )
             deps.store.audit.append(

@@ -59,6 +59,28 @@ def check(path: Optional[Path] = typer.Option(None, "--path", help="Configuratio
                 if g.tool not in tools:
                     problems.append(lines.problem(("agents", i, "toolsets", name, "grants", j),
                                                   f"toolset {name} has no tool {g.tool!r} (it has: {', '.join(sorted(tools))})"))
+    problems += _unpriced_cost_budgets(config, lines)
     if problems:
         raise ConfigError(target, problems)
     typer.echo(f"{target}: OK ({len(config.users)} users, {len(config.models)} models, {len(config.agents)} agents)")
+
+
+def _unpriced_cost_budgets(config, lines) -> list[str]:  # type: ignore[no-untyped-def]
+    """A cost budget on an agent whose model has no known price would stop its every run: say so now."""
+    from meshclaw.runtime.pricing import pricing_for
+
+    problems = []
+    owners = {u.id: u for u in config.users}
+    for i, agent in enumerate(config.agents):
+        owner = owners.get(agent.owner)
+        whose = [f"agent {agent.name}"] if any(u == "cost" for _, u, _ in agent.budget.limits()) else []
+        if owner is not None and any(u == "cost" for _, u, _ in owner.budget.limits()):
+            whose.append(f"its owner {owner.id}")
+        if not whose or agent.model not in config.models:
+            continue
+        pricing = pricing_for(agent.model, config.models)
+        if not pricing.known:
+            problems.append(lines.problem(("agents", i, "model"),
+                                          f"{' and '.join(whose)} {'have' if len(whose) > 1 else 'has'} a cost budget, "
+                                          f"but {pricing.unknown_message()}"))
+    return problems
