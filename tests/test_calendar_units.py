@@ -31,9 +31,10 @@ def test_toolset_declares_effects_and_sensitive_arguments():
     specs = {s.name: s for s in toolset().specs()}
     assert {n: s.effect.value for n, s in specs.items()} == {
         "calendar.list": "read", "calendar.freebusy": "read", "calendar.create": "external",
-        "calendar.update": "external", "calendar.cancel": "external"}
+        "calendar.update": "external", "calendar.cancel": "external", "calendar.respond": "external"}
     assert specs["calendar.create"].sensitive_args == ("attendees", "calendar")
     assert specs["calendar.update"].sensitive_args == ("uid", "attendees")
+    assert specs["calendar.respond"].sensitive_args == ("uid",)
     assert all(s.description for s in specs.values())
 
 
@@ -117,7 +118,8 @@ def test_inbox_accepts_invitations_from_the_organizer_to_an_attendee():
     # A late copy of an older version does not undo an update.
     (itip(meeting(seq=1), "REQUEST"), meeting(seq=2), "bob@example.com", {"alice@example.com"}, "ignored: an older"),
     (itip(meeting(), "CANCEL"), None, "bob@example.com", {"alice@example.com"}, "ignored: cancels a meeting that is not"),
-    (itip(meeting(), "REPLY"), None, "bob@example.com", {"alice@example.com"}, "ignored: method REPLY"),
+    (itip(meeting(), "REPLY"), None, "bob@example.com", {"alice@example.com"}, "ignored: answers a meeting that is not"),
+    (itip(meeting(), "PUBLISH"), None, "bob@example.com", {"alice@example.com"}, "ignored: method PUBLISH"),
 ])
 def test_inbox_ignores_what_it_must_not_apply(incoming, existing, recipient, senders, expected):
     action, data = decide(incoming, existing, recipient, senders)

@@ -219,6 +219,11 @@ def summary(ev: icalendar.Event, zone: ZoneInfo, owner: str | None) -> dict[str,
     people = attendee_addresses(ev)
     if people:
         out["attendees"] = people[:15] + ([f"+{len(people) - 15} more"] if len(people) > 15 else [])
+        if not by_others(ev, owner):  # the organizer sees who answered what
+            answers = {mailto(a): str(a.params.get("PARTSTAT", "")).lower() for a in attendees_of(ev)[:15]}
+            answered = {k: v for k, v in answers.items() if v and v != "needs-action"}
+            if answered:
+                out["answers"] = answered
     text = str(ev.get("description", "")).strip()
     if text:
         out["description"] = text if len(text) <= DESCRIPTION_MAX else text[:DESCRIPTION_MAX] + "…"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Literal
@@ -21,7 +22,7 @@ from . import events
 from .errors import CalendarError
 from .settings import CalendarSettings
 
-Method = Literal["REQUEST", "CANCEL"]
+Method = Literal["REQUEST", "CANCEL", "REPLY"]
 SMTP_TIMEOUT = 30
 
 
@@ -82,6 +83,37 @@ def build(cal: icalendar.Calendar, method: Method, settings: CalendarSettings, o
         msg["Reply-To"] = organizer  # replies (RSVPs) belong to the organizer, not to a robot address
     msg.set_content(_plain(ev, method, settings, organizer, updated))
     msg.add_alternative(payload.to_ical().decode(), subtype="calendar", params={"method": method}, charset="utf-8")
+    return msg
+
+
+def build_reply(cal: icalendar.Calendar, settings: CalendarSettings, attendee: str, organizer: str,
+                partstat: str, comment: str = "") -> EmailMessage:
+    """An attendee's answer (RFC 5546 REPLY) to the organizer: the event naming only the attendee."""
+    payload = itip(cal, "REPLY")
+    ev = events.master(payload)
+    mine = [a for a in events.attendees_of(ev) if events.mailto(a).lower() == attendee.lower()]
+    if "ATTENDEE" in ev:
+        del ev["ATTENDEE"]
+    answer = mine[0] if mine else icalendar.vCalAddress(f"mailto:{attendee}")
+    answer.params["PARTSTAT"] = partstat
+    answer.params.pop("RSVP", None)
+    ev.add("attendee", answer)
+    for name in ("description", "comment"):
+        events.replace(ev, name, None)
+    if comment.strip():
+        ev.add("comment", comment.strip())
+    events.replace(ev, "dtstamp", datetime.now(timezone.utc))
+    seq, title = events.sequence(ev), str(ev.get("summary", "(no title)"))
+    said = {"ACCEPTED": "Accepted", "DECLINED": "Declined", "TENTATIVE": "Tentatively accepted"}[partstat]
+
+    msg = EmailMessage()
+    msg["From"] = attendee
+    msg["To"] = organizer
+    msg["Subject"] = f"{said}: {title}"
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = message_id(str(ev["uid"]), seq, "REPLY", [attendee, partstat])
+    msg.set_content(f"{attendee} {said.lower()} {title}." + (f"\n\n{comment.strip()}" if comment.strip() else "") + "\n")
+    msg.add_alternative(payload.to_ical().decode(), subtype="calendar", params={"method": "REPLY"}, charset="utf-8")
     return msg
 
 

@@ -57,6 +57,8 @@ def decide(itip: icalendar.Calendar, existing: icalendar.Calendar | None, recipi
     method = str(itip.get("method", "")).upper()
     ev = events.master(itip)
     organizer = (events.organizer_of(ev) or "").lower()
+    if method == "REPLY":
+        return _reply(ev, existing, recipient, senders)
     if method not in ("REQUEST", "CANCEL"):
         return f"ignored: method {method or 'missing'} is not handled", None
     if not organizer or organizer not in senders:
@@ -82,9 +84,43 @@ def decide(itip: icalendar.Calendar, existing: icalendar.Calendar | None, recipi
     return ("updated" if existing is not None else "added"), _stored(itip)
 
 
+ANSWERS = ("ACCEPTED", "DECLINED", "TENTATIVE")
+
+
+def _reply(ev: icalendar.Event, existing: icalendar.Calendar | None, recipient: str,
+           senders: set[str]) -> tuple[str, icalendar.Calendar | None]:
+    """An attendee's answer, received by the organizer: record it on the organizer's copy."""
+    if existing is None:
+        return "ignored: answers a meeting that is not in the calendar", None
+    data = icalendar.Calendar.from_ical(existing.to_ical())
+    stored = events.master(data)
+    if (events.organizer_of(stored) or "").lower() != recipient.lower():
+        return "ignored: the recipient does not organize this meeting", None
+    answers = events.attendees_of(ev)
+    if len(answers) != 1:
+        return "ignored: an answer names exactly one attendee", None
+    who = events.mailto(answers[0]).lower()
+    if who not in senders:
+        return "ignored: the answer does not come from the attendee it names", None
+    partstat = str(answers[0].params.get("PARTSTAT", "")).upper()
+    if partstat not in ANSWERS:
+        return f"ignored: {partstat or 'no'} answer is not one of accepted, declined, tentative", None
+    if events.sequence(ev) < events.sequence(stored):
+        return "ignored: answers an older version of the meeting", None
+    mine = [a for a in events.attendees_of(stored) if events.mailto(a).lower() == who]
+    if not mine:
+        return "ignored: the sender is not an attendee of this meeting", None
+    if str(mine[0].params.get("PARTSTAT", "")).upper() == partstat:
+        return "unchanged", None
+    mine[0].params["PARTSTAT"] = partstat  # the property object itself: the stored copy changes with it
+    mine[0].params.pop("RSVP", None)
+    return f"answer recorded: {who} {partstat.lower()}", data
+
+
 async def apply_invitation(settings: CalendarSettings | dict[str, Any], password: str,
                            message: bytes | str | Message, recipient: str) -> dict[str, Any]:
-    """Store the invitation or cancellation in ``message`` in ``recipient``'s calendar.
+    """Store the invitation or cancellation in ``message`` in ``recipient``'s calendar, or, when
+    ``recipient`` organizes the meeting, record the attendee's answer (METHOD:REPLY) it carries.
 
     ``settings``/``password`` are the recipient's own calendar connection.  Returns
     ``{"uid", "method", "action"}``; ``action`` says what happened, or why nothing did.

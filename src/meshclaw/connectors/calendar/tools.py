@@ -338,8 +338,10 @@ async def calendar_cancel(ctx: RunContext[RunDeps], uid: str, calendar: str | No
 
 
 def toolset() -> Toolset:
+    from .replies import calendar_respond
+
     return Toolset(
         name=TOOLSET,
-        description="The owner's calendar over CalDAV: events, free/busy, meetings with invitations by email.",
-        functions=[calendar_list, calendar_freebusy, calendar_create, calendar_update, calendar_cancel],
+        description="The owner's calendar over CalDAV: events, free/busy, meetings with invitations by email, answers.",
+        functions=[calendar_list, calendar_freebusy, calendar_create, calendar_update, calendar_cancel, calendar_respond],
     )
