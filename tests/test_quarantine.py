@@ -142,3 +142,20 @@ def test_the_reader_tool_uses_the_configured_model(tmp_path: Path):
     result = asyncio.run(reader_extract(ctx, fields, text=INJECTION))
     assert result["facts"] == {"urgent": True, "owner": "alice@example.com"}
     assert result["checked"] == ["urgent", "owner"] and result["unchecked"] == []
+
+
+def test_the_readers_model_is_priced_like_the_planners(tmp_path: Path):
+    """A cost budget covers quarantined reading too: an unpriced extraction model fails closed."""
+    from meshclaw.connectors.reader import _model
+
+    config = Config.model_validate({
+        "users": [{"id": "alice", "name": "Alice", "email": "alice@example.com"}],
+        "models": {"planner": {"kind": "scripted", "turns": [{"text": "-"}]},
+                   "extractor": {"kind": "openai", "model": "llama3.1:8b", "base_url": "http://127.0.0.1:9/v1"}},
+        "agents": [{"name": "reader", "owner": "alice", "instructions": "x", "model": "planner",
+                    "toolsets": {"reader": {"settings": {"model": "extractor"}, "grants": ["reader.extract"]}}}],
+    })
+    deps = RunDeps(run_id="r1", agent=config.agents[0], owner=config.users[0], config=config,
+                   store=SimpleNamespace(home=tmp_path), secrets=Secrets(tmp_path / "secrets.env"))
+    pricing = _model(deps).pricing
+    assert pricing.model == "extractor" and not pricing.known

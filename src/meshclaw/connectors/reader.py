@@ -21,12 +21,11 @@ from meshclaw.connectors.quarantine import Directory, ExtractionProblem, FieldSp
 
 
 def _model(deps: RunDeps) -> Any:
-    from meshclaw.runtime.metered import MeteredModel
-    from meshclaw.runtime.models.factory import build_model
+    from meshclaw.runtime.metered import metered_model
 
     name = deps.settings("reader").get("model") or deps.agent.model
-    # Metered like the planner's requests, so quarantined reading shows up in the run's usage.
-    return MeteredModel(build_model(name, deps.config.models, deps.store.home, deps.secrets))
+    # Metered and priced like the planner's requests: quarantined reading counts against the budgets too.
+    return metered_model(name, deps.config.models, deps.store.home, deps.secrets)
 
 
 @tool("reader.extract", Effect.READ, output_trust="untrusted")

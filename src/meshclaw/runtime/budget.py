@@ -1,4 +1,6 @@
-"""Estimating what a model request may cost, and the limits that apply to a run's agent and owner."""
+"""Estimating how many tokens a model request may use, and the limits that apply to a run's agent and owner.
+
+What those tokens cost is ``pricing.py``'s job."""
 
 from __future__ import annotations
 
@@ -28,20 +30,3 @@ def estimate_tokens(messages: Any, model_settings: Any, parameters: Any) -> int:
     size += sum(len(json.dumps(getattr(t, "parameters_json_schema", {}))) + len(getattr(t, "description", "") or "") for t in tools)
     max_out = (model_settings or {}).get("max_tokens") or OUTPUT_RESERVE
     return size // CHARS_PER_TOKEN + int(max_out)
-
-
-def response_cost(response: Any) -> float:
-    try:
-        return float(response.cost().total_price)
-    except Exception:  # noqa: BLE001 - unknown prices (local models) cost nothing
-        return 0.0
-
-
-def estimate_cost(model_name: str, tokens: int) -> float:
-    """Price the reserved tokens at the model's output price (the dearer side); 0 for unknown models."""
-    try:
-        from genai_prices import Usage, calc_price
-
-        return float(calc_price(Usage(input_tokens=0, output_tokens=tokens), model_ref=model_name).total_price)
-    except Exception:  # noqa: BLE001
-        return 0.0

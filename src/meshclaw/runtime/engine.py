@@ -24,8 +24,7 @@ from meshclaw.store.facade import Store
 
 from .approvals import ask_person
 from .context import RunDeps
-from .metered import MeteredModel, RunStopped, current_run
-from .pricing import pricing_for
+from .metered import RunStopped, current_run, metered_model
 from .recorded import RECORDED_INPUTS, load_recorded_inputs
 from .steps import durable_step
 from .toolsets import ToolsetResolver, granted_toolset
@@ -181,10 +180,7 @@ class Runtime:
         from pydantic_ai import Agent as PydanticAgent
         from pydantic_ai.durable_exec.dbos import DBOSDurability
 
-        from .models.factory import build_model
-
-        model = MeteredModel(build_model(agent.model, config.models, self.home, self.secrets),
-                             pricing=pricing_for(agent.model, config.models))
+        model = metered_model(agent.model, config.models, self.home, self.secrets)
         pa = PydanticAgent(
             model, name=f"{agent.name}-{digest}", instructions=agent_instructions(agent), deps_type=RunDeps,
             toolsets=[granted_toolset(agent, self.resolve_toolset)],

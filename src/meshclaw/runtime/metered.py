@@ -16,9 +16,9 @@ from pydantic_ai.models.wrapper import WrapperModel
 
 from meshclaw.store.budget import BudgetExceeded
 
-from .budget import estimate_cost, estimate_tokens, limits_for, response_cost
+from .budget import estimate_tokens, limits_for
 from .context import RunDeps
-from .pricing import Pricing
+from .pricing import Pricing, pricing_for
 
 current_run: ContextVar[RunDeps | None] = ContextVar("meshclaw_current_run", default=None)
 
@@ -49,8 +49,15 @@ def _step_key() -> str:
     return f"adhoc:{uuid.uuid4()}"
 
 
+def metered_model(name: str, models: dict[str, Any], home: Any, secrets: Any) -> "MeteredModel":
+    """The configured model ``name``, metered and priced: every model request of a run goes through one."""
+    from .models.factory import build_model
+
+    return MeteredModel(build_model(name, models, home, secrets), pricing_for(name, models))
+
+
 class MeteredModel(WrapperModel):
-    def __init__(self, wrapped: Any, pricing: Pricing | None = None):
+    def __init__(self, wrapped: Any, pricing: Pricing):
         super().__init__(wrapped)
         self.pricing = pricing
 
@@ -61,13 +68,12 @@ class MeteredModel(WrapperModel):
         key = _step_key()
         limits = limits_for(deps) if deps is not None else []
         if limits:
-            if any(limit.unit == "cost" for limit in limits) and not (self.pricing and self.pricing.known):
+            if any(limit.unit == "cost" for limit in limits) and not self.pricing.known:
                 # Fail closed: a cost budget that cannot be counted is not silently ignored.
-                raise BudgetExceeded(f"budget: {self.pricing.unknown_message() if self.pricing else 'the model has no known price'}")
+                raise BudgetExceeded(f"budget: {self.pricing.unknown_message()}")
             tokens = estimate_tokens(messages, model_settings, model_request_parameters)
-            cost = self.pricing.estimate(tokens) if self.pricing else estimate_cost(self.model_name, tokens)
             deps.store.budget.reserve(key, agent=deps.agent.name, user_id=deps.owner.id, tokens=tokens,
-                                      cost=cost, limits=limits)
+                                      cost=self.pricing.estimate(tokens), limits=limits)
         started = time.perf_counter()
         try:
             response = await super().request(messages, model_settings, model_request_parameters)
@@ -80,8 +86,7 @@ class MeteredModel(WrapperModel):
                 key, run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id,
                 model=response.model_name or self.model_name, input_tokens=u.input_tokens,
                 output_tokens=u.output_tokens, cache_read_tokens=u.cache_read_tokens,
-                cache_write_tokens=u.cache_write_tokens,
-                cost=self.pricing.cost(response) if self.pricing else response_cost(response),
+                cache_write_tokens=u.cache_write_tokens, cost=self.pricing.cost(response),
                 seconds=time.perf_counter() - started,
             )
             deps.store.audit.append(
