@@ -23,20 +23,20 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from .cli.home import worker_socket
+
 log = logging.getLogger(__name__)
 
-SOCKET_NAME = "worker.sock"
-
-
-def socket_path(home: Path) -> Path:
-    return home / SOCKET_NAME
+def new_agent_notice(agent: str) -> str:
+    return (f"{agent} is new, so this is a rehearsal: writes are captured, not executed. "
+            f"Promote it with `meshclaw promote {agent}` to let it act.")
 
 
 async def serve_handoff(runtime: Any, home: Path, config_file: Path, store_url: str | None,
                         reload_config: Callable[[], Any], summarise: Callable[[Any, str], list[str]]) -> asyncio.AbstractServer:
     """Listen for runs handed over by `meshclaw run`. ``reload_config`` returns the current configuration
     (the file may have changed since the worker started); ``summarise`` gives a rehearsal's summary lines."""
-    path = socket_path(home)
+    path = worker_socket(home)
     if path.exists() or path.is_symlink():
         path.unlink()  # a socket left by a worker that died; a live one would still be serving
     old_umask = os.umask(0o177)
@@ -75,8 +75,7 @@ async def _serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
         rehearse = bool(request.get("rehearse")) or request.get("inputs_from") is not None
         if not rehearse and not runtime.store.agents.is_promoted(agent.name):
             rehearse = True
-            send({"kind": "notice", "message": f"{agent.name} is new, so this is a rehearsal: writes are captured, "
-                                              f"not executed. Promote it with `meshclaw promote {agent.name}` to let it act."})
+            send({"kind": "notice", "message": new_agent_notice(agent.name)})
         events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         try:
             run_id = await runtime.start(agent.name, str(request.get("task", "")), rehearsal=rehearse,

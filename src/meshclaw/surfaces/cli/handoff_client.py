@@ -12,14 +12,12 @@ from typing import Any
 import typer
 
 from .app_context import CliError
-from .home import config_path, meshclaw_home, store_url
-
-SOCKET_NAME = "worker.sock"  # the same name as meshclaw.surfaces.handoff.SOCKET_NAME
+from .home import config_path, store_url, worker_socket
 
 
 def hand_over(agent: str, task: str, *, quiet: bool, rehearse: bool, inputs_from: str | None) -> int | None:
     """Run the task in the worker and print it as it happens; the exit code, or None if no worker takes it."""
-    path = meshclaw_home() / SOCKET_NAME
+    path = worker_socket()
     if not path.exists():
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

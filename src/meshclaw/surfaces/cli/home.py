@@ -18,3 +18,8 @@ def config_path() -> Path:
 def store_url() -> str | None:
     """MESHCLAW_DATABASE_URL selects PostgreSQL (postgresql://user@host/db); SQLite in the data dir otherwise."""
     return os.environ.get("MESHCLAW_DATABASE_URL") or None
+
+
+def worker_socket(home: Path | None = None) -> Path:
+    """Where a running ``meshclaw worker`` takes runs handed over by ``meshclaw run`` (see surfaces/handoff.py)."""
+    return (home or meshclaw_home()) / "worker.sock"

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from .app_context import CliError, home, load, open_runtime
-from .home import config_path, store_url
+from .home import config_path, store_url, worker_socket
 
 
 def run(
@@ -60,8 +60,9 @@ def _start(agent: str, task: str, quiet: bool, rehearse: bool, inputs_from: str 
     runtime = open_runtime(config)
     if not rehearse and not runtime.store.agents.is_promoted(agent):
         rehearse = True
-        err_console.print(f"[yellow]{agent} is new, so this is a rehearsal: writes are captured, not executed. "
-                          f"Promote it with `meshclaw promote {agent}` to let it act.[/yellow]")
+        from ..handoff import new_agent_notice
+
+        err_console.print(f"[yellow]{new_agent_notice(agent)}[/yellow]")
     try:
         listeners = [] if quiet else [print_event]
         outcome = asyncio.run(_run(runtime, agent, task, rehearse, listeners, inputs_from))
@@ -141,7 +142,7 @@ def worker(
 
 
 async def _serve(runtime) -> None:  # type: ignore[no-untyped-def]
-    from ..handoff import serve_handoff, socket_path
+    from ..handoff import serve_handoff
     from ..schedules import serve_schedules
     from ..triggers import serve_email_triggers
 
@@ -152,7 +153,8 @@ async def _serve(runtime) -> None:  # type: ignore[no-untyped-def]
     recovered = await asyncio.to_thread(runtime.recover)
     watchers = await serve_email_triggers(runtime, stop)
     schedules = await serve_schedules(runtime, stop)
-    handoff = await serve_handoff(runtime, home(), config_path(), store_url(), load, rehearsal_summary)
+    handoff = await serve_handoff(runtime, home(), config_path(), store_url(), _config_reloader(runtime.config),
+                                  rehearsal_summary)
     typer.echo(f"worker ready: recovered {len(recovered)} interrupted run(s), {len(watchers)} inbox watcher(s), "
                f"{len(schedules)} schedule(s); `meshclaw run` hands runs to this worker")
     warming = asyncio.create_task(_warm_triggered_agents(runtime))
@@ -162,9 +164,30 @@ async def _serve(runtime) -> None:  # type: ignore[no-untyped-def]
         except TimeoutError:
             await asyncio.to_thread(runtime.recover)
     handoff.close()
-    socket_path(home()).unlink(missing_ok=True)
+    worker_socket().unlink(missing_ok=True)
     warming.cancel()
     await asyncio.gather(warming, *watchers, *schedules, return_exceptions=True)
+
+
+def _config_reloader(config):  # type: ignore[no-untyped-def]
+    """The current configuration for each handed-over run: read again only when the file changed."""
+    seen = {"stamp": _stamp(), "config": config}
+
+    def current():  # type: ignore[no-untyped-def]
+        stamp = _stamp()
+        if stamp != seen["stamp"]:
+            seen["config"], seen["stamp"] = load(), stamp  # a broken file raises: that request gets the error
+        return seen["config"]
+
+    return current
+
+
+def _stamp() -> tuple[int, int] | None:
+    try:
+        st = config_path().stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 async def _warm_triggered_agents(runtime) -> None:  # type: ignore[no-untyped-def]
