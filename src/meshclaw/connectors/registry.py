@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from meshclaw.domain.config import ToolsetGrant
 from meshclaw.domain.effects import Toolset
+from meshclaw.domain.errors import ConnectorProblem
 
 BUILTIN: dict[str, str] = {
     "notes": "meshclaw.connectors.builtin:notes",
@@ -21,7 +22,7 @@ BUILTIN: dict[str, str] = {
 }
 
 
-class UnknownToolset(Exception):
+class UnknownToolset(ConnectorProblem):
     pass
 
 

@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from .config import Config
+from .errors import ConfigurationError
 
 
 @dataclass
@@ -23,7 +24,7 @@ class ConfigProblem:
         return f"{at}{self.where}: {self.message}" if self.where else f"{at}{self.message}"
 
 
-class ConfigError(Exception):
+class ConfigError(ConfigurationError):
     """The configuration cannot be used. ``problems`` lists every problem found, each with its line."""
 
     def __init__(self, path: Path, problems: list[ConfigProblem]):

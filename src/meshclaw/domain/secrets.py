@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 
 
-class SecretMissing(Exception):
-    pass
+from .errors import SecretMissing  # noqa: E402 - re-exported
 
 
 class Secrets:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 from meshclaw.domain.config import Agent, Autonomy, ToolsetGrant
 from meshclaw.domain.decisions import Decision, Verdict
 from meshclaw.domain.effects import ToolSpec
+from meshclaw.domain.errors import PolicyErrorBase
 from meshclaw.domain.grants import Grant
 from meshclaw.domain.provenance import CONFIG, OWNER, Label, Labelled, Source, Trust
 
@@ -30,7 +31,7 @@ from .provenance import ProvenanceTracker, label_for
 GrantLike = str | dict[str, Any] | Grant
 
 
-class PolicyError(Exception):
+class PolicyError(PolicyErrorBase):
     """A call the policy did not let through. ``decision`` says which rule and why."""
 
     def __init__(self, spec: ToolSpec, args: dict[str, Any], decision: Decision):

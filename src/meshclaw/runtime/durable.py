@@ -7,7 +7,6 @@ the live runs of another; ``recover_orphans`` picks up the runs of processes tha
 from __future__ import annotations
 
 import os
-import socket
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -40,16 +39,26 @@ HEARTBEAT_SECONDS = 5.0
 
 def dead_after_seconds() -> float:
     """How long another host's process may miss heartbeats before its runs are taken over."""
-    return float(os.environ.get("MESHCLAW_EXECUTOR_DEAD_AFTER", "60"))
+    from meshclaw.domain.environment import environment
+
+    return environment().executor_dead_after
 
 
 def host_name() -> str:
     """This machine's name in executor ids: MESHCLAW_HOST, or the host name."""
-    return os.environ.get("MESHCLAW_HOST") or socket.gethostname()
+    from meshclaw.domain.environment import environment
+
+    return environment().host
 
 
 def executor_id() -> str:
     return f"{host_name()}:{os.getpid()}"
+
+
+def _log_level() -> str:
+    from meshclaw.domain.environment import environment
+
+    return environment().dbos_log_level
 
 
 def launch_dbos(home: Path, store_url: str | None) -> None:
@@ -61,7 +70,7 @@ def launch_dbos(home: Path, store_url: str | None) -> None:
         "system_database_url": url,
         "application_version": DURABLE_FORMAT,
         "executor_id": executor_id(),
-        "log_level": os.environ.get("MESHCLAW_DBOS_LOG_LEVEL", "WARNING"),
+        "log_level": _log_level(),
         "notification_listener_polling_interval_sec": 0.1,
     }
     if url.startswith("sqlite"):

@@ -23,8 +23,7 @@ from .pricing import Pricing, pricing_for
 current_run: ContextVar[RunDeps | None] = ContextVar("meshclaw_current_run", default=None)
 
 
-class RunStopped(Exception):
-    """The agent was stopped by the kill switch while the run was going."""
+from meshclaw.domain.errors import RunStopped  # noqa: E402 - re-exported
 
 
 _requests_in_step: dict[str, int] = {}

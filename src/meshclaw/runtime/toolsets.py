@@ -8,6 +8,7 @@ from pydantic_ai.toolsets import CombinedToolset, FunctionToolset
 
 from meshclaw.domain.config import Agent, ToolsetGrant
 from meshclaw.domain.effects import Toolset, spec_of
+from meshclaw.domain.errors import ConnectorProblem
 
 from .guarded import GuardedToolset
 
@@ -16,7 +17,7 @@ from .guarded import GuardedToolset
 ToolsetResolver = Callable[[str, ToolsetGrant], Any]
 
 
-class ToolsetProblem(Exception):
+class ToolsetProblem(ConnectorProblem):
     pass
 
 

@@ -17,8 +17,7 @@ from .tables import BudgetReservation, Usage
 STALE = timedelta(minutes=15)
 
 
-class BudgetExceeded(Exception):
-    """The request would overspend a budget; the run stops with this message."""
+from meshclaw.domain.errors import BudgetExceeded  # noqa: E402 - re-exported
 
 
 @dataclass(frozen=True)

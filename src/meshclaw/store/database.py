@@ -15,8 +15,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD_REVISION = "0004"  # keep equal to the newest file in migrations/versions
 
 
-class StoreError(Exception):
-    """The store cannot be opened or used; the message says why in one line."""
+from meshclaw.domain.errors import StoreError  # noqa: E402 - re-exported: the store's own error
 
 
 def sqlite_url(home: Path) -> str:

@@ -21,7 +21,9 @@ from .usage import UsageRepository
 
 def audit_key(home: Path) -> bytes:
     """The audit HMAC key: MESHCLAW_AUDIT_KEY (shared by every worker on PostgreSQL) or a 0600 file in the data dir."""
-    env = os.environ.get("MESHCLAW_AUDIT_KEY")
+    from meshclaw.domain.environment import environment
+
+    env = environment().audit_key
     if env:
         return env.encode()
     path = home / "audit.key"

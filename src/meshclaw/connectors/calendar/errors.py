@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 
-class CalendarError(Exception):
+from meshclaw.domain.errors import ConnectorError
+
+
+class CalendarError(ConnectorError):
     """A calendar operation failed; the message says what went wrong and what to fix."""
 
 

@@ -6,7 +6,10 @@ None of them ever carries a password: messages name the account and the server o
 from __future__ import annotations
 
 
-class MailError(Exception):
+from meshclaw.domain.errors import ConnectorError
+
+
+class MailError(ConnectorError):
     """Something went wrong talking to the mail server."""
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 
-class McpUnavailable(Exception):
+from meshclaw.domain.errors import ConnectorError, ConnectorProblem
+
+
+class McpUnavailable(ConnectorError):
     """The MCP server did not start or could not be reached."""
 
 
-class McpProblem(Exception):
+class McpProblem(ConnectorProblem):
     """The config and the server disagree: a grant, effect or sensitive argument names a tool or argument the server does not have."""

@@ -65,8 +65,10 @@ _SIDECAR_SUFFIX = ".verified"
 
 def model_path(home: Path, spec: ModelSpec | None = None) -> Path:
     """Under the data dir, unless MESHCLAW_MODEL_DIR names a shared folder (one 1.1 GB copy for many homes)."""
-    shared = os.environ.get("MESHCLAW_MODEL_DIR")
-    folder = Path(shared).expanduser() if shared else Path(home) / "models"
+    from meshclaw.domain.environment import environment
+
+    shared = environment().model_dir
+    folder = shared if shared else Path(home) / "models"
     return folder / (spec or SPEC).filename
 
 

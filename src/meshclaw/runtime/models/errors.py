@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 
-class ModelError(RuntimeError):
+from meshclaw.domain.errors import ModelErrorBase
+
+
+class ModelError(ModelErrorBase):
     """Base class: the message is one line meant for a person, never a traceback."""
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from meshclaw.domain.errors import UsageError
+
 from .home import config_path, meshclaw_home, store_url
 
 if TYPE_CHECKING:
@@ -13,7 +15,7 @@ if TYPE_CHECKING:
     from meshclaw.store.facade import Store
 
 
-class CliError(Exception):
+class CliError(UsageError):
     """Printed as one line on stderr; the command exits with ``code``."""
 
     def __init__(self, message: str, code: int = 1):

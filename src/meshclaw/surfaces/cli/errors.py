@@ -1,26 +1,25 @@
-"""Turning failures into one clear line: bad input never shows a traceback."""
+"""Turning failures into one clear line: bad input never shows a traceback.
+
+Errors are mapped by type (``meshclaw.domain.errors``), never by class name.
+"""
 
 from __future__ import annotations
 
-import os
+from meshclaw.domain.environment import environment
 
 
 def friendly(e: BaseException) -> tuple[str, int]:
+    """``(one line for a person, exit code)`` for any exception that reached the command line."""
     from meshclaw.domain.config_file import ConfigError
+    from meshclaw.domain.errors import MeshclawError
 
-    from .app_context import CliError
-
-    if isinstance(e, CliError):
-        return str(e), e.code
     if isinstance(e, ConfigError):
         lines = [f"{e.path}: {p}" for p in e.problems]
-        return "invalid configuration\n  " + "\n  ".join(lines), 2
-    name = type(e).__name__
-    if name in {"StoreError", "ModelUnavailable", "ModelFileInvalid", "ModelInstallError", "SecretMissing",
-                "UnknownToolset", "ToolsetProblem"}:
-        return str(e), 1
+        return "invalid configuration\n  " + "\n  ".join(lines), e.exit_code
+    if isinstance(e, MeshclawError):
+        return e.one_line(), getattr(e, "code", e.exit_code)
     if isinstance(e, KeyError) and e.args:
         return str(e.args[0]), 2
-    if os.environ.get("MESHCLAW_DEBUG"):
+    if environment().debug:
         raise e
-    return f"unexpected error: {name}: {e} (set MESHCLAW_DEBUG=1 for the traceback)", 1
+    return f"unexpected error: {type(e).__name__}: {e} (set MESHCLAW_DEBUG=1 for the traceback)", 1

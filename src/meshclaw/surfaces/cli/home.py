@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from meshclaw.domain.environment import environment
 
 
 def meshclaw_home() -> Path:
-    return Path(os.environ.get("MESHCLAW_HOME", "~/.meshclaw")).expanduser()
+    return environment().home
 
 
 def config_path() -> Path:
-    env = os.environ.get("MESHCLAW_CONFIG")
-    return Path(env).expanduser() if env else meshclaw_home() / "meshclaw.yaml"
+    return environment().config_file
 
 
 def store_url() -> str | None:
     """MESHCLAW_DATABASE_URL selects PostgreSQL (postgresql://user@host/db); SQLite in the data dir otherwise."""
-    return os.environ.get("MESHCLAW_DATABASE_URL") or None
+    return environment().database_url
 
 
 def worker_socket(home: Path | None = None) -> Path:
