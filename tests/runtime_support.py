@@ -16,9 +16,14 @@ from meshclaw.store.facade import Store
 
 
 @contextmanager
-def runtime(home: Path, config_text: str, store_url: str | None = None) -> Iterator[Runtime]:
+def runtime(home: Path, config_text: str, store_url: str | None = None, *, promote: bool = True) -> Iterator[Runtime]:
+    """A launched Runtime over ``home``. ``promote``: its agents act for real, as if their owners had
+    promoted them (``Runtime.start`` rehearses agents that are not promoted)."""
     config = parse_config(textwrap.dedent(config_text), home / "meshclaw.yaml")
     store = Store(home, store_url)
+    if promote:
+        for agent in config.agents:
+            store.agents.set_promoted(agent.name, True, "test")
     rt = Runtime(config, home, store, Secrets(home / "secrets.env"), resolve)
     rt.launch()
     try:
@@ -30,7 +35,7 @@ def runtime(home: Path, config_text: str, store_url: str | None = None) -> Itera
 def run(rt: Runtime, agent: str, task: str, **kw):  # type: ignore[no-untyped-def]
     async def go():  # type: ignore[no-untyped-def]
         events: list[dict] = []
-        run_id = await rt.start(agent, task, listeners=[events.append], **kw)
+        run_id = await rt.start(agent, task, listeners=[lambda e: events.append(e.as_dict())], **kw)
         outcome = await rt.wait(run_id)
         return outcome, events
 

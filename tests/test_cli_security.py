@@ -50,7 +50,7 @@ def test_kill_switch_is_durable_and_audited(home, cli):
     stopped = cli("stop", "keeper", "--by", "secops", check=True)
     assert "stopped keeper" in stopped.stdout
     p = cli("run", "keeper", "note it")
-    assert p.returncode == 1 and "stopped (kill switch)" in p.stdout
+    assert p.returncode == 1 and "stopped (kill switch)" in p.stderr and "Traceback" not in p.stderr
     assert "STOPPED" in cli("grants", "show", "keeper", check=True).stdout
     cli("start", "keeper", check=True)
     assert cli("run", "keeper", "note it").returncode == 0

@@ -83,12 +83,16 @@ def test_ask_agent_does_not_write_without_approval(home):
         assert any(e["kind"] == "approval" for e in events)
 
 
-def test_kill_switch_stops_the_run(home):
+def test_a_stopped_agent_is_refused_at_start(home):
+    import pytest
+
+    from meshclaw.domain.errors import RunStopped
+
     with runtime(home, config()) as rt:
         rt.store.agents.set_stopped("keeper", True, by="test")
-        outcome, _ = run(rt, "keeper", "remember to buy milk")
-        assert outcome.status == "stopped" and "stopped" in outcome.error
-        assert rt.store.notes.list("alice") == []
+        with pytest.raises(RunStopped, match="stopped"):
+            run(rt, "keeper", "remember to buy milk")
+        assert rt.store.notes.list("alice") == [] and rt.store.runs.list(agent="keeper") == []
 
 
 def test_rehearsal_captures_writes(home):

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .errors import NotFound
 from .grants import Grant
 from .mcp_config import EffectsMap, McpServerConfig, SensitiveMap, check_mcp_keys
 
@@ -228,6 +229,7 @@ class Agent(Strict):
     description: str = ""
     instructions: str
     model: str
+    workflow: str | None = Field(default=None, description="a named workflow runs instead of the model's tool loop")
     autonomy: Autonomy = Autonomy.ASK
     toolsets: dict[str, ToolsetGrant] = Field(default_factory=dict)
     triggers: list[Trigger] = Field(default_factory=list)
@@ -267,13 +269,13 @@ class Config(Strict):
             if a.name == name:
                 return a
         known = ", ".join(a.name for a in self.agents) or "none"
-        raise KeyError(f"unknown agent {name!r} (known: {known})")
+        raise NotFound(f"unknown agent {name!r} (known: {known})")
 
     def user(self, user_id: str) -> User:
         for u in self.users:
             if u.id == user_id:
                 return u
-        raise KeyError(f"unknown user {user_id!r}")
+        raise NotFound(f"unknown user {user_id!r}")
 
 
 def _duplicates(values: list[str]) -> list[tuple[int, str]]:

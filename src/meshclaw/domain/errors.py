@@ -6,7 +6,7 @@ reaches the command line. Surfaces map errors by type, never by class name:
 
     MeshclawError
     ├── UsageError            bad input from a person or program (exit 2)
-    │   └── NotFound          no such agent, run, approval, tool pin (also a LookupError)
+    │   └── NotFound          no such agent, user, run, approval, tool pin (also a KeyError)
     ├── NotAuthorized         the acting user may not do this (exit 3)
     ├── ConfigurationError    the configuration cannot be used as written (exit 2)
     │   ├── SecretMissing     a secret reference resolves to nothing
@@ -43,10 +43,12 @@ class UsageError(MeshclawError):
     exit_code = 2
 
 
-class NotFound(UsageError, LookupError):
-    """The named object (agent, run, approval, pinned tool) does not exist."""
+class NotFound(UsageError, KeyError):
+    """The named object (agent, user, run, approval, pinned tool) does not exist.
 
-    def __str__(self) -> str:  # LookupError would quote the message like a dict key
+    Also a ``KeyError`` (so a ``LookupError``), as looking a name up is what failed."""
+
+    def __str__(self) -> str:  # KeyError would quote the message like a dict key
         return str(self.args[0]) if self.args else "not found"
 
 
@@ -104,3 +106,7 @@ class PolicyErrorBase(MeshclawError):
 
 class ConnectorError(MeshclawError):
     """An outside system (mail server, calendar server, MCP server) failed or refused."""
+
+
+class ToolFailed(ConnectorError):
+    """A granted, allowed tool call failed in its connector (workflow code gets this; a model gets words)."""

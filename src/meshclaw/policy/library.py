@@ -25,8 +25,9 @@ from meshclaw.domain.errors import PolicyErrorBase
 from meshclaw.domain.grants import Grant
 from meshclaw.domain.provenance import CONFIG, OWNER, Label, Labelled, Source, Trust
 
+from .approvals import approval_key
 from .guard import CallRequest, decide
-from .provenance import ProvenanceTracker, label_for
+from .provenance import ProvenanceTracker, label_for, seed_run
 
 GrantLike = str | dict[str, Any] | Grant
 
@@ -57,12 +58,6 @@ class ApprovalNeeded(PolicyError):
     @property
     def key(self) -> str:
         return approval_key(self.spec, self.arguments)
-
-
-def approval_key(spec: ToolSpec, args: dict[str, Any]) -> str:
-    """What an approval covers: the tool and its sensitive arguments (all arguments if none are declared)."""
-    names = spec.sensitive_args or tuple(sorted(args))
-    return f"{spec.name}:{json.dumps({n: args.get(n) for n in names}, sort_keys=True, default=str)}"
 
 
 def _grant(value: GrantLike) -> Grant:
@@ -132,11 +127,7 @@ class Policy:
 
     def new_session(self, request: str | None = None) -> Session:
         session = Session()
-        session.provenance.observe(self.agent.instructions, CONFIG)
-        if self.directory:
-            session.trusted(" ".join(self.directory), "the organisation's directory")
-        if request:
-            session.request(request)
+        seed_run(session.provenance, request=request, instructions=self.agent.instructions, directory=self.directory)
         return session
 
     def decide(self, spec: ToolSpec, args: dict[str, Any], session: Session, *, calls_today: int = 0,

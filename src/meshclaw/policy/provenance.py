@@ -22,9 +22,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
-from meshclaw.domain.provenance import Label, Source, Trust
+from meshclaw.domain.provenance import CONFIG, OWNER, Label, Source, Trust
 
 # Characters that continue an identifier (address, path, host, id): a match must not be glued to them.
 _LEFT = r"(?<![\w@.+/-])"
@@ -199,3 +199,29 @@ def label_for(spec: Any, value: Any) -> tuple[Any, Label]:
     if spec.output_trust == "untrusted":
         return value, Label(Source.EXTERNAL, Trust.UNTRUSTED, f"output of {spec.name}")
     return value, Label(Source.TOOL, Trust.TRUSTED, f"output of {spec.name}")
+
+
+def seed_run(tracker: ProvenanceTracker, *, request: str | None, instructions: str | None,
+             owner_email: str | None = None, directory: Iterable[str] = ()) -> None:
+    """What every run (an agent run or a library session) knows before it reads anything.
+
+    The one place that seeds a run's provenance: the owner's request (intent), the agent's
+    instructions (configuration), the owner's own address ("email me the summary"), and the
+    organisation's directory — people written as ``Name <address>`` so that a request naming a
+    person covers that person's address, plus user ids and mail domains.
+    """
+    if request:
+        tracker.observe(request, OWNER)
+    if instructions:
+        tracker.observe(instructions, CONFIG)
+    if owner_email:
+        tracker.observe(owner_email, Label(Source.OWNER, Trust.TRUSTED, "the owner's own address"))
+    entries = [d for d in directory if d]
+    if entries:
+        tracker.observe("; ".join(entries), Label(Source.DIRECTORY, Trust.TRUSTED, "the organisation's directory"))
+
+
+def directory_entries(config: Any) -> list[str]:
+    """The organisation's directory as seeded into a run: ``Name <address>``, user ids, mail domains."""
+    people = [f"{u.name} <{u.email}>" if u.email else u.name for u in config.users]
+    return people + [u.id for u in config.users] + list(config.organisation.domains)

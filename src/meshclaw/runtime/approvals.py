@@ -2,41 +2,42 @@
 
 The request is created in a durable step (once, even on replay); the wait is DBOS ``recv``, whose
 deadline is stored, so a run waiting for approval survives restarts and still expires on time.
-An approval given "for this run" covers identical later calls (same tool, same sensitive
-arguments), so a person is not asked the same thing twenty times.
+An approval given "for this run" covers identical later calls (same approval key, see
+``policy/approvals.py``), so a person is not asked the same thing twenty times.
+
+``request_approval`` returns the answer; it never runs the call itself: the caller runs it again
+through the guard pipeline with ``approved=True``.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
 
-from meshclaw.policy.guard import CallRequest
+from meshclaw.domain.effects import ToolSpec
+from meshclaw.domain.runs import ApprovalEvent, AuditKind, RunStatus
+from meshclaw.policy.approvals import approval_key
 
-from .context import RunDeps
+from .context import Outcome, RunDeps
 from .steps import durable_step
 
 TOPIC = "approval:{id}"
+APPROVED, DENIED, EXPIRED = "approved", "denied", "expired"
 
 
-def batch_key(request: CallRequest) -> str:
-    names = request.spec.sensitive_args or tuple(sorted(request.args))
-    material = {n: request.args.get(n) for n in names}
-    return f"{request.spec.name}:{json.dumps(material, sort_keys=True, default=str)}"[:200]
+def _origins(deps: RunDeps, spec: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
+    names = spec.sensitive_args or tuple(args)
+    return {k: [asdict(o) for o in v] for k, v in deps.provenance.trace(args, names).items()}
 
 
-def _origins(deps: RunDeps, request: CallRequest) -> dict[str, Any]:
-    names = request.spec.sensitive_args or tuple(request.args)
-    return {k: [asdict(o) for o in v] for k, v in deps.provenance.trace(request.args, names).items()}
+async def request_approval(deps: RunDeps, spec: ToolSpec, args: dict[str, Any], call_id: str, outcome: Outcome) -> str:
+    """Ask the agent's owner about one call and wait: ``"approved"``, ``"denied"`` or ``"expired"``.
 
-
-async def ask_person(request: CallRequest, call_id: str, outcome: Any, toolset: Any, name: str,
-                     tool_args: dict[str, Any], ctx: Any, tool: Any) -> Any:
-    deps: RunDeps = ctx.deps
-    spec = request.spec
-    key = batch_key(request)
+    A pending request that a person approved "for this run" with the same approval key answers
+    at once (``approved``). The wait ends at the agent's ``limits.approval_seconds``.
+    """
+    key = approval_key(spec, args)
 
     async def open_request() -> dict[str, Any]:
         covering = deps.store.approvals.covering(deps.run_id, key)
@@ -44,39 +45,34 @@ async def ask_person(request: CallRequest, call_id: str, outcome: Any, toolset: 
             return {"id": covering.id, "covered": True, "expires_at": None}
         a, created = deps.store.approvals.request(
             deps.idempotency_key(call_id), run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id,
-            tool=spec.name, args=tool_args, origins=_origins(deps, request), reason=outcome.reason, rule=outcome.rule,
+            tool=spec.name, args=args, origins=_origins(deps, spec, args), reason=outcome.reason, rule=outcome.rule,
             batch_key=key, expires_in=deps.agent.limits.approval_seconds,
         )
         if created:
-            deps.store.audit.append(f"{deps.idempotency_key(call_id)}:approval", "approval", run_id=deps.run_id,
-                                    agent=deps.agent.name, user_id=deps.owner.id, tool=spec.name, verdict="requested",
-                                    reason=outcome.reason, data={"approval": a.id, "args": tool_args})
+            deps.store.audit.append(f"{deps.idempotency_key(call_id)}:approval", AuditKind.APPROVAL.value,
+                                    run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id, tool=spec.name,
+                                    verdict="requested", reason=outcome.reason, data={"approval": a.id, "args": args})
         return {"id": a.id, "covered": False, "expires_at": a.expires_at.timestamp()}
 
     info = await durable_step(f"approval:{spec.name}", open_request)
-    if not info["covered"]:
-        deps.emit({"kind": "approval", "id": info["id"], "tool": spec.name, "args": tool_args, "reason": outcome.reason})
-        answer = await _wait(deps, info)
-        if answer != "approved":
-            return f"Not done: {spec.name} was {answer} ({'the owner said no' if answer == 'denied' else 'nobody answered in time'})."
-    else:
-        deps.emit({"kind": "approval", "id": info["id"], "tool": spec.name, "args": tool_args,
-                   "reason": "covered by an earlier approval for this run"})
-    deps.approved_calls.add(call_id)
-    return await toolset.call_tool(name, tool_args, ctx, tool)
+    if info["covered"]:
+        deps.emit(ApprovalEvent(info["id"], spec.name, args, "covered by an earlier approval for this run"))
+        return APPROVED
+    deps.emit(ApprovalEvent(info["id"], spec.name, args, outcome.reason))
+    return await _wait(deps, info)
 
 
 async def _wait(deps: RunDeps, info: dict[str, Any]) -> str:
     from dbos import DBOS
 
     timeout = max(1.0, info["expires_at"] - datetime.now(timezone.utc).timestamp())
-    deps.store.runs.set_status(deps.run_id, "waiting")
+    deps.store.runs.set_status(deps.run_id, RunStatus.WAITING)
     message = await DBOS.recv_async(topic=TOPIC.format(id=info["id"]), timeout_seconds=timeout)
-    deps.store.runs.set_status(deps.run_id, "running")
+    deps.store.runs.set_status(deps.run_id, RunStatus.RUNNING)
     if message is None:
         async def expire() -> None:
-            deps.store.approvals.close(info["id"], "expired")
+            deps.store.approvals.close(info["id"], EXPIRED)
 
         await durable_step("approval:expire", expire)
-        return "expired"
-    return "approved" if message.get("decision") == "approved" else "denied"
+        return EXPIRED
+    return APPROVED if message.get("decision") == APPROVED else DENIED

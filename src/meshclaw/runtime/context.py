@@ -1,22 +1,43 @@
-"""What a tool receives while it runs: the run it belongs to, its owner, settings and secrets.
+"""A run's context, in one place: what the run knows while it goes, and the outcome of a guarded call.
 
-Tools are plain async functions ``async def name(ctx: RunContext[RunDeps], ...)`` declared with
-``@tool`` (see ``meshclaw.domain.effects``); pydantic-ai passes this object as ``ctx.deps``.
+``RunDeps`` is the run's own state (its agent, owner, provenance, counts, approvals); the guard
+pipeline and the metered model read it. Tools never see it: they receive the narrow context of
+their own connector (``runtime/tool_context.py``). ``current_run`` lets the metered model find
+the run a model request belongs to. ``Outcome`` is what one guarded call's durable step returns.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from meshclaw.domain.config import Agent, Config, User
+from meshclaw.domain.errors import RunStopped
+from meshclaw.domain.provenance import Label
+from meshclaw.domain.runs import RunEvent
 from meshclaw.domain.secrets import Secrets
 from meshclaw.policy.provenance import ProvenanceTracker
 
 if TYPE_CHECKING:
-    from meshclaw.store.database import Store
+    from meshclaw.store.facade import Store
 
     from .recorded import RecordedInputs
+
+__all__ = ["RunDeps", "Outcome", "current_run", "RunStopped"]
+
+
+@dataclass
+class Outcome:
+    """What one guarded call's durable step returns (and DBOS checkpoints)."""
+
+    verdict: str
+    reason: str
+    rule: str
+    value: Any = None
+    label: Label | None = None
+    error: str | None = None
+    read_args: dict[str, Any] | None = None  # set on a completed read: a rehearsal may replay it (see recorded.py)
 
 
 @dataclass
@@ -30,13 +51,13 @@ class RunDeps:
     task: str = ""
     rehearsal: bool = False  # writes are captured, not executed
     recorded: "RecordedInputs | None" = None  # a rehearsal on recorded inputs: reads come from here
-    listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+    listeners: list[Callable[[RunEvent], None]] = field(default_factory=list)
     # Per-run policy state, rebuilt identically when a durable run replays.
     provenance: ProvenanceTracker = field(default_factory=ProvenanceTracker)
     call_counts: dict[str, int] = field(default_factory=dict)
-    approved_calls: set[str] = field(default_factory=set)
-    on_ask: Any = None  # async handler for calls the guard wants a person to approve
+    approved_keys: set[str] = field(default_factory=set)  # approval keys a person approved in this run
     pin_checks: dict[str, tuple[str, bool]] = field(default_factory=dict)  # MCP tool -> (fingerprint, offered)
+    code_calls: int = 0  # guarded calls made from workflow code so far, to number them deterministically
 
     def calls_today(self, tool_name: str) -> int:
         """Executed calls of this tool by this agent since midnight UTC (for per-day grant limits)."""
@@ -56,6 +77,9 @@ class RunDeps:
         """Stable across crash and replay: connectors use it to make a repeated side effect a no-op."""
         return f"{self.run_id}:{tool_call_id}"
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: RunEvent) -> None:
         for listen in self.listeners:
             listen(event)
+
+
+current_run: ContextVar[RunDeps | None] = ContextVar("meshclaw_current_run", default=None)

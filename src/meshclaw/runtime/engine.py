@@ -17,14 +17,14 @@ from typing import Any, Callable
 from dbos import DBOS
 
 from meshclaw.domain.config import Agent, Config, FallbackModel
-from meshclaw.domain.provenance import CONFIG, OWNER, Label, Source, Trust
+from meshclaw.domain.errors import BudgetExceeded, RunCancelled, RunStopped
+from meshclaw.domain.runs import AuditKind, RunEvent, RunKind, RunStatus, RunStatusEvent
 from meshclaw.domain.secrets import Secrets
-from meshclaw.store.budget import BudgetExceeded
+from meshclaw.policy.provenance import directory_entries, seed_run
 from meshclaw.store.facade import Store
 
-from .approvals import ask_person
-from .context import RunDeps
-from .metered import RunStopped, current_run, metered_model
+from .context import RunDeps, current_run
+from .metered import metered_model
 from .recorded import RECORDED_INPUTS, load_recorded_inputs
 from .steps import durable_step
 from .toolsets import ToolsetResolver, granted_toolset
@@ -52,7 +52,7 @@ async def agent_run_workflow(run_id: str) -> str:
 @dataclass
 class RunOutcome:
     run_id: str
-    status: str
+    status: str  # a RunStatus value
     output: str | None
     error: str | None
 
@@ -73,6 +73,7 @@ def needed_models(agent: Agent, config: Config) -> dict[str, Any]:
 
 def snapshot(agent: Agent, config: Config) -> dict[str, Any]:
     return {
+        "kind": (RunKind.WORKFLOW if agent.workflow else RunKind.AGENT).value,
         "agent": agent.model_dump(mode="json", exclude_unset=True),
         "models": needed_models(agent, config),
         "organisation": config.organisation.model_dump(mode="json", exclude_unset=True),
@@ -88,7 +89,7 @@ class Runtime:
         self.secrets = secrets
         self.resolve_toolset = resolve_toolset
         self._agents: dict[str, Any] = {}
-        self._listeners: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
+        self._listeners: dict[str, list[Callable[[RunEvent], None]]] = {}
         self._handles: dict[str, Any] = {}
         self.launched = False
 
@@ -121,23 +122,36 @@ class Runtime:
     # --- starting and waiting ------------------------------------------------------------------
 
     async def start(self, agent_name: str, task: str, *, trigger: str = "manual", rehearsal: bool = False,
-                    listeners: list[Callable[[dict[str, Any]], None]] | None = None, run_id: str | None = None,
+                    listeners: list[Callable[[RunEvent], None]] | None = None, run_id: str | None = None,
                     inputs_from: str | None = None) -> str:
-        """Start a run. ``inputs_from`` (a run id or unique prefix) makes it a rehearsal whose reads
-        are answered from that run's recorded results (see ``recorded.py``)."""
+        """Start a run of ``agent_name`` on ``task``; returns the run id (``run_id`` if given).
+
+        The run rules hold here, whoever calls: a stopped agent (kill switch) is refused with
+        ``RunStopped``; an agent its owner has not promoted only rehearses (its writes are captured,
+        not executed; the run's row says ``rehearsal``). ``inputs_from`` (a run id or unique prefix)
+        makes it a rehearsal whose reads are answered from that run's recorded results (``recorded.py``).
+        Raises ``NotFound`` for an unknown agent or source run.
+        """
+        from meshclaw.domain.errors import NotFound
+
         agent = self.config.agent(agent_name)
+        if self.store.agents.is_stopped(agent.name):
+            raise RunStopped(f"agent {agent.name} is stopped (kill switch); `meshclaw start {agent.name}` re-enables it")
         run_id = run_id or uuid.uuid4().hex
         snap = snapshot(agent, self.config)
-        audited: dict[str, Any] = {"task": task, "trigger": trigger, "rehearsal": rehearsal}
+        audited: dict[str, Any] = {"task": task, "trigger": trigger, "rehearsal": rehearsal, "kind": snap["kind"]}
+        if not rehearsal and not self.store.agents.is_promoted(agent.name):
+            rehearsal = audited["rehearsal"] = True
+            audited["why_rehearsal"] = "not promoted"
         if inputs_from is not None:
             source = self.store.runs.get(inputs_from)
             if source is None:
-                raise ValueError(f"no run {inputs_from} to take recorded inputs from (see `meshclaw runs`)")
+                raise NotFound(f"no run {inputs_from} to take recorded inputs from (see `meshclaw runs`)")
             rehearsal = audited["rehearsal"] = True
             snap[RECORDED_INPUTS] = audited["inputs_from"] = source.id
         self.store.runs.create(run_id, agent.name, agent.owner, task, snap, trigger=trigger, rehearsal=rehearsal)
-        self.store.audit.append(f"{run_id}:start", "run", run_id=run_id, agent=agent.name, user_id=agent.owner,
-                                data=audited)
+        self.store.audit.append(f"{run_id}:start", AuditKind.RUN.value, run_id=run_id, agent=agent.name,
+                                user_id=agent.owner, data=audited)
         if listeners:
             self._listeners[run_id] = listeners
         from dbos import SetWorkflowID
@@ -165,7 +179,7 @@ class Runtime:
                 result.result()
         except Exception as e:  # noqa: BLE001 - cancelled by the kill switch, or failed: the row says which
             if "cancel" not in type(e).__name__.lower():
-                self.store.runs.set_status(run_id, "failed", error=_one_line(e))
+                self.store.runs.set_status(run_id, RunStatus.FAILED, error=_one_line(e))
         run = self.store.runs.get(run_id)
         assert run is not None
         return RunOutcome(run_id, run.status, run.output, run.error)
@@ -217,19 +231,12 @@ class Runtime:
         deps = RunDeps(run_id=run.id, agent=agent, owner=config.user(agent.owner), config=config, store=self.store,
                        secrets=self.secrets, task=run.task, rehearsal=run.rehearsal,
                        listeners=self._listeners.get(run.id, []))
-        deps.provenance.observe(run.task, OWNER)
-        deps.provenance.observe(agent.instructions, CONFIG)
-        # The owner's own address is the owner's ("email me the summary"); colleagues are named as
-        # "Name <address>" so that a request naming a person covers that person's address.
-        if deps.owner.email:
-            deps.provenance.observe(deps.owner.email, Label(Source.OWNER, Trust.TRUSTED, "the owner's own address"))
-        directory = [f"{u.name} <{u.email}>" if u.email else u.name for u in config.users] + [u.id for u in config.users]
-        directory += config.organisation.domains
-        deps.provenance.observe("; ".join(directory), Label(Source.DIRECTORY, Trust.TRUSTED, "the organisation's directory"))
-        deps.on_ask = ask_person
+        seed_run(deps.provenance, request=run.task, instructions=agent.instructions, owner_email=deps.owner.email,
+                 directory=directory_entries(config))
         return deps
 
     async def execute(self, run_id: str) -> str:
+        """The body of a run's durable workflow: rebuild the agent from the snapshot, run it, record how it ended."""
         run = self.store.runs.get(run_id)
         if run is None:
             raise RuntimeError(f"run {run_id} is not in the store")
@@ -237,7 +244,7 @@ class Runtime:
         agent = Agent.model_validate(snap["agent"])
         config = Config.model_validate({"organisation": snap["organisation"], "users": snap["users"],
                                         "models": snap["models"], "agents": [snap["agent"]]})
-        self.store.runs.set_status(run_id, "running")
+        self.store.runs.set_status(run_id, RunStatus.RUNNING)
         deps = self._deps(run, agent, config)
         if snap.get(RECORDED_INPUTS):
             source_run = snap[RECORDED_INPUTS]
@@ -246,35 +253,57 @@ class Runtime:
                 return await load_recorded_inputs(source_run)
 
             deps.recorded = await durable_step("rehearsal:recorded-inputs", load)
-        deps.emit({"kind": "run", "status": "running", "agent": agent.name, "task": run.task})
-        status, output, error = "failed", None, None
+        deps.emit(RunStatusEvent(RunStatus.RUNNING.value, agent=agent.name, task=run.task))
+        status, output, error = RunStatus.FAILED, None, None
+        token = current_run.set(deps)
         try:
             if self.store.agents.is_stopped(agent.name):
                 raise RunStopped(f"agent {agent.name} is stopped (kill switch)")
-            from pydantic_ai.usage import UsageLimits
-
-            pa = self._pydantic_agent(snap, agent, config)
-            limits = UsageLimits(request_limit=agent.limits.model_requests_per_run,
-                                 tool_calls_limit=agent.limits.tool_calls_per_run)
-            token = current_run.set(deps)
-            try:
-                async with asyncio.timeout(agent.limits.run_seconds):
-                    result = await pa.run(run.task, deps=deps, usage_limits=limits)
-            finally:
-                current_run.reset(token)
-            status, output = "succeeded", str(result.output)
+            async with asyncio.timeout(agent.limits.run_seconds):
+                if snap.get("kind", RunKind.AGENT.value) == RunKind.WORKFLOW.value:
+                    output = await self._run_workflow(deps, agent, config)
+                else:
+                    output = await self._run_agent_loop(deps, snap, agent, config)
+            status = RunStatus.SUCCEEDED
+        except RunCancelled as e:
+            status, error = RunStatus.CANCELLED, str(e)
         except (RunStopped, BudgetExceeded) as e:
-            status, error = "stopped", str(e)
+            status, error = RunStatus.STOPPED, str(e)
         except TimeoutError:
             error = f"the run took longer than its limit of {agent.limits.run_seconds} s"
         except Exception as e:  # noqa: BLE001 - any failure ends the run with a recorded reason
             error = _one_line(e)
+        finally:
+            current_run.reset(token)
         self.store.runs.set_status(run_id, status, output=output, error=error)
-        self.store.audit.append(f"{run_id}:end", "run", run_id=run_id, agent=agent.name, user_id=agent.owner,
-                                verdict=status, reason=error, data={"output": (output or "")[:2000]})
-        deps.emit({"kind": "run", "status": status, "output": output, "error": error})
+        self.store.audit.append(f"{run_id}:end", AuditKind.RUN.value, run_id=run_id, agent=agent.name,
+                                user_id=agent.owner, verdict=status.value, reason=error,
+                                data={"output": (output or "")[:2000]})
+        deps.emit(RunStatusEvent(status.value, output=output, error=error))
         self._listeners.pop(run_id, None)
-        return status
+        return status.value
+
+    async def _run_agent_loop(self, deps: RunDeps, snap: dict[str, Any], agent: Agent, config: Config) -> str:
+        """The model drives: pydantic-ai's tool loop, each model request and tool call a durable step."""
+        from pydantic_ai.usage import UsageLimits
+
+        pa = self._pydantic_agent(snap, agent, config)
+        limits = UsageLimits(request_limit=agent.limits.model_requests_per_run,
+                             tool_calls_limit=agent.limits.tool_calls_per_run)
+        result = await pa.run(deps.task, deps=deps, usage_limits=limits)
+        return str(result.output)
+
+    async def _run_workflow(self, deps: RunDeps, agent: Agent, config: Config) -> str:
+        """Code drives: the agent's named workflow, calling granted tools and typed judgements through the guard."""
+        from .calls import Calls
+        from .workflows import workflow
+
+        body = workflow(agent.workflow or "")
+        toolset = granted_toolset(agent, self.resolve_toolset)
+        model = metered_model(agent.model, config.models, self.home, self.secrets)
+        async with toolset:
+            calls = Calls(deps, toolset, model)
+            return str(await body(calls))
 
 
 def _one_line(e: BaseException) -> str:

@@ -1,56 +1,96 @@
-"""The guarded toolset: wraps an agent's tools so that every call passes the guard first.
+"""Guarded calls in a run: every tool call of an agent run or of workflow code goes through here.
 
-One durable step per call holds the decision, its audit record, and (if allowed) the execution
-and its result, so a replayed run neither re-decides nor re-executes a completed call. A call
-that was in flight when the process died runs again with the same idempotency key, which the
-connectors use to make the repeat a no-op.
+``guarded_call`` takes one call of a run through the guard pipeline (``pipeline.py``), asks a person
+when the guard says so (``approvals.py``) and runs the call again, approved; ``GuardedToolset``
+wraps an agent's pydantic-ai tools so that each call the model makes takes that path, and tells the
+model in words what happened. The tool itself receives its connector's narrow context
+(``tool_context.py``), never the run's state.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from pydantic_ai.toolsets import WrapperToolset
 
-from meshclaw.domain.decisions import Decision, Verdict
+from meshclaw.domain.decisions import Verdict
 from meshclaw.domain.effects import Effect, ToolSpec
-from meshclaw.domain.provenance import Label, Labelled, Source, Trust
-from meshclaw.policy.guard import CallRequest, decide
-from meshclaw.policy.provenance import label_for
+from meshclaw.domain.errors import RunStopped
+from meshclaw.domain.runs import ToolEvent
 
-from .context import RunDeps
-from .metered import RunStopped
-from .steps import durable_step
+from .alerts import check_baseline
+from .approvals import APPROVED, request_approval
+from .context import Outcome, RunDeps
+from .pipeline import CallScope, GuardPipeline, summary
+from .tool_context import tool_context
 
-
-@dataclass
-class Outcome:
-    """What the guarded step returns (and DBOS checkpoints)."""
-
-    verdict: str
-    reason: str
-    rule: str
-    value: Any = None
-    label: Label | None = None
-    error: str | None = None
-    read_args: dict[str, Any] | None = None  # set on a completed read: a rehearsal may replay it (see recorded.py)
-
-
-def summary(value: Any, limit: int = 400) -> str:
-    """A tool result shortened for audit records and printed steps."""
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
-
+__all__ = ["GuardedToolset", "guarded_call", "run_scope", "summary", "SPEC_METADATA"]
 
 # Where a tool's definition carries its ToolSpec (as plain data) when the spec cannot be known
 # before the run: an MCP tool's effect depends on what its server says when it lists its tools.
 SPEC_METADATA = "meshclaw_spec"
 
 
+def run_scope(deps: RunDeps) -> CallScope:
+    """The pipeline's view of a run: its policy state is the run's own (shared, not copied)."""
+
+    def alerts(spec: ToolSpec, key: str) -> None:
+        check_baseline(deps.store, run_id=deps.run_id, agent=deps.agent.name, owner_id=deps.owner.id, tool=spec.name,
+                       key=key, emit=deps.emit)
+
+    return CallScope(run_id=deps.run_id, agent=deps.agent, owner_id=deps.owner.id, provenance=deps.provenance,
+                     call_counts=deps.call_counts, approved_keys=deps.approved_keys, store=deps.store,
+                     rehearsal=deps.rehearsal, recorded=deps.recorded, on_executed=alerts)
+
+
+async def guarded_call(deps: RunDeps, spec: ToolSpec, args: dict[str, Any], call_id: str,
+                       execute: Callable[[], Awaitable[Any]]) -> Outcome:
+    """One call of a run through the guard; an "ask" waits for the owner, then the call is decided again.
+
+    Returns the final ``Outcome`` (verdict ``allow`` with the value or an error, or ``deny``; an
+    unanswered or refused approval comes back as ``deny`` with rule ``approval-denied`` /
+    ``approval-expired``). Raises ``RunStopped`` when the kill switch is on.
+    """
+    pipeline = GuardPipeline(run_scope(deps))
+    outcome = await pipeline.run(spec, args, call_id, execute)
+    _emit(deps, spec, args, outcome)
+    if outcome.rule == "kill-switch":
+        raise RunStopped(outcome.reason)
+    if outcome.verdict != Verdict.ASK:
+        return outcome
+    answer = await request_approval(deps, spec, args, call_id, outcome)
+    if answer != APPROVED:
+        why = "the owner said no" if answer == "denied" else "nobody answered in time"
+        return Outcome(Verdict.DENY.value, f"{spec.name} was {answer} ({why})", f"approval-{answer}")
+    outcome = await pipeline.run(spec, args, call_id, execute, approved=True)
+    _emit(deps, spec, args, outcome)
+    if outcome.rule == "kill-switch":
+        raise RunStopped(outcome.reason)
+    return outcome
+
+
+def _emit(deps: RunDeps, spec: ToolSpec, args: dict[str, Any], outcome: Outcome) -> None:
+    deps.emit(ToolEvent(spec.name, outcome.verdict, dict(args), outcome.reason,
+                        summary(outcome.value) if outcome.verdict == Verdict.ALLOW else None, outcome.error))
+
+
+def for_model(spec: ToolSpec, outcome: Outcome) -> Any:
+    """What the model is told about a call: its result, or in words why there is none."""
+    if outcome.verdict == Verdict.DENY:
+        if outcome.rule.startswith("approval-"):
+            return f"Not done: {outcome.reason}."
+        return f"Not done: the policy denied {spec.name}: {outcome.reason}"
+    if outcome.error:
+        return f"{spec.name} failed: {outcome.error}"
+    return outcome.value
+
+
 @dataclass
 class GuardedToolset(WrapperToolset[RunDeps]):
+    """An agent's granted tools, each call taken through ``guarded_call``."""
+
     specs: dict[str, ToolSpec] = field(default_factory=dict)  # by model-facing name
 
     def spec_for(self, name: str, tool: Any) -> ToolSpec:
@@ -64,139 +104,18 @@ class GuardedToolset(WrapperToolset[RunDeps]):
         return ToolSpec(name=carried["name"], effect=Effect(carried["effect"]), description=carried["description"],
                         sensitive_args=tuple(carried["sensitive_args"]), output_trust=carried["output_trust"])
 
+    def execution(self, name: str, tool_args: dict[str, Any], ctx: Any, tool: Any,
+                  spec: ToolSpec) -> Callable[[], Awaitable[Any]]:
+        """How the wrapped tool is run once allowed: with its connector's narrow context as ``ctx.deps``."""
+
+        async def execute() -> Any:
+            narrow = dataclasses.replace(ctx, deps=tool_context(ctx.deps, spec.name.split(".", 1)[0]))
+            return await self.wrapped.call_tool(name, tool_args, narrow, tool)
+
+        return execute
+
     async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: Any, tool: Any) -> Any:
-        deps: RunDeps = ctx.deps
         spec = self.spec_for(name, tool)
-        call_id = ctx.tool_call_id or name
-        calls_this_run = deps.call_counts.get(spec.name, 0)
-        request = CallRequest(
-            spec=spec, args=dict(tool_args), agent=deps.agent, provenance=deps.provenance,
-            calls_this_run=calls_this_run, approved=call_id in deps.approved_calls,
-        )
-
-        async def guarded_call() -> Outcome:
-            return await self._decide_and_run(deps, request, call_id, name, tool_args, ctx, tool)
-
-        outcome: Outcome = await durable_step(f"tool:{spec.name}", guarded_call)
-        deps.emit({"kind": "tool", "tool": spec.name, "args": tool_args, "verdict": outcome.verdict,
-                   "reason": outcome.reason, "result": summary(outcome.value) if outcome.verdict == "allow" else None,
-                   "error": outcome.error})
-        if outcome.rule == "kill-switch":
-            raise RunStopped(outcome.reason)
-        if outcome.verdict == Verdict.ASK:
-            return await deps.on_ask(request, call_id, outcome, self, name, tool_args, ctx, tool)
-        if outcome.verdict == Verdict.DENY:
-            return f"Not done: the policy denied {spec.name}: {outcome.reason}"
-        deps.call_counts[spec.name] = calls_this_run + 1  # counts executed calls (checkpointed, so replay-safe)
-        if outcome.label is not None:
-            deps.provenance.observe(outcome.value, outcome.label)
-        if outcome.error:
-            return f"{spec.name} failed: {outcome.error}"
-        return outcome.value
-
-    async def _decide_and_run(self, deps: RunDeps, request: CallRequest, call_id: str, name: str,
-                              tool_args: dict[str, Any], ctx: Any, tool: Any) -> Outcome:
-        spec = request.spec
-        request.stopped = deps.store.agents.is_stopped(deps.agent.name)
-        request.calls_today = lambda: deps.calls_today(spec.name)
-        decision: Decision = decide(request)
-        key = deps.idempotency_key(call_id)
-        deps.store.audit.append(
-            f"{key}:decision{':approved' if request.approved else ''}", "decision", run_id=deps.run_id,
-            agent=deps.agent.name, user_id=deps.owner.id, tool=spec.name, verdict=decision.verdict.value,
-            reason=decision.reason, data={"args": tool_args, "rule": decision.rule, "effect": spec.effect.value,
-                                          "call_id": call_id},
-        )
-        if decision.verdict is not Verdict.ALLOW:
-            return Outcome(decision.verdict.value, decision.reason, decision.rule)
-        return await self.execute(deps, spec, call_id, name, tool_args, ctx, tool, decision)
-
-    async def execute(self, deps: RunDeps, spec: ToolSpec, call_id: str, name: str, tool_args: dict[str, Any],
-                      ctx: Any, tool: Any, decision: Decision) -> Outcome:
-        """Run an allowed call (inside a durable step) and audit what happened."""
-        key = deps.idempotency_key(call_id)
-        if deps.recorded is not None and spec.effect is Effect.READ:
-            return self._replay(deps, spec, key, tool_args, decision)
-        if deps.rehearsal and spec.effect is not Effect.READ:
-            value = f"[rehearsal] {spec.name} was captured, not executed"
-            deps.store.audit.append(f"{key}:captured", "captured", run_id=deps.run_id, agent=deps.agent.name,
-                                    user_id=deps.owner.id, tool=spec.name, data={"args": tool_args})
-            return Outcome("allow", decision.reason, decision.rule, value, Label(Source.TOOL, Trust.TRUSTED, "rehearsal"))
-        started = datetime.now(timezone.utc)
-        try:
-            raw = await self.wrapped.call_tool(name, tool_args, ctx, tool)
-        except Exception as e:  # noqa: BLE001 - a connector failure is reported to the model and audited
-            from pydantic_ai.exceptions import ModelRetry
-
-            if isinstance(e, ModelRetry):
-                raise
-            error = f"{type(e).__name__}: {e}"
-            deps.store.audit.append(f"{key}:result", "call", run_id=deps.run_id, agent=deps.agent.name,
-                                    user_id=deps.owner.id, tool=spec.name, verdict="error", reason=error,
-                                    data={"args": tool_args})
-            return Outcome("allow", decision.reason, decision.rule, None, None, error)
-        value, label = label_for(spec, raw)
-        seconds = (datetime.now(timezone.utc) - started).total_seconds()
-        deps.store.audit.append(f"{key}:result", "call", run_id=deps.run_id, agent=deps.agent.name,
-                                user_id=deps.owner.id, tool=spec.name, verdict="done",
-                                data={"args": tool_args, "result": summary(value), "label": label.as_dict(),
-                                      "seconds": round(seconds, 4)})
-        _check_baseline(deps, spec.name, key)
-        read_args = dict(tool_args) if spec.effect is Effect.READ else None
-        return Outcome("allow", decision.reason, decision.rule, value, label, read_args=read_args)
-
-    def _replay(self, deps: RunDeps, spec: ToolSpec, key: str, tool_args: dict[str, Any], decision: Decision) -> Outcome:
-        """A rehearsal on recorded inputs: answer a read from the recording, never from the workplace."""
-        recorded = deps.recorded
-        assert recorded is not None
-        answer = recorded.answer(spec.name, tool_args)
-        common = {"run_id": deps.run_id, "agent": deps.agent.name, "user_id": deps.owner.id, "tool": spec.name}
-        if answer is None:
-            missing = recorded.missing(spec.name, tool_args)
-            deps.store.audit.append(f"{key}:replayed", "replayed", **common, verdict="not recorded", reason=missing,
-                                    data={"args": tool_args, "from_run": recorded.source_run})
-            return Outcome("allow", decision.reason, decision.rule, None, None, missing)
-        value, label = answer
-        deps.store.audit.append(f"{key}:replayed", "replayed", **common, verdict="done",
-                                data={"args": tool_args, "result": summary(value), "label": label.as_dict(),
-                                      "from_run": recorded.source_run})
-        return Outcome("allow", decision.reason, decision.rule, value, label, read_args=dict(tool_args))
-
-
-_USED_BEFORE: set[tuple[str, str, str]] = set()  # (store, agent, tool): known not to be a first use
-_LAST_CHECK: dict[tuple[str, str, str], float] = {}
-RECHECK_SECONDS = 5.0
-
-
-def _check_baseline(deps: RunDeps, tool: str, key: str) -> None:
-    """Cheap in the common case: one count, unless it may be a first use or a burst."""
-    from datetime import timedelta
-
-    from meshclaw.policy.baseline import BURST_FLOOR, deviations
-
-    import time
-
-    audit, agent = deps.store.audit, deps.agent.name
-    seen_key = (deps.store.url, agent, tool)
-    maybe_first = seen_key not in _USED_BEFORE
-    if not maybe_first and time.monotonic() - _LAST_CHECK.get(seen_key, 0.0) < RECHECK_SECONDS:
-        return  # a burst is measured over an hour: looking again within seconds adds nothing
-    _LAST_CHECK[seen_key] = time.monotonic()
-    now = datetime.now(timezone.utc)
-    last_hour = audit.count_calls(agent=agent, tool=tool, since=now - timedelta(hours=1))
-    if not maybe_first and last_hour < BURST_FLOOR:
-        return
-    total = audit.count_calls(agent=agent, tool=tool, since=now - timedelta(days=3650)) if maybe_first else 2
-    if total > 1:
-        _USED_BEFORE.add(seen_key)
-    found = deviations(
-        agent, tool,
-        earlier_runs=deps.store.runs.count(agent=agent) - 1 if total == 1 else 0,
-        total_calls=total,
-        last_hour=last_hour,
-        last_week=audit.count_calls(agent=agent, tool=tool, since=now - timedelta(days=7)) if last_hour >= BURST_FLOOR else last_hour,
-    )
-    for d in found:
-        deps.store.audit.append(f"{key}:alert:{d.kind}", "alert", run_id=deps.run_id, agent=agent, user_id=deps.owner.id,
-                                tool=tool, verdict=d.kind, reason=d.message)
-        deps.emit({"kind": "alert", "message": d.message})
+        outcome = await guarded_call(ctx.deps, spec, dict(tool_args), ctx.tool_call_id or name,
+                                     self.execution(name, tool_args, ctx, tool, spec))
+        return for_model(spec, outcome)

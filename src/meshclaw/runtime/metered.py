@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import time
 import uuid
-from contextvars import ContextVar
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
 
 from pydantic_ai.messages import ModelResponse
 from pydantic_ai.models.wrapper import WrapperModel
 
-from meshclaw.store.budget import BudgetExceeded
+from meshclaw.domain.errors import BudgetExceeded, RunStopped
+from meshclaw.domain.runs import AuditKind, ModelEvent
 
 from .budget import estimate_tokens, limits_for
-from .context import RunDeps
+from .context import RunDeps, current_run
 from .pricing import Pricing, pricing_for
 
-current_run: ContextVar[RunDeps | None] = ContextVar("meshclaw_current_run", default=None)
-
-
-from meshclaw.domain.errors import RunStopped  # noqa: E402 - re-exported
+__all__ = ["MeteredModel", "metered_model", "current_run", "RunStopped"]
 
 
 _requests_in_step: dict[str, int] = {}
@@ -56,11 +54,15 @@ def metered_model(name: str, models: dict[str, Any], home: Any, secrets: Any) ->
 
 
 class MeteredModel(WrapperModel):
+    """A model whose every request, plain or streamed, passes the kill switch, reserves budget first
+    and records its usage (tokens, cost, seconds) with its run, agent and user."""
+
     def __init__(self, wrapped: Any, pricing: Pricing):
         super().__init__(wrapped)
         self.pricing = pricing
 
-    async def request(self, messages: Any, model_settings: Any, model_request_parameters: Any) -> ModelResponse:
+    def _admit(self, messages: Any, model_settings: Any, params: Any) -> tuple[RunDeps | None, str, list[Any]]:
+        """Kill switch and budget reservation, before a request is sent. Raises RunStopped / BudgetExceeded."""
         deps = current_run.get()
         if deps is not None and deps.store.agents.is_stopped(deps.agent.name):
             raise RunStopped(f"agent {deps.agent.name} was stopped")
@@ -70,31 +72,55 @@ class MeteredModel(WrapperModel):
             if any(limit.unit == "cost" for limit in limits) and not self.pricing.known:
                 # Fail closed: a cost budget that cannot be counted is not silently ignored.
                 raise BudgetExceeded(f"budget: {self.pricing.unknown_message()}")
-            tokens = estimate_tokens(messages, model_settings, model_request_parameters)
+            tokens = estimate_tokens(messages, model_settings, params)
             deps.store.budget.reserve(key, agent=deps.agent.name, user_id=deps.owner.id, tokens=tokens,
                                       cost=self.pricing.estimate(tokens), limits=limits)
+        return deps, key, limits
+
+    def _record(self, deps: RunDeps | None, key: str, response: Any, started: float, *, streamed: bool) -> None:
+        if deps is None:
+            return
+        u = response.usage
+        model = response.model_name or self.model_name
+        seconds = time.perf_counter() - started
+        tool_calls = [p.tool_name for p in response.parts if getattr(p, "part_kind", "") == "tool-call"]
+        deps.store.usage.record(
+            key, run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id, model=model,
+            input_tokens=u.input_tokens, output_tokens=u.output_tokens, cache_read_tokens=u.cache_read_tokens,
+            cache_write_tokens=u.cache_write_tokens, cost=self.pricing.cost(response), seconds=seconds,
+        )
+        deps.store.audit.append(
+            f"{key}:audit", AuditKind.MODEL.value, run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id,
+            data={"model": model, "input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
+                  "cache_read_tokens": u.cache_read_tokens, "tool_calls": tool_calls, "streamed": streamed,
+                  "seconds": round(seconds, 3)},
+        )
+        deps.emit(ModelEvent(u.input_tokens, u.output_tokens, u.cache_read_tokens, seconds))
+
+    async def request(self, messages: Any, model_settings: Any, model_request_parameters: Any) -> ModelResponse:
+        deps, key, limits = self._admit(messages, model_settings, model_request_parameters)
         started = time.perf_counter()
         try:
             response = await super().request(messages, model_settings, model_request_parameters)
         finally:
             if limits:
-                deps.store.budget.settle(key)
-        if deps is not None:
-            u = response.usage
-            deps.store.usage.record(
-                key, run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id,
-                model=response.model_name or self.model_name, input_tokens=u.input_tokens,
-                output_tokens=u.output_tokens, cache_read_tokens=u.cache_read_tokens,
-                cache_write_tokens=u.cache_write_tokens, cost=self.pricing.cost(response),
-                seconds=time.perf_counter() - started,
-            )
-            deps.store.audit.append(
-                f"{key}:audit", "model", run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id,
-                data={"model": response.model_name or self.model_name, "input_tokens": u.input_tokens,
-                      "output_tokens": u.output_tokens, "cache_read_tokens": u.cache_read_tokens,
-                      "tool_calls": [p.tool_name for p in response.parts if getattr(p, "part_kind", "") == "tool-call"],
-                      "seconds": round(time.perf_counter() - started, 3)},
-            )
-            deps.emit({"kind": "model", "input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
-                       "cache_read_tokens": u.cache_read_tokens, "seconds": time.perf_counter() - started})
+                deps.store.budget.settle(key)  # type: ignore[union-attr]
+        self._record(deps, key, response, started, streamed=False)
         return response
+
+    @asynccontextmanager
+    async def request_stream(self, messages: Any, model_settings: Any, model_request_parameters: Any,
+                             run_context: Any = None) -> AsyncIterator[Any]:
+        """The streamed request: admitted like ``request``; its usage is recorded when the stream ends
+        (however it ends: a consumer that stops early still pays for what was generated)."""
+        deps, key, limits = self._admit(messages, model_settings, model_request_parameters)
+        started = time.perf_counter()
+        stream = None
+        try:
+            async with super().request_stream(messages, model_settings, model_request_parameters, run_context) as stream:
+                yield stream
+        finally:
+            if limits:
+                deps.store.budget.settle(key)  # type: ignore[union-attr]
+            if stream is not None:
+                self._record(deps, key, stream.get(), started, streamed=True)

@@ -32,10 +32,11 @@ from meshclaw.domain.config import Agent, Autonomy
 from meshclaw.domain.decisions import Decision, Verdict
 from meshclaw.domain.effects import TOOL_ATTR, Effect, ToolSpec
 from meshclaw.domain.secrets import Secrets
+from meshclaw.domain.runs import AuditKind
 from meshclaw.policy.library import (ApprovalNeeded, GrantLike, Policy, PolicyDenied, PolicyError, Session,
-                                     approval_key, call_arguments)
+                                     call_arguments)
 
-from .guarded import summary as _summary
+from .pipeline import CallScope, GuardPipeline
 
 if TYPE_CHECKING:
     from meshclaw.store.facade import Store
@@ -118,6 +119,13 @@ class Protector:
 
     # --- the decision, shared by functions and MCP tools ---------------------------------------
 
+    def _pipeline(self, session: Session) -> GuardPipeline:
+        """The guard pipeline (the same one agent runs use) for one session of this protector."""
+        scope = CallScope(run_id=session.id, agent=self.agent, owner_id=self.owner, provenance=session.provenance,
+                          call_counts=session.call_counts, approved_keys=session.approved, store=self.store,
+                          provenance_policy=self.policy.provenance_policy, audit_prefix="lib", via="library")
+        return GuardPipeline(scope)
+
     def admit(self, spec: ToolSpec, args: dict[str, Any]) -> "_Call":
         """Decide a call (asking the approver if needed) and audit the decision; raise if it may not run."""
         call = self._decide(spec, args)
@@ -143,24 +151,18 @@ class Protector:
     def _decide(self, spec: ToolSpec, args: dict[str, Any], call_id: str | None = None) -> "_Call":
         session = self.current
         call = _Call(session, spec, args, call_id or session.next_call_id())
-        call.after_approval = call_id is not None
-        try:
-            stopped = self.store.agents.is_stopped(self.agent.name) if self.store is not None else False
-            today = self.store.audit.count_calls(agent=self.agent.name, tool=spec.name) if self.store is not None else 0
-        except Exception as e:  # noqa: BLE001 - without the kill switch and the day's count, fail closed
-            call.decision = Decision.deny(f"policy state unavailable, denied for safety: {type(e).__name__}: {e}", "fail-closed")
-        else:
-            call.decision = self.policy.decide(spec, args, session, calls_today=today, stopped=stopped)
-        self._audit(call, "decision", call.decision.verdict.value, call.decision.reason,
-                    {"rule": call.decision.rule, "effect": spec.effect.value})
+        call.decision = self._pipeline(session).decide(spec, args, call.call_id, approved=call_id is not None)
         return call
 
     def _approved(self, call: "_Call", yes: bool) -> "_Call":
-        self._audit(call, "approval", "approved" if yes else "denied", call.decision.reason, {})
+        if self.store is not None:
+            self.store.audit.append(
+                f"lib:{call.call_id}:approval", AuditKind.APPROVAL.value, run_id=call.session.id, agent=self.agent.name,
+                user_id=self.owner, tool=call.spec.name, verdict="approved" if yes else "denied",
+                reason=call.decision.reason, data={"args": call.args, "call_id": call.call_id, "via": "library"})
         if not yes:
             call.decision = Decision.deny("the approver said no", "approval-denied")
             return call
-        call.session.approved.add(approval_key(call.spec, call.args))
         # Decided again: an approval lifts only the ask, while grants, conditions and limits still hold.
         return self._decide(call.spec, call.args, call.call_id)
 
@@ -168,44 +170,34 @@ class Protector:
 
     def execute(self, call: "_Call", run: Callable[[], Any]) -> Any:
         """Run an admitted call, audit its result or error, and remember its output's provenance."""
+        pipeline = self._pipeline(call.session)
         started = time.perf_counter()
         try:
             raw = run()
         except Exception as e:
-            self._record_error(call, e)
+            self._failed(pipeline, call, e)
             raise
-        return self._record_result(call, raw, time.perf_counter() - started)
+        return self._done(pipeline, call, raw, time.perf_counter() - started)
 
     async def execute_async(self, call: "_Call", run: Callable[[], Awaitable[Any]]) -> Any:
+        pipeline = self._pipeline(call.session)
         started = time.perf_counter()
         try:
             raw = await run()
         except Exception as e:
-            self._record_error(call, e)
+            self._failed(pipeline, call, e)
             raise
-        return self._record_result(call, raw, time.perf_counter() - started)
+        return self._done(pipeline, call, raw, time.perf_counter() - started)
 
-    def _record_result(self, call: "_Call", raw: Any, seconds: float) -> Any:
-        value, label = Policy.executed(call.session, call.spec, raw)
-        self._audit(call, "call", "done", None, {"result": _summary(value), "label": label.as_dict(),
-                                                 "seconds": round(seconds, 4)})
-        return value
+    @staticmethod
+    def _done(pipeline: GuardPipeline, call: "_Call", raw: Any, seconds: float) -> Any:
+        outcome = pipeline.finished(call.spec, call.args, call.call_id, call.decision, raw, seconds)
+        pipeline.settle(call.spec, outcome)
+        return outcome.value
 
-    def _record_error(self, call: "_Call", e: BaseException) -> None:
-        Policy.count(call.session, call.spec)  # a failed attempt counts toward limits, as in agent runs
-        self._audit(call, "call", "error", f"{type(e).__name__}: {e}", {})
-
-    def _audit(self, call: "_Call", kind: str, verdict: str, reason: str | None, data: dict[str, Any]) -> None:
-        if self.store is None:
-            return
-        suffix = {"decision": ":decision", "approval": ":approval", "call": ":result"}[kind]
-        if kind == "decision" and call.after_approval:
-            suffix += ":approved"  # the second decision of an approved call is a record of its own
-        self.store.audit.append(
-            f"lib:{call.call_id}{suffix}", kind, run_id=call.session.id, agent=self.agent.name, user_id=self.owner,
-            tool=call.spec.name, verdict=verdict, reason=reason,
-            data={"args": call.args, "call_id": call.call_id, "via": "library", **data},
-        )
+    @staticmethod
+    def _failed(pipeline: GuardPipeline, call: "_Call", e: BaseException) -> None:
+        pipeline.settle(call.spec, pipeline.failed(call.spec, call.args, call.call_id, call.decision, e))
 
 
 class _Call:

@@ -15,7 +15,6 @@ from typing import Any
 
 from meshclaw.domain.provenance import Label
 
-STEP_PREFIX = "tool:"
 RECORDED_INPUTS = "recorded_inputs"  # the key in a run's snapshot naming the run whose reads it replays
 
 
@@ -59,7 +58,8 @@ async def load_recorded_inputs(run_id: str) -> RecordedInputs:
     """Every completed read of the run, from its durable checkpoints."""
     from dbos import DBOS
 
-    from .guarded import Outcome
+    from .context import Outcome
+    from .pipeline import STEP_PREFIX
 
     recorded = RecordedInputs(run_id)
     for step in await DBOS.list_workflow_steps_async(run_id):

@@ -23,6 +23,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from meshclaw.domain.runs import RunEvent
+
 from .cli.home import worker_socket
 
 log = logging.getLogger(__name__)
@@ -89,7 +91,8 @@ async def _serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
             getting = asyncio.ensure_future(events.get())
             await asyncio.wait({getting, waiting}, return_when=asyncio.FIRST_COMPLETED)
             if getting.done():
-                send(getting.result())
+                event = getting.result()
+                send(event.as_dict() if isinstance(event, RunEvent) else event)
                 await writer.drain()
             else:
                 getting.cancel()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from meshclaw.domain.runs import RunEvent
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,7 +22,12 @@ def _args(args: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def print_event(event: dict[str, Any]) -> None:
+def print_event(event: "RunEvent | dict[str, Any]") -> None:
+    """Print one run event (typed, or its wire form from the worker) as a line or two."""
+    from meshclaw.domain.runs import RunEvent
+
+    if isinstance(event, RunEvent):
+        event = event.as_dict()
     kind = event.get("kind")
     if kind == "run" and event.get("status") == "running":
         console.print(f"[bold]▶ {event['agent']}[/bold]: {escape(event['task'])}")

@@ -1,0 +1,51 @@
+"""Baseline alerts after an executed call: a tool the agent never used before, or a burst of calls.
+
+Cheap in the common case (one count), and written inside the call's durable step, so a replayed
+run does not alert twice. The rules themselves are pure (``policy/baseline.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Callable
+
+from meshclaw.domain.runs import AlertEvent, AuditKind, RunEvent
+
+if TYPE_CHECKING:
+    from meshclaw.store.facade import Store
+
+_USED_BEFORE: set[tuple[str, str, str]] = set()  # (store, agent, tool): known not to be a first use
+_LAST_CHECK: dict[tuple[str, str, str], float] = {}
+RECHECK_SECONDS = 5.0
+
+
+def check_baseline(store: "Store", *, run_id: str, agent: str, owner_id: str, tool: str, key: str,
+                   emit: Callable[[RunEvent], None]) -> None:
+    """Append an ``alert`` audit record (and emit it) for each deviation of this call from the agent's baseline."""
+    from meshclaw.policy.baseline import BURST_FLOOR, deviations
+
+    audit = store.audit
+    seen_key = (store.url, agent, tool)
+    maybe_first = seen_key not in _USED_BEFORE
+    if not maybe_first and time.monotonic() - _LAST_CHECK.get(seen_key, 0.0) < RECHECK_SECONDS:
+        return  # a burst is measured over an hour: looking again within seconds adds nothing
+    _LAST_CHECK[seen_key] = time.monotonic()
+    now = datetime.now(timezone.utc)
+    last_hour = audit.count_calls(agent=agent, tool=tool, since=now - timedelta(hours=1))
+    if not maybe_first and last_hour < BURST_FLOOR:
+        return
+    total = audit.count_calls(agent=agent, tool=tool, since=now - timedelta(days=3650)) if maybe_first else 2
+    if total > 1:
+        _USED_BEFORE.add(seen_key)
+    found = deviations(
+        agent, tool,
+        earlier_runs=store.runs.count(agent=agent) - 1 if total == 1 else 0,
+        total_calls=total,
+        last_hour=last_hour,
+        last_week=audit.count_calls(agent=agent, tool=tool, since=now - timedelta(days=7)) if last_hour >= BURST_FLOOR else last_hour,
+    )
+    for d in found:
+        store.audit.append(f"{key}:alert:{d.kind}", AuditKind.ALERT.value, run_id=run_id, agent=agent, user_id=owner_id,
+                           tool=tool, verdict=d.kind, reason=d.message)
+        emit(AlertEvent(d.message))
