@@ -101,6 +101,6 @@ def test_a_read_the_recording_lacks_is_not_made_live(recorded, cli):
 def test_unknown_source_run_is_a_clear_error(home, cli):
     write_config(home, CONFIG)
     p = cli("rehearse", "bumper", "bump a", "--inputs-from", "nosuchrun")
-    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert p.returncode == 2 and "Traceback" not in p.stderr
     assert "meshclaw: no run nosuchrun to take recorded inputs from (see `meshclaw runs`)" in p.stderr
     assert "[]" == cli("runs", "--json", check=True).stdout.strip()  # nothing was started
