@@ -132,3 +132,23 @@ def test_an_unknown_workflow_is_a_clear_error(home):
     with runtime(home, config("no-such-flow")) as rt:
         outcome, _ = run(rt, "filer", "remember to buy milk")
         assert outcome.status == "failed" and "unknown workflow 'no-such-flow'" in outcome.error
+
+
+@pytest.mark.bundled_model
+def test_a_judgement_on_the_bundled_model_is_constrained_to_the_schema(home):
+    """The real 1.5B model answers a typed judgement with a valid instance (JSON-schema constrained decoding)."""
+    from typing import Literal
+
+    from meshclaw.domain.config import BundledModel
+    from meshclaw.runtime.judgement import ask_model, output_spec
+    from meshclaw.runtime.metered import metered_model
+
+    class Label(BaseModel):
+        label: Literal["urgent", "needs_reply", "fyi", "newsletter", "spam"]
+        reason: str
+
+    model = metered_model("local", {"local": BundledModel(kind="bundled")}, home, None)
+    assert type(output_spec(model, Label)).__name__ == "NativeOutput"
+    answer = asyncio.run(ask_model(model, Label, "Label the email for its recipient. Answer with JSON only.",
+                                   "<item>\nSubject: Weekly digest: 10 articles you missed\nUnsubscribe at the bottom.\n</item>"))
+    assert isinstance(answer, Label) and answer.label in {"newsletter", "fyi", "spam", "urgent", "needs_reply"}

@@ -152,15 +152,16 @@ def check(values: dict[str, Any], fields: dict[str, FieldSpec], directory: Direc
 async def extract(model: Any, content: str, fields: dict[str, FieldSpec], directory: Directory,
                   vouched: Callable[[str], bool] = lambda option: True) -> Extraction:
     """Ask a tool-less model to fill the schema from ``content``; check what it returned (see ``check``)."""
-    from pydantic_ai import Agent
+    from meshclaw.runtime.judgement import ask_model
 
     schema = output_model(fields)
-    reader: Agent[None, Any] = Agent(model, output_type=schema, instructions=INSTRUCTIONS, retries=1)
     wanted = "\n".join(f"- {n} ({s.type}{': ' + ', '.join(s.options) if s.options else ''}): {s.description}"
                        for n, s in fields.items())
     prompt = f"Fields to fill:\n{wanted}\n\n<document>\n{content[:MAX_CONTENT]}\n</document>"
-    result = await reader.run(prompt)
-    return check(result.output.model_dump(), fields, directory, vouched)
+    # The reader is a typed judgement whose schema is built from the planner's fields; it keeps the
+    # output-tool form, which every provider (and the bundled model's text tool calls) supports.
+    answer = await ask_model(model, schema, INSTRUCTIONS, prompt, output=schema)
+    return check(answer.model_dump(), fields, directory, vouched)
 
 
 # --- where content comes from ------------------------------------------------------------------

@@ -35,10 +35,10 @@ def output_spec(model: Any, schema: type[BaseModel]) -> Any:
     """Schema-constrained output where the model supports it (native JSON schema), else prompted JSON."""
     from pydantic_ai import NativeOutput, PromptedOutput
 
-    profile = getattr(model, "profile", None)
-    if getattr(profile, "supports_json_schema_output", False):
-        return NativeOutput(schema)
-    return PromptedOutput(schema)
+    profile = getattr(model, "profile", None) or {}
+    native = profile.get("supports_json_schema_output") if isinstance(profile, dict) else \
+        getattr(profile, "supports_json_schema_output", False)
+    return NativeOutput(schema) if native else PromptedOutput(schema)
 
 
 def judgement_prompt(content: str, examples: Sequence[tuple[str, BaseModel]] = ()) -> str:
@@ -50,12 +50,16 @@ def judgement_prompt(content: str, examples: Sequence[tuple[str, BaseModel]] = (
     return "\n\n".join(parts)
 
 
-async def ask_model(model: Any, schema: type[T], instructions: str, prompt: str, *, retries: int = 1) -> T:
-    """One tool-less request (plus at most ``retries`` re-asks on an invalid answer); the schema instance."""
+async def ask_model(model: Any, schema: type[T], instructions: str, prompt: str, *, retries: int = 1,
+                    output: Any = None) -> T:
+    """One tool-less request (plus at most ``retries`` re-asks on an invalid answer); the schema instance.
+
+    ``output`` overrides how the schema is asked for (a pydantic-ai output spec); by default
+    ``output_spec``: constrained decoding where the model supports it."""
     from pydantic_ai import Agent
 
-    agent: Agent[None, Any] = Agent(model, output_type=output_spec(model, schema), instructions=instructions,
-                                    retries=retries)
+    agent: Agent[None, Any] = Agent(model, output_type=output if output is not None else output_spec(model, schema),
+                                    instructions=instructions, retries=retries)
     result = await agent.run(prompt)
     return result.output
 
