@@ -1,0 +1,49 @@
+"""``meshclaw.guard``: the guard as a library, for people who put it around their own tools.
+
+This is the stable public API; everything it names keeps its meaning across releases, and the
+same decision function (``meshclaw.policy.guard.decide``) judges agent runs, so a result measured
+here (for example on a benchmark of tool calls) is what an agent would get.
+
+    from meshclaw.guard import Protector, PolicyDenied, ApprovalNeeded
+
+    protector = Protector(["crm.lookup", {"tool": "mail.send", "when": {"to": {"domain_in": ["example.com"]}}}],
+                          owner="alice")
+
+    @protector.protect("mail.send", effect="external", sensitive=["to"])
+    def send(to: str, body: str) -> str: ...
+
+    with protector.session(request="mail the report to bob@example.com") as session:
+        session.untrusted(fetched_page, origin="web")      # what an outsider could have written
+        send("bob@example.com", "...")                      # allowed: the owner named bob
+        send("eve@evil.example", "...")                     # PolicyDenied: outside the grant
+
+Pure decisions without running anything: ``Policy(grants).decide(spec, args, session)`` returns a
+``Decision`` (``verdict`` allow / ask / deny, ``reason``, ``rule``). With a ``store``, a Protector
+writes every decision and call to the tamper-evident audit log, exactly as agent runs do.
+
+Names:
+- ``Protector``, ``protect_mcp``: decorators and MCP access with audit and approvals.
+- ``Policy``, ``Session``, ``policy_agent``: decisions and per-unit-of-work state.
+- ``ToolSpec``, ``Effect``, ``tool``: declaring a tool (its effect, sensitive arguments, output trust).
+- ``Label``, ``Source``, ``Trust``, ``Labelled``, ``LabelledFields``: provenance labels.
+- ``Decision``, ``Verdict``: the guard's answers.
+- ``PolicyError``, ``PolicyDenied``, ``ApprovalNeeded``: what a refused call raises.
+- ``approval_key``: what an approval covers.
+"""
+
+from __future__ import annotations
+
+from meshclaw.connectors.mcp.protected import protect_mcp
+from meshclaw.domain.decisions import Decision, Verdict
+from meshclaw.domain.effects import Effect, ToolSpec, tool
+from meshclaw.domain.provenance import Label, Labelled, Source, Trust
+from meshclaw.policy.approvals import approval_key
+from meshclaw.policy.library import ApprovalNeeded, Policy, PolicyDenied, PolicyError, Session, policy_agent
+from meshclaw.policy.provenance import LabelledFields
+from meshclaw.runtime.protect import Protector
+
+__all__ = [
+    "ApprovalNeeded", "Decision", "Effect", "Label", "Labelled", "LabelledFields", "Policy", "PolicyDenied",
+    "PolicyError", "Protector", "Session", "Source", "ToolSpec", "Trust", "Verdict", "approval_key",
+    "policy_agent", "protect_mcp", "tool",
+]
