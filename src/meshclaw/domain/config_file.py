@@ -47,7 +47,33 @@ def _to_python(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, path + (i,), lines) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+    return yaml.SafeLoader("").construct_object(node, deep=True)  # an empty value ("imap_host:") is None
+
+
+# What PyYAML says about a malformed file, in words a person who edits YAML by hand can act on.
+_YAML_PROBLEMS = (
+    ("expected <block end>", "the indentation of this line does not match the lines above it "
+                             "(items at the same level need the same number of spaces)"),
+    ("mapping values are not allowed here", "a ':' where a value was expected: put the value in quotes, "
+                                            "or move the nested setting to its own, further-indented line"),
+    ("cannot start any token", "a tab or other character that YAML does not allow here: indent with spaces"),
+    ("could not find expected ':'", "a line that is not 'name: value' (is a ':' missing, or a quote not closed?)"),
+    ("expected <block mapping start>", "the indentation of this line does not match the lines above it"),
+    ("found unexpected end of stream", "the file ends inside a quoted value or a [list] / {mapping}: close it"),
+    ("did not find expected key", "the indentation of this line does not match the lines above it, "
+                                  "or a '- ' list item is mixed with 'name: value' settings"),
+    ("expected ',' or ']'", "a [list] is not closed with ']' (or items lack commas)"),
+    ("expected ',' or '}'", "a {mapping} is not closed with '}' (or items lack commas)"),
+)
+
+
+def yaml_problem(problem: str | None) -> str:
+    """A PyYAML parser message turned into plain words (the original kept, in brackets, for searching)."""
+    text = (problem or "").strip()
+    for marker, plain in _YAML_PROBLEMS:
+        if marker in text:
+            return f"{plain} [YAML: {text}]"
+    return f"not valid YAML: {text}"
 
 
 def parse_config(text: str, path: Path) -> Config:
@@ -60,7 +86,7 @@ def parse_config_with_lines(text: str, path: Path) -> tuple[Config, "LineMap"]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
-        raise ConfigError(path, [ConfigProblem(mark.line + 1 if mark else None, "", f"not valid YAML: {e.problem}")]) from None
+        raise ConfigError(path, [ConfigProblem(mark.line + 1 if mark else None, "", yaml_problem(e.problem))]) from None
     lines: dict[tuple, int] = {}
     try:
         data = _to_python(node, (), lines) if node is not None else {}
@@ -109,7 +135,9 @@ def _problem(err: dict[str, Any], lines: dict[tuple, int], data: dict) -> Config
             break
     where = ".".join(str(p) for p in loc)
     message = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
+    if err.get("input", "") is None and err["type"] not in ("missing", "extra_forbidden"):
+        message = "is empty: give it a value, or remove the line"
+    elif err["type"] == "extra_forbidden":
         message = "unknown setting (check the spelling; see `meshclaw init` for a commented example)"
     return ConfigProblem(line, where, message)
 
