@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Callable, Any, Iterable
 
 from sqlalchemy import select, text
 
@@ -84,10 +84,17 @@ class VerifyResult:
 
 
 class AuditLog:
-    def __init__(self, db: Database, key: bytes, secret_values: Iterable[str] = ()):
+    def __init__(self, db: Database, key: bytes, secret_values: "Iterable[str] | Callable[[], Iterable[str]]" = ()):
+        """``secret_values``: the values to redact, or a callable giving the current ones (secrets
+        added while the process runs are then redacted too)."""
         self.db = db
         self.key = key
-        self.secret_values = list(secret_values)
+        self._secret_values = secret_values if callable(secret_values) else list(secret_values)
+
+    @property
+    def secret_values(self) -> list[str]:
+        source = self._secret_values
+        return list(source()) if callable(source) else source
 
     def append(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets as _secrets
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .agent_state import AgentStateRepository
 from .approvals import ApprovalRepository
@@ -36,7 +36,8 @@ def audit_key(home: Path) -> bytes:
 
 
 class Store:
-    def __init__(self, home: Path, url: str | None = None, secret_values: Iterable[str] = ()):
+    def __init__(self, home: Path, url: str | None = None,
+                 secret_values: "Iterable[str] | Callable[[], Iterable[str]]" = ()):
         self.home = home
         try:
             home.mkdir(parents=True, exist_ok=True)

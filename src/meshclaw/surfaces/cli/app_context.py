@@ -39,7 +39,7 @@ def open_store(known_secrets: "object | None" = None) -> "Store":
     from meshclaw.store.facade import Store
 
     s = known_secrets or secrets()
-    return Store(meshclaw_home(), store_url(), secret_values=s.values())  # type: ignore[attr-defined]
+    return Store(meshclaw_home(), store_url(), secret_values=s.values)  # type: ignore[attr-defined]
 
 
 def open_runtime(config: "Config | None" = None) -> "Runtime":
