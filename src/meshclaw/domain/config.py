@@ -36,9 +36,26 @@ def check_secret_ref(value: str | None) -> str | None:
 SecretRef = Annotated[str, AfterValidator(check_secret_ref)]
 
 
+def check_time_zone(value: str | None) -> str | None:
+    """An IANA time zone name (``Europe/Paris``), checked against the system's zone database."""
+    if value is None:
+        return value
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(value)
+    except Exception:  # noqa: BLE001 - any lookup failure means the name is unknown
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(check_time_zone)]
+
+
 class Organisation(Strict):
     name: str = "My organisation"
     domains: list[str] = Field(default_factory=list, description="mail domains that belong to the organisation")
+    timezone: TimeZoneName = Field(default="UTC", description="the organisation's default time zone (IANA name)")
 
 
 class Budget(Strict):
@@ -65,6 +82,7 @@ class User(Strict):
     name: str
     email: str | None = None
     manager: str | None = None
+    timezone: TimeZoneName | None = Field(default=None, description="the person's time zone; the organisation's if unset")
     roles: list[Literal["employee", "manager", "admin", "auditor"]] = Field(default_factory=lambda: ["employee"])
     budget: Budget = Field(default_factory=Budget)
 
@@ -188,7 +206,7 @@ class Trigger(Strict):
     """When the worker starts a run of the agent by itself: on a schedule, or on an event."""
 
     cron: str | None = Field(default=None, description="'minute hour day month weekday', or six fields with seconds first")
-    timezone: str | None = Field(default=None, description="IANA name the schedule is read in; UTC if unset")
+    timezone: TimeZoneName | None = Field(default=None, description="IANA name the schedule is read in; UTC if unset")
     event: str | None = None
     task: str = Field(min_length=1)
 
@@ -206,13 +224,6 @@ class Trigger(Strict):
             if len(self.cron.split()) not in (5, 6) or not croniter.is_valid(self.cron, second_at_beginning=True):
                 raise ValueError(f"{self.cron!r} is not a cron schedule: give 'minute hour day month weekday' "
                                  "(e.g. '0 7 * * 1-5'), or six fields with seconds first")
-        if self.timezone is not None:
-            from zoneinfo import ZoneInfo
-
-            try:
-                ZoneInfo(self.timezone)
-            except Exception:  # noqa: BLE001 - any lookup failure means the name is unknown
-                raise ValueError(f"unknown time zone {self.timezone!r} (use an IANA name such as Europe/Paris)") from None
         return self
 
 

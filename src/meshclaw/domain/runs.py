@@ -20,6 +20,7 @@ class RunStatus(StrEnum):
     STOPPED = "stopped"  # kill switch or budget
     CANCELLED = "cancelled"  # interrupted by a person
     DENIED = "denied"
+    NO_ANSWER = "no-answer"  # finished, but the model's final answer was empty or template text
 
     @property
     def finished(self) -> bool:
@@ -27,7 +28,7 @@ class RunStatus(StrEnum):
 
 
 FINISHED = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED, RunStatus.CANCELLED,
-                      RunStatus.DENIED})
+                      RunStatus.DENIED, RunStatus.NO_ANSWER})
 
 
 class RunKind(StrEnum):

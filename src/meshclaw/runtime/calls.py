@@ -92,4 +92,4 @@ class Calls:
         deps = self.deps
         deps.code_calls += 1
         return await judge(deps, self.model, schema, instructions=instructions, content=content,
-                           examples=examples, name=name)
+                           examples=examples, name=name, note=deps.now_line)

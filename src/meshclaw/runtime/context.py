@@ -58,6 +58,7 @@ class RunDeps:
     approved_keys: set[str] = field(default_factory=set)  # approval keys a person approved in this run
     pin_checks: dict[str, tuple[str, bool]] = field(default_factory=dict)  # MCP tool -> (fingerprint, offered)
     code_calls: int = 0  # guarded calls made from workflow code so far, to number them deterministically
+    now_line: str = ""  # the run's date, time and the owner's time zone, sent with every model request
 
     def calls_today(self, tool_name: str) -> int:
         """Executed calls of this tool by this agent since midnight UTC (for per-day grant limits)."""

@@ -19,10 +19,12 @@ from dbos import DBOS
 from meshclaw.domain.config import Agent, Config, FallbackModel
 from meshclaw.domain.errors import BudgetExceeded, RunCancelled, RunStopped
 from meshclaw.domain.runs import AuditKind, RunEvent, RunKind, RunStatus, RunStatusEvent
+from meshclaw.domain.provenance import Label, Source, Trust
 from meshclaw.domain.secrets import Secrets
 from meshclaw.policy.provenance import directory_entries, seed_run
 from meshclaw.store.facade import Store
 
+from .answers import answer_problem, time_line
 from .context import RunDeps, current_run
 from .metered import metered_model
 from .recorded import RECORDED_INPUTS, load_recorded_inputs
@@ -184,6 +186,27 @@ class Runtime:
         assert run is not None
         return RunOutcome(run_id, run.status, run.output, run.error)
 
+    async def cancel(self, run_id: str, why: str = "interrupted by its owner") -> RunOutcome:
+        """Cancel a run for good: its durable workflow is cancelled, so neither this process nor a worker
+        nor ``meshclaw resume`` carries out anything the run had not done yet. The run ends ``cancelled``
+        with how many calls had completed; a completed call is never undone."""
+        await DBOS.cancel_workflow_async(run_id)
+        run = self.store.runs.get(run_id)
+        if run is None:
+            from meshclaw.domain.errors import NotFound
+
+            raise NotFound(f"no run {run_id!r}")
+        if run.status not in {s.value for s in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED)}:
+            done = [r.tool for r in self.store.audit.records(run_id=run.id) if r.kind == AuditKind.CALL and r.verdict == "done"]
+            said = f"{why}; {len(done)} call(s) had completed" + (f" ({', '.join(done)})" if done else "")
+            self.store.runs.set_status(run.id, RunStatus.CANCELLED, error=said)
+            self.store.audit.append(f"{run.id}:cancelled", AuditKind.RUN.value, run_id=run.id, agent=run.agent,
+                                    user_id=run.user_id, verdict=RunStatus.CANCELLED.value, reason=said)
+        self._listeners.pop(run_id, None)
+        run = self.store.runs.get(run_id)
+        assert run is not None
+        return RunOutcome(run.id, run.status, run.output, run.error)
+
     # --- the workflow body ---------------------------------------------------------------------
 
     def _pydantic_agent(self, snap: dict[str, Any], agent: Agent, config: Config) -> Any:
@@ -233,6 +256,8 @@ class Runtime:
                        listeners=self._listeners.get(run.id, []))
         seed_run(deps.provenance, request=run.task, instructions=agent.instructions, owner_email=deps.owner.email,
                  directory=directory_entries(config))
+        deps.now_line = time_line(run.created_at, deps.owner.timezone or config.organisation.timezone)
+        deps.provenance.observe(deps.now_line, Label(Source.TOOL, Trust.TRUSTED, "the run's clock"))
         return deps
 
     async def execute(self, run_id: str) -> str:
@@ -265,6 +290,8 @@ class Runtime:
                 else:
                     output = await self._run_agent_loop(deps, snap, agent, config)
             status = RunStatus.SUCCEEDED
+        except NoAnswer as e:
+            status, error, output = RunStatus.NO_ANSWER, str(e), e.output
         except RunCancelled as e:
             status, error = RunStatus.CANCELLED, str(e)
         except (RunStopped, BudgetExceeded) as e:
@@ -290,8 +317,14 @@ class Runtime:
         pa = self._pydantic_agent(snap, agent, config)
         limits = UsageLimits(request_limit=agent.limits.model_requests_per_run,
                              tool_calls_limit=agent.limits.tool_calls_per_run)
-        result = await pa.run(deps.task, deps=deps, usage_limits=limits)
-        return str(result.output)
+        # The time goes into the user turn, not the instructions, so the prompt prefix stays cacheable.
+        prompt = f"{deps.task}\n\n{deps.now_line}"
+        result = await pa.run(prompt, deps=deps, usage_limits=limits)
+        output = str(result.output)
+        problem = answer_problem(output)
+        if problem is not None:
+            raise NoAnswer(problem, output)
+        return output
 
     async def _run_workflow(self, deps: RunDeps, agent: Agent, config: Config) -> str:
         """Code drives: the agent's named workflow, calling granted tools and typed judgements through the guard."""
@@ -304,6 +337,14 @@ class Runtime:
         async with toolset:
             calls = Calls(deps, toolset, model)
             return str(await body(calls))
+
+
+class NoAnswer(Exception):
+    """The agent loop ended without a usable answer (see ``answers.answer_problem``)."""
+
+    def __init__(self, problem: str, output: str):
+        super().__init__(problem)
+        self.output = output
 
 
 def _one_line(e: BaseException) -> str:

@@ -41,12 +41,15 @@ def output_spec(model: Any, schema: type[BaseModel]) -> Any:
     return NativeOutput(schema) if native else PromptedOutput(schema)
 
 
-def judgement_prompt(content: str, examples: Sequence[tuple[str, BaseModel]] = ()) -> str:
-    """The user turn: worked examples (item → answer as JSON), then the item to judge, fenced as data."""
+def judgement_prompt(content: str, examples: Sequence[tuple[str, BaseModel]] = (), note: str = "") -> str:
+    """The user turn: worked examples (item → answer as JSON), then the item to judge, fenced as data.
+
+    ``note`` (e.g. the current time) goes last, so that instructions and examples stay a stable,
+    cacheable prompt prefix."""
     parts = []
     for i, (item, answer) in enumerate(examples, 1):
         parts.append(f"Example {i}:\n<item>\n{item}\n</item>\nAnswer: {answer.model_dump_json()}")
-    parts.append(f"<item>\n{content[:MAX_CONTENT]}\n</item>\nAnswer:")
+    parts.append(f"<item>\n{content[:MAX_CONTENT]}\n</item>" + (f"\n{note}" if note else "") + "\nAnswer:")
     return "\n\n".join(parts)
 
 
@@ -65,7 +68,7 @@ async def ask_model(model: Any, schema: type[T], instructions: str, prompt: str,
 
 
 async def judge(deps: "RunDeps", model: Any, schema: type[T], *, instructions: str, content: str,
-                examples: Sequence[tuple[str, T]] = (), name: str | None = None) -> T:
+                examples: Sequence[tuple[str, T]] = (), name: str | None = None, note: str = "") -> T:
     """Ask ``model`` for one instance of ``schema`` about ``content``, as a durable, metered, audited step.
 
     ``examples`` are ``(item, answer)`` pairs shown before the item. Raises pydantic-ai's
@@ -73,7 +76,7 @@ async def judge(deps: "RunDeps", model: Any, schema: type[T], *, instructions: s
     ``RunStopped`` / ``BudgetExceeded`` from the metered model.
     """
     label = name or schema.__name__
-    prompt = judgement_prompt(content, examples)
+    prompt = judgement_prompt(content, examples, note)
 
     async def ask() -> Any:
         return await ask_model(model, schema, instructions, prompt)

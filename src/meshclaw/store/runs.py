@@ -10,7 +10,9 @@ from sqlalchemy import select
 from .database import Database
 from .tables import Run
 
-FINISHED = ("succeeded", "failed", "stopped", "denied")
+from meshclaw.domain.runs import FINISHED as _FINISHED
+
+FINISHED = tuple(sorted(s.value for s in _FINISHED))
 
 
 class RunRepository:
