@@ -16,10 +16,11 @@ MESHCLAW = [sys.executable, "-m", "meshclaw.surfaces.cli.main"]
 
 
 @pytest.fixture(autouse=True)
-def _private_model_dir(request, monkeypatch):
-    """Only tests marked bundled_model see the shared model folder; the rest see a data dir of their own."""
+def _private_model_dir(request, monkeypatch, tmp_path):
+    """Only tests marked bundled_model see the shared model folder; the rest see a folder of their own
+    (inside their data dir), so "not installed" and install tests never touch the real model."""
     if request.node.get_closest_marker("bundled_model") is None:
-        monkeypatch.delenv("MESHCLAW_MODEL_DIR", raising=False)
+        monkeypatch.setenv("MESHCLAW_MODEL_DIR", str(tmp_path / "home" / "models"))
 
 
 @pytest.fixture
@@ -56,6 +57,8 @@ def cli(home):
 def pg_url():
     """A throwaway database on the PostgreSQL server at 127.0.0.1:5432 for one test, dropped after it."""
     psycopg = pytest.importorskip("psycopg")
+    if os.environ.get("TEST_POSTGRES") == "absent":  # scripts/ensure-postgres.sh could not start one
+        pytest.skip("no PostgreSQL server on 127.0.0.1:5432 (scripts/ensure-postgres.sh said why)")
     name = f"meshclaw_test_{uuid.uuid4().hex[:8]}"
     admin = "postgresql://postgres@127.0.0.1:5432/postgres"
     try:

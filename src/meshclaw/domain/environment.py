@@ -10,7 +10,7 @@ variables; ``tests/test_layering.py`` enforces it.
 | MESHCLAW_CONFIG                 | the configuration file (default ``$MESHCLAW_HOME/meshclaw.yaml``)|
 | MESHCLAW_DATABASE_URL           | PostgreSQL store by URL; SQLite in the data dir when unset       |
 | MESHCLAW_AUDIT_KEY              | the audit HMAC key shared by every worker (else a 0600 file)     |
-| MESHCLAW_MODEL_DIR              | a shared folder for the bundled model (else under the data dir)  |
+| MESHCLAW_MODEL_DIR              | the bundled model's folder (default ``$XDG_CACHE_HOME/meshclaw/models``, one copy per machine user) |
 | MESHCLAW_HOST                   | this machine's name in executor ids (else the host name)         |
 | MESHCLAW_EXECUTOR_DEAD_AFTER    | seconds without heartbeats before another host's runs are taken  |
 | MESHCLAW_DBOS_LOG_LEVEL         | the durable-run library's log level (default WARNING)            |
@@ -26,7 +26,8 @@ from functools import lru_cache
 from pathlib import Path
 
 VARIABLES = ("MESHCLAW_HOME", "MESHCLAW_CONFIG", "MESHCLAW_DATABASE_URL", "MESHCLAW_AUDIT_KEY", "MESHCLAW_MODEL_DIR",
-             "MESHCLAW_HOST", "MESHCLAW_EXECUTOR_DEAD_AFTER", "MESHCLAW_DBOS_LOG_LEVEL", "MESHCLAW_DEBUG")
+             "MESHCLAW_HOST", "MESHCLAW_EXECUTOR_DEAD_AFTER", "MESHCLAW_DBOS_LOG_LEVEL", "MESHCLAW_DEBUG",
+             "XDG_CACHE_HOME")
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Environment:
     config_file: Path
     database_url: str | None
     audit_key: str | None
-    model_dir: Path | None
+    model_dir: Path
     host: str
     executor_dead_after: float
     dbos_log_level: str
@@ -69,7 +70,7 @@ def _read(values: tuple[str | None, ...]) -> Environment:
         config_file=Path(env["MESHCLAW_CONFIG"]).expanduser() if env["MESHCLAW_CONFIG"] else home / "meshclaw.yaml",
         database_url=env["MESHCLAW_DATABASE_URL"] or None,
         audit_key=env["MESHCLAW_AUDIT_KEY"] or None,
-        model_dir=Path(env["MESHCLAW_MODEL_DIR"]).expanduser() if env["MESHCLAW_MODEL_DIR"] else None,
+        model_dir=Path(env["MESHCLAW_MODEL_DIR"] or Path(env["XDG_CACHE_HOME"] or "~/.cache") / "meshclaw" / "models").expanduser(),
         host=env["MESHCLAW_HOST"] or socket.gethostname(),
         executor_dead_after=dead,
         dbos_log_level=env["MESHCLAW_DBOS_LOG_LEVEL"] or "WARNING",

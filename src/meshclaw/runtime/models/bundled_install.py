@@ -64,12 +64,11 @@ _SIDECAR_SUFFIX = ".verified"
 
 
 def model_path(home: Path, spec: ModelSpec | None = None) -> Path:
-    """Under the data dir, unless MESHCLAW_MODEL_DIR names a shared folder (one 1.1 GB copy for many homes)."""
+    """In the machine user's model cache (``MESHCLAW_MODEL_DIR``, default ``~/.cache/meshclaw/models``):
+    one 1.1 GB copy serves every data dir, the demo and the tests alike. ``home`` is kept for callers."""
     from meshclaw.domain.environment import environment
 
-    shared = environment().model_dir
-    folder = shared if shared else Path(home) / "models"
-    return folder / (spec or SPEC).filename
+    return environment().model_dir / (spec or SPEC).filename
 
 
 def install_bundled_model(home: Path, *, progress: bool = True) -> Path:
