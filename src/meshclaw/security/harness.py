@@ -84,7 +84,11 @@ def suite_runtime(home: Path, scenarios: list[Scenario]) -> Iterator[tuple[Any, 
 
     factory.build_model = build_model  # the engine and the reader look it up on every build
     try:
-        rt = Runtime(suite_config(scenarios), home, Store(home), Secrets(home / "secrets.env"), resolve)
+        config = suite_config(scenarios)
+        store = Store(home)
+        for agent in config.agents:  # the suite measures agents their owners let act (not rehearsals)
+            store.agents.set_promoted(agent.name, True, "injection-suite")
+        rt = Runtime(config, home, store, Secrets(home / "secrets.env"), resolve)
         rt.launch()
         try:
             yield rt, suite
