@@ -60,7 +60,8 @@ def build(
     references: str | None = None,
 ) -> EmailMessage:
     """A plain-text message from the owner. Bcc is kept in the message (for the owner's copy) and
-    removed before SMTP sees the headers."""
+    removed before SMTP sees the headers. ``references`` is the whole References value of a reply
+    (mime_names.reply_references); without it a reply refers to ``in_reply_to`` alone."""
     if len(body) > MAX_BODY_CHARS:
         raise MailError(f"the body is longer than {MAX_BODY_CHARS:,} characters")
     msg = EmailMessage()
@@ -76,9 +77,12 @@ def build(
     msg["Message-ID"] = message_id
     if in_reply_to:
         msg["In-Reply-To"] = in_reply_to
-        msg["References"] = f"{references} {in_reply_to}".strip() if references else in_reply_to
+        msg["References"] = references or in_reply_to
     msg["X-Mailer"] = "MeshClaw"
     msg.set_content(body)
+    # Fold headers at 998 characters (RFC 5322 2.1.1) rather than 78: the default folder turns a
+    # message id longer than a 78-character line into RFC 2047 encoded words, which breaks threading.
+    msg.policy = msg.policy.clone(max_line_length=998)
     return msg
 
 

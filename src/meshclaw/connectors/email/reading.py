@@ -66,7 +66,8 @@ class Headers(dict):
         return super().get(name.lower(), default)
 
 
-def _headers(block: Any) -> Headers:
+def header_block(block: Any) -> Headers:
+    """The header fields of a raw header block (bytes), each name's first value, undecoded."""
     raw = block if isinstance(block, bytes) else (block or "").encode()
     # compat32 never raises on malformed headers; raw_items() gives values exactly as sent.
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
@@ -110,7 +111,7 @@ def _date(header: str | None, internal: Any) -> str:
 def summarize(item: dict[str, Any]) -> Summary:
     """A Summary from a FETCH of UID, FLAGS, RFC822.SIZE, INTERNALDATE and summary headers."""
     block = next((v for k, v in item.items() if k.startswith("BODY[HEADER")), b"")
-    h = _headers(block)
+    h = header_block(block)
     sender = addresses(h.get("From"))
     return Summary(
         uid=int(item["UID"]),
@@ -185,7 +186,7 @@ def read_message(client: MailClient, uid: int, max_chars: int) -> tuple[Summary,
     """
     item, leafs = client.structure(uid)
     summary = summarize(item)
-    h = _headers(item.get("BODY[HEADER]", b""))
+    h = header_block(item.get("BODY[HEADER]", b""))
     notes: list[str] = []
     if leafs is None:
         text, attachments, calendar = _from_raw(client, uid, notes)

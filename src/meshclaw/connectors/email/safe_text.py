@@ -8,10 +8,9 @@ are removed. Every function also reports what it had to do, as short notes for t
 
 from __future__ import annotations
 
-import base64
-import binascii
 import codecs
-import quopri
+import email.errors
+import email.header
 import re
 import unicodedata
 from html.parser import HTMLParser
@@ -64,38 +63,94 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
     return text, note
 
 
+_WORD = r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?="
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_WORD_RUN = re.compile(rf"{_WORD}(?:\s*{_WORD})*")
+_B64_PAYLOAD = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
-def _decode_word(m: re.Match[str]) -> str:
-    charset, kind, payload = m.group(1).split("*")[0], m.group(2).upper(), m.group(3)
+def _broken(word: re.Match[str]) -> bool:
+    """An encoded word whose payload cannot be what its encoding says (base64 with stray characters
+    or an impossible length). Q payloads always decode: a stray "=" stays as written."""
+    if word.group(2).upper() != "B":
+        return False
+    payload = word.group(3)
+    return not _B64_PAYLOAD.fullmatch(payload) or len(payload.rstrip("=")) % 4 == 1
+
+
+def _decode_run(run: str, notes: list[str]) -> str:
+    """Decode adjacent encoded words with the standard library's decoder, which joins the bytes of
+    neighbours in one charset before decoding them (RFC 2047 6.2: the whitespace between them is
+    not text), so a character split across two words comes out whole."""
     try:
-        if kind == "B":
-            raw = base64.b64decode(payload + "=" * (-len(payload) % 4))
-        else:
-            raw = quopri.decodestring(payload.replace("_", " ").encode("ascii", "replace"), header=True)
-    except (ValueError, binascii.Error):
-        return m.group(0)  # not decodable: show it as the sender wrote it
-    text, _ = decode_bytes(raw, charset)
-    return text
+        pieces = email.header.decode_header(run)
+    except email.errors.HeaderParseError:
+        notes.append("an encoded word could not be decoded; shown as written")
+        return run
+    out = []
+    for data, charset in pieces:
+        if isinstance(data, str):
+            out.append(data)
+            continue
+        # "utf-8*en": RFC 2231 adds a language after the charset.
+        text, note = decode_bytes(data, charset.split("*")[0] if charset else None)
+        out.append(text)
+        if note:
+            notes.append(note)
+    return "".join(out)
+
+
+def decode_header_notes(value: str | bytes | None, limit: int = 300) -> tuple[str, list[str]]:
+    """Decode a header with RFC 2047 encoded words (``=?utf-8?b?...?=``) into one clean line of
+    bounded length, and say what had to be guessed.
+
+    Adjacent encoded words are joined before decoding (RFC 2047 6.2). An unknown or lying charset
+    falls back as body text does (decode_bytes) with a note; a broken encoded word is shown as the
+    sender wrote it, with a note, never dropped. Raw 8-bit headers (common, though not allowed by
+    RFC 5322) are decoded like bodies without a charset. Returns (text, notes).
+    """
+    if value is None:
+        return "", []
+    notes: list[str] = []
+    if isinstance(value, bytes) or re.search("[\udc80-\udcff]", value):
+        # The email package keeps undecodable header bytes as surrogate escapes: get the bytes back.
+        raw = value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
+        text, raw_note = decode_bytes(raw, None)
+        notes += [raw_note.replace("no charset declared", "raw 8-bit header")] if raw_note else []
+    else:
+        text = value
+    out, pos = [], 0
+    for run in _WORD_RUN.finditer(text):
+        out.append(text[pos : run.start()])
+        pos = run.end()
+        good: list[str] = []
+        gap_start, after_broken = run.start(), False
+        for word in _ENCODED_WORD.finditer(text, run.start(), run.end()):
+            gap = text[gap_start : word.start()]
+            gap_start = word.end()
+            if _broken(word):
+                if good:
+                    out.append(_decode_run(" ".join(good), notes))
+                    good = []
+                # A broken word is text, so the whitespace around it is text too.
+                out.append(gap + word.group(0))
+                notes.append("a broken encoded word is shown as written")
+                after_broken = True
+                continue
+            if after_broken:
+                out.append(gap)
+                after_broken = False
+            good.append(word.group(0))
+        if good:
+            out.append(_decode_run(" ".join(good), notes))
+    out.append(text[pos:])
+    decoded, _ = clean_text("".join(out), limit)
+    return " ".join(decoded.split()), list(dict.fromkeys(notes))
 
 
 def decode_header_value(value: str | bytes | None, limit: int = 300) -> str:
-    """Decode an RFC 2047 header (``=?utf-8?b?...?=``) robustly, as one clean line of bounded length.
-
-    Raw 8-bit headers (common, though not allowed) are decoded like bodies without a charset.
-    """
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        # The email package keeps undecodable header bytes as surrogate escapes: get the bytes back.
-        value = value.encode("utf-8", "surrogateescape")
-    text, _ = decode_bytes(value, None)
-    # Whitespace between two encoded words is not part of the text (RFC 2047, section 6.2).
-    text = re.sub(r"(\?=)\s+(=\?)", r"\1\2", text)
-    text = _ENCODED_WORD.sub(_decode_word, text)
-    text, _ = clean_text(text, limit)
-    return " ".join(text.split())
+    """decode_header_notes without the notes: the decoded, cleaned, bounded text only."""
+    return decode_header_notes(value, limit)[0]
 
 
 def clean_text(text: str, max_chars: int) -> tuple[str, bool]:

@@ -28,7 +28,8 @@ from .compose import build, clean_addresses, message_id_for
 from .errors import MailError, MailNotFound
 from .labels import listing_label, message_label
 from .outbox import save_draft, send_once
-from .reading import addresses, read_message, summarize
+from .mime_names import message_ids, reply_references
+from .reading import addresses, header_block, read_message, summarize
 from .settings import EmailSettings
 
 TOOLSET = "email"
@@ -191,17 +192,18 @@ def _original(settings: EmailSettings, password: str, folder: str, uid: int) -> 
     """What a reply needs from the message it answers: ids for threading, subject, who to answer."""
     with MailClient(settings, password) as client:
         client.select(folder)
-        found = client.fetch([uid], "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID REFERENCES SUBJECT FROM REPLY-TO)])")
+        found = client.fetch([uid], "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID REFERENCES IN-REPLY-TO SUBJECT FROM REPLY-TO)])")
     if not found:
         raise MailNotFound(f"there is no message with uid {uid} in {folder!r}")
     s = summarize(found[0])
     block = next((v for k, v in found[0].items() if k.startswith("BODY[")), b"")
-    refs = re.search(rb"^References:(.*(?:\r?\n[ \t].*)*)", block, re.M | re.I)
-    reply_to = re.search(rb"^Reply-To:(.*(?:\r?\n[ \t].*)*)", block, re.M | re.I)
-    answer = addresses(reply_to.group(1).decode("utf-8", "replace")) if reply_to else []
+    h = header_block(block)
+    answer = addresses(h.get("Reply-To"))
+    parent_id = message_ids(h.get("Message-ID"))
     return {
-        "message_id": s.message_id if re.fullmatch(r"<[^<>\s]+>", s.message_id) else None,
-        "references": " ".join(refs.group(1).decode("ascii", "replace").split())[:2000] if refs else None,
+        "message_id": parent_id[0] if parent_id else None,
+        # Whole ids only: the first and the newest are kept when the thread is long (RFC 5322 3.6.4).
+        "references": reply_references(h.get("References"), h.get("In-Reply-To"), h.get("Message-ID")),
         "subject": s.subject,
         "answer_to": answer[0][1] if answer else s.sender,
     }
