@@ -119,7 +119,10 @@ class Part:
 
     @property
     def filename(self) -> str | None:
-        return self.disposition_params.get("filename") or self.params.get("name")
+        """The part's name, RFC 2231 and RFC 2047 decoded (mime_names.attachment_name)."""
+        from .mime_names import attachment_name
+
+        return attachment_name(self.disposition_params, self.params)[0]
 
     @property
     def is_attachment(self) -> bool:
@@ -182,3 +185,29 @@ def parts(structure: Any, section: str = "") -> list[Part]:
             disposition_params=disp_params,
         )
     ]
+
+
+@dataclass(frozen=True)
+class Container:
+    """One multipart node of a message's MIME tree: its section ("" for the whole message), type
+    ("multipart/signed") and parameters (``protocol``, ``report-type``...)."""
+
+    section: str
+    type: str
+    params: dict[str, str]
+
+
+def containers(structure: Any, section: str = "") -> list[Container]:
+    """The multipart nodes of a parsed BODYSTRUCTURE, outermost first (RFC 3501 7.4.2: after the
+    children come the subtype and, as the first extension field, the parameter list)."""
+    if not isinstance(structure, list) or not structure or not isinstance(structure[0], list):
+        return []
+    n = 0
+    while n < len(structure) and isinstance(structure[n], list):
+        n += 1
+    subtype = (as_text(structure[n]) if n < len(structure) else None) or "mixed"
+    params = _params(structure[n + 1]) if n + 1 < len(structure) else {}
+    out = [Container(section, f"multipart/{subtype.lower()}", params)]
+    for i, child in enumerate(structure[:n], 1):
+        out += containers(child, f"{section}.{i}" if section else str(i))
+    return out

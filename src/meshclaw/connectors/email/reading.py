@@ -17,8 +17,10 @@ from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
 from .client import MailClient
-from .imap_wire import Part
-from .safe_text import clean_text, decode_bytes, decode_header_value, html_to_text, invisible_count
+from .imap_wire import Part, WireError, containers
+from .mime_kinds import CALENDAR_TYPES, Shape, classify, delivery_report, header_labels, inline_pgp
+from .mime_names import attachment_name
+from .safe_text import clean_text, decode_bytes, decode_header_notes, decode_header_value, html_to_text, invisible_count
 
 TEXT_CAP = 256 * 1024  # bytes of a text/plain part fetched at most
 HTML_CAP = 1024 * 1024  # bytes of a text/html part fetched at most
@@ -78,11 +80,17 @@ def header_block(block: Any) -> Headers:
 
 
 def addresses(value: str | None) -> list[tuple[str, str]]:
-    """(display name, address) pairs from an address header, decoded; malformed entries skipped."""
+    """(display name, address) pairs from an address header; malformed entries skipped.
+
+    The header is split into addresses before display names are decoded: an encoded name may hide
+    a comma (``=?windows-1252?Q?M=FCller=2C_J=FCrgen?=``) that is part of the name, not a separator
+    (RFC 2047 5(3)). Raw 8-bit names are decoded like any raw header.
+    """
     if not value:
         return []
-    decoded = decode_header_value(value, limit=2000)
-    return [(n, a.lower()) for n, a in getaddresses([decoded]) if "@" in a][:50]
+    pairs = getaddresses([value.replace("\r", " ").replace("\n", " ")])
+    return [(decode_header_value(n, limit=200), decode_header_value(a, limit=320).lower())
+            for n, a in pairs if "@" in a][:50]
 
 
 def _display(pairs: list[tuple[str, str]]) -> str:
@@ -162,8 +170,9 @@ def decode_transfer(data: bytes, encoding: str) -> tuple[bytes, str | None]:
     return data, None
 
 
-def _attachment(p: Part) -> dict[str, Any]:
-    name = decode_header_value(p.filename, limit=120) if p.filename else None
+def _attachment(p: Part, notes: list[str]) -> dict[str, Any]:
+    name, more = attachment_name(p.disposition_params, p.params)
+    notes += more
     return {"name": name or f"(unnamed {p.type})", "type": p.type, "size": p.decoded_size}
 
 
@@ -187,18 +196,35 @@ def read_message(client: MailClient, uid: int, max_chars: int) -> tuple[Summary,
     item, leafs = client.structure(uid)
     summary = summarize(item)
     h = header_block(item.get("BODY[HEADER]", b""))
-    notes: list[str] = []
+    notes = [f"subject: {n}" for n in decode_header_notes(h.get("Subject"))[1]]
+    notes += [f"sender: {n}" for n in decode_header_notes(h.get("From"))[1]]
+    report: dict[str, str] = {}
     if leafs is None:
+        shape = Shape(labels=header_labels(h))
         text, attachments, calendar = _from_raw(client, uid, notes)
     else:
-        text, attachments, calendar = _from_parts(client, uid, leafs, notes)
-        if not text.strip() and summary.size > len(item.get("BODY[HEADER]") or b""):
+        try:
+            nodes = containers(item.get("BODYSTRUCTURE"))
+        except WireError:
+            nodes = []
+        shape = classify(h, nodes, leafs)
+        text, attachments, calendar, report = _from_parts(client, uid, leafs, notes, shape)
+        if not text.strip() and not (shape.unreadable or calendar or attachments) and summary.size > len(item.get("BODY[HEADER]") or b""):
             # The structure promised text that is not there (e.g. a multipart without boundary):
             # show the body as it is rather than nothing.
             body = client.sections(uid, {"TEXT": TEXT_CAP}).get("TEXT", b"")
             text, note = decode_bytes(body, None)
             notes.append("the MIME structure is broken; showing the undecoded body")
             notes += [note] if note else []
+    if shape.unreadable and not text.strip():
+        text = shape.unreadable
+        notes = [n for n in notes if n != "the message has no text part"]
+    text, pgp_labels = inline_pgp(text)
+    labels = shape.labels + pgp_labels
+    if calendar:
+        method = calendar.get("method", "").upper()
+        labels.append({"CANCEL": "meeting cancellation", "REPLY": "meeting reply"}.get(method, "meeting invitation"))
+    notes += shape.notes
     hidden_chars = invisible_count(text)
     text, truncated = clean_text(text, max_chars)
     if hidden_chars:
@@ -226,20 +252,27 @@ def read_message(client: MailClient, uid: int, max_chars: int) -> tuple[Summary,
             notes.append(f"{len(attachments) - MAX_ATTACHMENTS_LISTED} more attachments not listed")
     if calendar:
         view["invitation"] = calendar
+    if report:
+        view["delivery_report"] = report
+    if labels:
+        view["content_labels"] = list(dict.fromkeys(labels))
     if notes:
         view["notes"] = notes
     return summary, view
 
 
-def _from_parts(client: MailClient, uid: int, leafs: list[Part], notes: list[str]) -> tuple[str, list, dict]:
-    plain = next((p for p in leafs if p.type == "text/plain" and not p.is_attachment), None)
-    html = next((p for p in leafs if p.type == "text/html" and not p.is_attachment), None)
-    cal = next((p for p in leafs if p.type == "text/calendar"), None)
+def _from_parts(client: MailClient, uid: int, leafs: list[Part], notes: list[str],
+                shape: Shape) -> tuple[str, list, dict, dict]:
+    shown = [p for p in leafs if p.section not in shape.hidden]
+    plain = next((p for p in shown if p.type == "text/plain" and not p.is_attachment), None)
+    html = next((p for p in shown if p.type == "text/html" and not p.is_attachment), None)
+    cal = next((p for p in shown if p.type in CALENDAR_TYPES), None)
+    status = next((p for p in leafs if p.type == "message/delivery-status"), None)
     body = plain or html
     # Everything but the shown text and inline alternatives is listed (an inline invitation is shown
     # as "invitation" instead); nothing listed is downloaded.
     attachments = [
-        _attachment(p) for p in leafs
+        _attachment(p, notes) for p in shown
         if p is not body and (p.is_attachment or p.type not in ("text/plain", "text/html", "text/calendar"))
     ]
     caps = {}
@@ -247,6 +280,10 @@ def _from_parts(client: MailClient, uid: int, leafs: list[Part], notes: list[str
         caps[body.section] = HTML_CAP if body is html else TEXT_CAP
     if cal is not None and cal.size <= CALENDAR_CAP:
         caps[cal.section] = CALENDAR_CAP
+    elif cal is not None:
+        notes.append(f"the invitation is large ({cal.size:,} bytes) and was not read")
+    if status is not None:
+        caps[status.section] = CALENDAR_CAP
     got = client.sections(uid, caps)
     text = ""
     if body is not None:
@@ -267,7 +304,8 @@ def _from_parts(client: MailClient, uid: int, leafs: list[Part], notes: list[str
     if cal is not None and cal.section in got:
         data, _ = decode_transfer(got[cal.section], cal.encoding)
         calendar = _calendar(decode_bytes(data, cal.charset)[0])
-    return text, attachments, calendar
+    report = delivery_report(decode_transfer(got[status.section], status.encoding)[0]) if status and status.section in got else {}
+    return text, attachments, calendar, report
 
 
 def _from_raw(client: MailClient, uid: int, notes: list[str]) -> tuple[str, list, dict]:

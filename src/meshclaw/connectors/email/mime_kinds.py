@@ -1,0 +1,150 @@
+"""What kind of message this is, from its MIME shape and headers: signed, encrypted, an invitation,
+a bounce, a mailing-list post, Outlook's winmail.dat.
+
+Each kind becomes a short label the model sees with the message. Signed and encrypted bodies are
+labelled and never shown as their armour or ciphertext (which reads as garbage and can be long);
+signatures are not checked, and the label says so. Sources: RFC 1847 (multipart/signed and
+/encrypted), RFC 8551 (S/MIME), RFC 3156 and RFC 4880 (PGP/MIME, inline PGP), RFC 3464 (delivery
+status), RFC 8098 (read receipts), RFC 2919 (List-Id), RFC 3834 (Auto-Submitted), RFC 6047 (iMIP).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .imap_wire import Container, Part
+from .safe_text import clean_text
+
+SMIME_SIGNATURES = {"application/pkcs7-signature", "application/x-pkcs7-signature"}
+SMIME_OPAQUE = {"application/pkcs7-mime", "application/x-pkcs7-mime"}
+PGP_SIGNATURE = "application/pgp-signature"
+TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
+CALENDAR_TYPES = {"text/calendar", "application/ics"}
+NOT_CHECKED = "signatures are not checked here: a signed label says nothing about who really sent it"
+
+
+@dataclass
+class Shape:
+    """What classify() found: labels for the model, sections not to list as attachments, and the
+    text to show instead of a body that cannot be read here."""
+
+    labels: list[str] = field(default_factory=list)
+    hidden: set[str] = field(default_factory=set)
+    unreadable: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def classify(headers: Any, nodes: list[Container], leafs: list[Part]) -> Shape:
+    """Labels for a message from its headers (anything with ``.get(name)``), its multipart nodes
+    and its leaf parts (as imap_wire parses a BODYSTRUCTURE)."""
+    shape = Shape()
+    by_section = {p.section: p for p in leafs}
+    for node in nodes:
+        protocol = node.params.get("protocol", "").lower()
+        first, second = by_section.get(_child(node, 1)), by_section.get(_child(node, 2))
+        if node.type == "multipart/signed":
+            kind = "PGP/MIME" if protocol == PGP_SIGNATURE else "S/MIME" if protocol in SMIME_SIGNATURES else "unknown kind"
+            shape.labels.append(f"signed ({kind})")
+            if second is not None:
+                shape.hidden.add(second.section)  # the signature itself: not something to open
+            shape.notes.append(NOT_CHECKED)
+        elif node.type == "multipart/encrypted":
+            kind = "PGP/MIME" if protocol == "application/pgp-encrypted" else "unknown kind"
+            shape.labels.append(f"encrypted ({kind})")
+            shape.hidden |= {p.section for p in (first, second) if p is not None}
+            shape.unreadable = f"(this message is encrypted with {kind}; its text cannot be read here)"
+        elif node.type == "multipart/report":
+            report = node.params.get("report-type", "").lower()
+            if report == "delivery-status":
+                shape.labels.append("delivery failure report (bounce)")
+            elif report == "disposition-notification":
+                shape.labels.append("read receipt")
+    for p in leafs:
+        name = (p.filename or "").lower()
+        if p.type in SMIME_OPAQUE or name.endswith((".p7m", ".p7z")) and p.type == "application/octet-stream":
+            smime_type = p.params.get("smime-type", "").lower()
+            shape.hidden.add(p.section)
+            if smime_type == "signed-data":
+                shape.labels.append("signed (S/MIME, opaque)")
+                shape.unreadable = "(this message is S/MIME signed-data: its text is packed inside the signature and cannot be shown here)"
+                shape.notes.append(NOT_CHECKED)
+            elif smime_type == "compressed-data":
+                shape.labels.append("compressed (S/MIME)")
+                shape.unreadable = "(this message is S/MIME compressed-data; its text cannot be shown here)"
+            else:
+                shape.labels.append("encrypted (S/MIME)")
+                shape.unreadable = "(this message is encrypted with S/MIME; its text cannot be read here)"
+        elif p.type in TNEF_TYPES or name == "winmail.dat":
+            shape.labels.append("Outlook winmail.dat (TNEF)")
+            shape.notes.append("winmail.dat packs Outlook's formatting and attachments; what is inside is not listed")
+        elif p.type in ("message/delivery-status", "message/disposition-notification"):
+            shape.hidden.add(p.section)
+    shape.labels += header_labels(headers)
+    shape.labels = list(dict.fromkeys(shape.labels))
+    shape.notes = list(dict.fromkeys(shape.notes))
+    return shape
+
+
+def header_labels(headers: Any) -> list[str]:
+    """Labels that come from header fields alone: mailing lists and automatic messages."""
+    out = []
+    list_id = headers.get("List-Id")
+    if list_id:
+        m = re.search(r"<([^<>\s]+)>", list_id)
+        out.append(f"mailing list ({m.group(1)[:80] if m else clean_text(list_id, 80)[0]})")
+    elif (headers.get("Precedence") or "").strip().lower() in ("list", "bulk"):
+        out.append("bulk mail")
+    auto = (headers.get("Auto-Submitted") or "").strip().lower()
+    if auto and auto != "no":
+        out.append("automatic reply" if auto.startswith("auto-replied") else "automatic message")
+    return out
+
+
+def _child(node: Container, n: int) -> str:
+    return f"{node.section}.{n}" if node.section else str(n)
+
+
+_PGP_MESSAGE = re.compile(r"-----BEGIN PGP MESSAGE-----.*?(?:-----END PGP MESSAGE-----|\Z)", re.S)
+_PGP_SIGNED = re.compile(
+    r"-----BEGIN PGP SIGNED MESSAGE-----\n(?:[A-Za-z-]+:[^\n]*\n)*\n?(?P<text>.*?)"
+    r"\n?-----BEGIN PGP SIGNATURE-----.*?(?:-----END PGP SIGNATURE-----|\Z)",
+    re.S,
+)
+
+
+def inline_pgp(text: str) -> tuple[str, list[str]]:
+    """Replace inline PGP armour in a text (RFC 4880 7 and 6.2) by what a person can use: the
+    signed text without its armour, and a marker instead of an encrypted block. Returns the text
+    and labels."""
+    labels = []
+    if "-----BEGIN PGP SIGNED MESSAGE-----" in text:
+        text, n = _PGP_SIGNED.subn(lambda m: re.sub(r"^- ", "", m.group("text"), flags=re.M), text.replace("\r\n", "\n"))
+        if n:
+            labels.append("signed inline (PGP)")
+    if "-----BEGIN PGP MESSAGE-----" in text:
+        text, n = _PGP_MESSAGE.subn("[PGP-encrypted text: cannot be read here]", text)
+        if n:
+            labels.append("encrypted inline (PGP)")
+    return text, labels
+
+
+def delivery_report(data: bytes) -> dict[str, str]:
+    """The few fields of a delivery status report (RFC 3464) a person acts on: for the first
+    recipient, who it was, what happened and the server's words."""
+    blocks = re.split(rb"\r?\n\r?\n", data.strip())
+    out: dict[str, str] = {}
+    for block in blocks[1:] or blocks:  # the first block is about the message, the rest per recipient
+        fields = email.message_from_bytes(block + b"\n\n", policy=email.policy.compat32)
+        for key, name in (("recipient", "Final-Recipient"), ("action", "Action"), ("status", "Status"),
+                          ("diagnostic", "Diagnostic-Code")):
+            value = fields.get(name)
+            if value and key not in out:
+                text = " ".join(str(value).split())
+                out[key] = clean_text(text.split(";", 1)[1].strip() if key in ("recipient", "diagnostic") and ";" in text else text, 200)[0]
+        if out:
+            break
+    return out
