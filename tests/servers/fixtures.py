@@ -6,6 +6,8 @@ mail_servers   (session)  MailServers: Dovecot + Postfix on random loopback port
 mail           (function) the same servers with every mailbox emptied first
 seeded_mail    (function) ``mail`` with the seed set in alice's INBOX and her sent mail in Sent
 alice_settings (function) EmailSettings for alice@example.com on those servers (plain: loopback)
+basic_mail     (function) other servers that announce neither MOVE nor IDLE (UIDPLUS yes), emptied
+minimal_mail   (function) IMAP only, announcing neither MOVE, IDLE nor UIDPLUS, emptied
 mail_ctx       (function) make_ctx(user="alice@example.com", tool_call_id="t1", run_id="run-1",
                           secret_value=None, **settings_overrides)
                           -> a pydantic-ai RunContext whose deps resolve "secret:mail_pw" to the password
@@ -21,7 +23,8 @@ import pytest
 
 from tests.servers.mail import MailServers, dovecot_available
 
-__all__ = ["shared_mail_servers", "mail_servers", "mail", "seeded_mail", "alice_settings", "mail_ctx", "email_settings_for", "make_run_context"]
+__all__ = ["shared_mail_servers", "mail_servers", "mail", "seeded_mail", "alice_settings", "mail_ctx", "email_settings_for",
+           "make_run_context", "basic_mail", "minimal_mail"]
 
 ALICE = "alice@example.com"
 
@@ -37,6 +40,33 @@ def shared_mail_servers() -> MailServers:
         _shared = MailServers.start()
         atexit.register(_shared.stop)
     return _shared
+
+
+# Capability lists of smaller servers: Dovecot's own minus MOVE and IDLE, and minus UIDPLUS too.
+BASIC_CAPABILITY = "IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE SORT UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED SPECIAL-USE"
+MINIMAL_CAPABILITY = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE CHILDREN NAMESPACE LIST-EXTENDED SPECIAL-USE"
+_variants: dict[str, MailServers] = {}
+
+
+def _variant(capability: str, smtp: bool) -> MailServers:
+    if not dovecot_available():
+        pytest.skip("dovecot is not installed: run scripts/install-test-services.sh")
+    if capability not in _variants:
+        _variants[capability] = MailServers.start(smtp=smtp, imap_capability=capability)
+        atexit.register(_variants[capability].stop)
+    servers = _variants[capability]
+    servers.reset()
+    return servers
+
+
+@pytest.fixture
+def basic_mail() -> MailServers:
+    return _variant(BASIC_CAPABILITY, smtp=True)
+
+
+@pytest.fixture
+def minimal_mail() -> MailServers:
+    return _variant(MINIMAL_CAPABILITY, smtp=False)
 
 
 @pytest.fixture(scope="session")

@@ -77,14 +77,19 @@ class MailServers:
     _dovecot: subprocess.Popen | None = None
     _postfix_conf: Path | None = None
     _stopped: bool = field(default=False)
+    imap_capability: str | None = None
 
     host = "127.0.0.1"
 
     # --- lifecycle -------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, users: tuple[str, ...] = DEFAULT_USERS, *, smtp: bool = True) -> "MailServers":
-        """Start Dovecot, then Postfix in front of it if ``smtp`` and we are root. Takes about 1-3 s."""
+    def start(cls, users: tuple[str, ...] = DEFAULT_USERS, *, smtp: bool = True,
+              imap_capability: str | None = None) -> "MailServers":
+        """Start Dovecot, then Postfix in front of it if ``smtp`` and we are root. Takes about 1-3 s.
+
+        ``imap_capability``: the CAPABILITY list Dovecot announces instead of its own (e.g. without
+        MOVE and IDLE, as older or smaller servers do)."""
         if not dovecot_available():
             raise MailServerError("dovecot is not installed: run scripts/install-test-services.sh")
         root = Path(tempfile.mkdtemp(prefix="mc-mail-"))
@@ -94,6 +99,7 @@ class MailServers:
         # Deterministic per-user passwords: readable in test failures without being real secrets.
         passwords = {u: f"pw-{u.split('@')[0]}-{os.getpid()}" for u in users}
         servers = cls(root, 0, 0, None, passwords)
+        servers.imap_capability = imap_capability
         try:
             servers._make_certificate()
             servers._start_dovecot()
@@ -188,7 +194,7 @@ class MailServers:
             conf.write_text(dovecot_conf(d, mail, users_file, mail_user, internal, login, self.imap_port,
                                          self.lmtp_port, root=os.geteuid() == 0,
                                          tls_dir=self.ca_file.parent if self.ca_file else None,
-                                         imaps_port=self.imaps_port))
+                                         imaps_port=self.imaps_port, imap_capability=self.imap_capability))
             log = d / "dovecot.log"
             self._dovecot = subprocess.Popen(
                 ["dovecot", "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=open(log, "ab")

@@ -14,11 +14,14 @@ DOMAIN = "example.com"
 
 def dovecot_conf(d: Path, mail: Path, users_file: Path, mail_user: pwd.struct_passwd, internal: str,
                   login: str, imap_port: int, lmtp_port: int, *, root: bool, tls_dir: Path | None = None,
-                 imaps_port: int | None = None) -> str:
+                 imaps_port: int | None = None, imap_capability: str | None = None) -> str:
     # Login processes chroot by default, which only root can do.
     chroot = "" if root else "\n  chroot ="
     # With a certificate: STARTTLS on the IMAP port and implicit TLS on imaps_port. Plain-text login
     # stays allowed (disable_plaintext_auth = no) because most tests run without TLS on loopback.
+    # imap_capability replaces what the server announces (a server without MOVE, IDLE or UIDPLUS);
+    # Dovecot still understands the commands, so only a client that reads the list is tested.
+    capability = f"imap_capability = {imap_capability}\n" if imap_capability else ""
     ssl = f"ssl = yes\nssl_cert = <{tls_dir}/cert.pem\nssl_key = <{tls_dir}/key.pem" if tls_dir else "ssl = no"
     return f"""
 instance_name = mc-{d.parent.name}
@@ -26,7 +29,7 @@ base_dir = {d}/run
 state_dir = {d}/state
 listen = 127.0.0.1
 protocols = imap lmtp
-{ssl}
+{capability}{ssl}
 disable_plaintext_auth = no
 # Tests log in with wrong passwords on purpose: no 2 s delay on each failure (and see anvil below).
 auth_failure_delay = 0

@@ -225,25 +225,56 @@ class MailClient:
             raise MailNotFound(f"there is no message with uid {uid} in {self.selected!r}")
         return [str(f) for f in parsed[0].get("FLAGS") or []]
 
-    def move(self, uid: int, to: str) -> int | None:
-        """Move one message (MOVE, or COPY + delete of that one UID). Returns its UID in ``to`` if known."""
+    def move(self, uid: int, to: str) -> tuple[int | None, str | None]:
+        """Move one message of the selected folder (opened writable) to ``to``.
+
+        With MOVE (RFC 6851) the server does it in one step. Without it: COPY, mark the original
+        \\Deleted, and expunge that one UID (UID EXPUNGE, RFC 4315 UIDPLUS); a plain EXPUNGE would
+        also purge messages someone else marked deleted, so without UIDPLUS the original stays,
+        marked. A copy already in ``to`` (same Message-ID and size, e.g. from an attempt whose
+        connection was cut) is not made again. Returns (its UID in ``to`` if known, a note).
+        """
         check_folder_name(to)
-        with self.guarded(f"moving message {uid} to {to!r}", changes=True):
-            client = self.box.client
-            if "MOVE" in client.capabilities:
+        client = self.box.client
+        if "MOVE" in client.capabilities:
+            with self.guarded(f"moving message {uid} to {to!r}", changes=True):
                 typ, data = client.uid("MOVE", str(uid), encode_folder(to))
-            else:
+                if typ != "OK":
+                    raise MailError(f"the IMAP server {self.where} refused to move message {uid} to {to!r}: {_why(data)}")
+                copyuid = client.untagged_responses.pop("COPYUID", None) or [d for d in data if d and b"COPYUID" in d]
+                return _last_uid(copyuid), None
+        return self._copy_and_delete(uid, to)
+
+    def _copy_and_delete(self, uid: int, to: str) -> tuple[int | None, str | None]:
+        source = self.selected
+        assert source is not None
+        found = self.fetch([uid], "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+        if not found:
+            raise MailNotFound(f"there is no message with uid {uid} in {source!r}")
+        block = next((v for k, v in found[0].items() if k.startswith("BODY[")), b"")
+        ids = re.findall(rb"<[^<>\s]+>", block if isinstance(block, bytes) else b"")
+        size = str(found[0].get("RFC822.SIZE"))
+        new_uid = None
+        if ids:
+            copies = self.find_message_id(to, ids[0].decode("ascii", "replace"), items="(UID RFC822.SIZE)")
+            new_uid = next((int(c["UID"]) for c in copies if str(c.get("RFC822.SIZE")) == size), None)
+            self.select(source, readonly=False)
+        client = self.box.client
+        with self.guarded(f"moving message {uid} to {to!r} (copy, then delete)", changes=True):
+            if new_uid is None:
                 typ, data = client.uid("COPY", str(uid), encode_folder(to))
-                if typ == "OK":
-                    client.uid("STORE", str(uid), "+FLAGS", "(\\Deleted)")
-                    # Expunge only this UID (UIDPLUS). A plain EXPUNGE would also purge messages
-                    # someone else marked deleted, so without UIDPLUS the original stays, marked.
-                    if "UIDPLUS" in client.capabilities:
-                        client.uid("EXPUNGE", str(uid))
+                if typ != "OK":
+                    raise MailError(f"the IMAP server {self.where} refused to copy message {uid} to {to!r}: {_why(data)}")
+                new_uid = _last_uid(client.untagged_responses.pop("COPYUID", None))
+            typ, data = client.uid("STORE", str(uid), "+FLAGS", "(\\Deleted)")
             if typ != "OK":
-                raise MailError(f"the IMAP server {self.where} refused to move message {uid} to {to!r}: {_why(data)}")
-            copyuid = client.untagged_responses.pop("COPYUID", None) or [d for d in data if d and b"COPYUID" in d]
-            return _last_uid(copyuid)
+                raise MailError(f"message {uid} was copied to {to!r}, but the server refused to mark the original "
+                                f"deleted: {_why(data)}")
+            if "UIDPLUS" in client.capabilities:
+                client.uid("EXPUNGE", str(uid))
+                return new_uid, None
+        return new_uid, (f"the server cannot remove a single message (no UIDPLUS): the original stays in {source!r}, "
+                         "marked deleted, until the folder is expunged")
 
     def append(self, folder: str, raw: bytes, flags: list[str], when: datetime | None = None) -> int | None:
         """Store a message in a folder (arrival date ``when``, default now); returns its UID if the
@@ -262,11 +293,12 @@ class MailClient:
             if "UIDPLUS" in self.box.client.capabilities:
                 self.box.client.uid("EXPUNGE", str(uid))
 
-    def find_message_id(self, folder: str, message_id: str) -> list[dict[str, Any]]:
-        """Messages in ``folder`` with this Message-ID, with their flags (for idempotent writes)."""
+    def find_message_id(self, folder: str, message_id: str, items: str = "(UID FLAGS)") -> list[dict[str, Any]]:
+        """Messages in ``folder`` with this Message-ID, with their flags or other FETCH ``items``
+        (for idempotent writes)."""
         self.select(folder, readonly=True)
         uids = self.search(f"HEADER Message-ID {imap_quote(message_id)}")
-        return self.fetch(uids, "(UID FLAGS)") if uids else []
+        return self.fetch(uids, items) if uids else []
 
 
 def _last_uid(data: Any) -> int | None:

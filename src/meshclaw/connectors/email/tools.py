@@ -154,8 +154,11 @@ def _move_sync(settings: EmailSettings, password: str, folder: str, uid: int, to
         client.select(folder, readonly=False)
         if not client.search(f"UID {uid}"):
             raise MailNotFound(f"there is no message with uid {uid} in {folder!r}")
-        new_uid = client.move(uid, to_folder)
-    return {"moved": uid, "from": folder, "to": to_folder, "new_uid": new_uid}
+        new_uid, note = client.move(uid, to_folder)
+    result: dict[str, Any] = {"moved": uid, "from": folder, "to": to_folder, "new_uid": new_uid}
+    if note:
+        result["note"] = note
+    return result
 
 
 @tool("email.move", Effect.WRITE)
