@@ -3,7 +3,15 @@
 New means a UID above the highest one seen: it does not depend on \\Recent or \\Seen, so a message
 read elsewhere meanwhile is still reported once, and nothing is marked read (the folder is opened
 read-only). After a dropped connection the watcher reconnects with backoff and reports what arrived
-in between; only a refused login or a missing folder ends it, since retrying cannot fix those.
+in between; only a refused login or a folder missing from the start ends it, since retrying cannot
+fix those. A folder that disappears while watched (deleted to be recreated) is waited for.
+
+UIDs only mean something together with the folder's UIDVALIDITY (RFC 3501 2.3.1.1). When it changes
+(the folder was deleted and recreated, or the server rebuilt its index) every UID is new, so the
+watcher resynchronises by arrival date and Message-ID: a message is new if it arrived (INTERNALDATE)
+no earlier than the newest one already known and its Message-ID was not reported before. Dovecot
+does not tell an IDLE session that its folder was replaced, so the watcher also checks the folder's
+UIDVALIDITY (STATUS) every VERIFY_EVERY seconds.
 """
 
 from __future__ import annotations
@@ -12,11 +20,16 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import re
 import select
 import ssl
 import threading
 import time
+from collections import OrderedDict
+from datetime import datetime, timedelta
 from typing import Any, Callable
+
+from imap_tools.utils import encode_folder
 
 from meshclaw.domain.provenance import Labelled
 
@@ -29,7 +42,13 @@ from .settings import EmailSettings
 log = logging.getLogger(__name__)
 
 IDLE_RESTART = 20 * 60  # re-issue IDLE well before servers drop idle clients (RFC 2177: 29 minutes)
+VERIFY_EVERY = 30.0  # seconds between checks that the watched folder is still the same one
 MAX_BACKOFF = 60.0
+SEEN_KEPT = 5000  # Message-IDs of reported messages remembered for resynchronising
+
+
+class _Renumbered(MailError):
+    """The watched folder's UIDVALIDITY changed under an open session."""
 
 
 def _buffered(imap: Any) -> bool:
@@ -57,6 +76,8 @@ class _Watcher:
         self.last_uid: int | None = None
         self.uidvalidity: int | None = None
         self.mode = ""
+        self.newest: datetime | None = None  # latest arrival (INTERNALDATE) of a known message
+        self.seen: OrderedDict[str, None] = OrderedDict()  # keys of reported messages, oldest first
 
     def run(self) -> None:
         backoff = 1.0
@@ -65,8 +86,17 @@ class _Watcher:
                 with MailClient(self.settings, self._password) as client:
                     self._watch(client)
                     return
-            except (MailAuthError, MailNotFound):
-                raise  # retrying cannot fix a wrong password or a folder that is not there
+            except _Renumbered as e:
+                log.warning("mail watcher for %s: %s; resynchronising", self.folder, e)
+                backoff = 1.0
+            except MailNotFound as e:
+                if self.uidvalidity is None:
+                    raise  # a folder that was never there: retrying cannot fix the name
+                log.warning("mail watcher for %s: %s; waiting for it to come back", self.folder, e)
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+            except MailAuthError:
+                raise  # retrying cannot fix a wrong password
             except MailError as e:
                 log.warning("mail watcher for %s: %s; reconnecting in %.0fs", self.folder, e, backoff)
                 self.stop.wait(backoff)
@@ -74,13 +104,13 @@ class _Watcher:
 
     def _watch(self, client: MailClient) -> None:
         status = client.select(self.folder)  # read-only: watching never changes a flag
-        if self.last_uid is None or status["UIDVALIDITY"] != self.uidvalidity:
-            # First start, or the server renumbered the folder: only mail from now on is new.
-            uids = client.search("ALL")
-            self.last_uid = max(uids) if uids else 0
-            self.uidvalidity = status["UIDVALIDITY"]
+        if self.last_uid is None:
+            self._baseline(client)  # first start: only mail from now on is new
+        elif status["UIDVALIDITY"] != self.uidvalidity:
+            self._resync(client)
         else:
             self._check(client)  # whatever arrived while the connection was down
+        self.uidvalidity = status["UIDVALIDITY"]
         idle = self.use_idle and "IDLE" in client.box.client.capabilities
         mode = "idle" if idle else "poll"
         if mode != self.mode:
@@ -94,7 +124,19 @@ class _Watcher:
                 with client.guarded("polling for new mail"):
                     client.box.client.noop()
             if not self.stop.is_set():
+                self._verify(client)
                 self._check(client)
+
+    def _verify(self, client: MailClient) -> None:
+        """Raise _Renumbered if the folder's UIDVALIDITY changed, MailNotFound if it is gone."""
+        with client.guarded(f"checking the watched folder {self.folder!r}"):
+            typ, data = client.box.client.status(encode_folder(self.folder), "(UIDVALIDITY)")
+        if typ != "OK":
+            raise MailNotFound(f"the watched folder {self.folder!r} is gone")
+        text = b" ".join(d for d in data if isinstance(d, bytes))
+        m = re.search(rb"UIDVALIDITY (\d+)", text)
+        if m and int(m.group(1)) != self.uidvalidity:
+            raise _Renumbered(f"the folder was renumbered (UIDVALIDITY {self.uidvalidity} -> {int(m.group(1))})")
 
     def _idle_once(self, client: MailClient) -> None:
         """Stay in IDLE until the server says anything, the stop flag is set, or it is time to renew."""
@@ -105,7 +147,7 @@ class _Watcher:
             # reading the "+ idling" reply, or sitting in imaplib's read buffer, where select() on
             # the socket cannot see it.
             announced = imap.untagged_responses.pop("EXISTS", None)
-            deadline = time.monotonic() + IDLE_RESTART
+            deadline = time.monotonic() + min(IDLE_RESTART, VERIFY_EVERY)
             while not announced and not self.stop.is_set() and time.monotonic() < deadline:
                 # Wake twice a second to notice the stop flag; any server line ends this IDLE round.
                 if _buffered(imap) or select.select([imap.sock], [], [], 0.5)[0]:
@@ -119,9 +161,59 @@ class _Watcher:
         if not uids:
             return
         for item in sorted(client.headers(uids), key=lambda i: int(i["UID"])):
-            s = summarize(item)
-            self.emit(Labelled({"folder": self.folder, **s.brief()}, message_label(self.settings, self.folder, s.sender)))
+            self._report(item)
         self.last_uid = max(uids)
+
+    def _report(self, item: dict[str, Any]) -> None:
+        s = summarize(item)
+        self._remember(item)
+        self.emit(Labelled({"folder": self.folder, **s.brief()}, message_label(self.settings, self.folder, s.sender)))
+
+    def _remember(self, item: dict[str, Any]) -> None:
+        self.seen[_key(item)] = None
+        while len(self.seen) > SEEN_KEPT:
+            self.seen.popitem(last=False)
+        arrived = _arrival(item)
+        if arrived and (self.newest is None or arrived > self.newest):
+            self.newest = arrived
+
+    def _baseline(self, client: MailClient) -> None:
+        """Start from the folder as it is: the newest messages' arrival and ids are remembered."""
+        uids = client.search("ALL")
+        self.last_uid = max(uids) if uids else 0
+        for item in client.headers(uids[-20:]) if uids else []:
+            self._remember(item)
+        if self.newest is None:  # an empty folder: anything arriving from now on is new
+            self.newest = datetime.now().astimezone().replace(microsecond=0)
+
+    def _resync(self, client: MailClient) -> None:
+        """After a UIDVALIDITY change: report what arrived since the newest known message and was
+        not reported already (by Message-ID); older messages (restored, copied back) are not new."""
+        assert self.newest is not None
+        since = (self.newest - timedelta(days=1)).strftime("%d-%b-%Y")  # SEARCH SINCE is by day
+        uids = client.search(f"SINCE {since}")
+        fresh = [i for i in client.headers(uids) if _key(i) not in self.seen and (_arrival(i) or self.newest) >= self.newest]
+        for item in sorted(fresh, key=lambda i: int(i["UID"])):
+            self._report(item)
+        every = client.search("ALL")
+        self.last_uid = max(every) if every else 0
+        log.warning("mail watcher for %s: folder renumbered; %d new message(s) found by arrival date and Message-ID",
+                    self.folder, len(fresh))
+
+
+def _arrival(item: dict[str, Any]) -> datetime | None:
+    value = item.get("INTERNALDATE")
+    text = value.decode() if isinstance(value, bytes) else str(value or "")
+    try:
+        return datetime.strptime(text, "%d-%b-%Y %H:%M:%S %z")
+    except ValueError:
+        return None
+
+
+def _key(item: dict[str, Any]) -> str:
+    """What identifies a message across renumbering: its Message-ID, else arrival, size and subject."""
+    s = summarize(item)
+    return s.message_id or f"{item.get('INTERNALDATE')}|{s.size}|{s.sender}|{s.subject}"
 
 
 async def watch_inbox(
