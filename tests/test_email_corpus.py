@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+import email
+import email.policy
+
+from meshclaw.connectors.email.reading import header_block, labelled_text, parsed_view
 from meshclaw.connectors.email.tools import email_list, email_read
 from tests.servers.fixtures import mail, mail_ctx, mail_servers  # noqa: F401
 
@@ -73,3 +77,19 @@ def test_corpus_subjects_and_senders_in_a_listing(corpus_inbox, mail_ctx):
     for name, uid in corpus_inbox.items():
         assert by_uid[uid]["subject"] == EXPECTED[name]["subject"][:120], name
         assert by_uid[uid]["from"] == EXPECTED[name]["from"], name
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_corpus_parsed_locally_gives_the_same_names_and_labels(name):
+    # The path taken when a server's BODYSTRUCTURE cannot be parsed: the email package reads the
+    # raw message, and the same rules must name the same attachments and labels.
+    raw = wire(name)
+    want = EXPECTED[name]
+    headers = header_block(raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n")
+    text, attachments, calendar, shape = parsed_view(email.message_from_bytes(raw, policy=email.policy.compat32),
+                                                     headers, [])
+    text, labels = labelled_text(text, shape, calendar)
+    assert [a["name"] for a in attachments] == want["attachments"]
+    assert labels == want["labels"]
+    for part in want.get("text_lacks", []):
+        assert part not in text

@@ -14,9 +14,11 @@ import email
 import email.policy
 import re
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Any
 
 from .imap_wire import Container, Part
+from .mime_names import decoded_value
 from .safe_text import clean_text
 
 SMIME_SIGNATURES = {"application/pkcs7-signature", "application/x-pkcs7-signature"}
@@ -148,3 +150,34 @@ def delivery_report(data: bytes) -> dict[str, str]:
         if out:
             break
     return out
+
+
+def structure_of(msg: Message) -> tuple[list[Container], list[tuple[Part, Message]]]:
+    """The multipart nodes and the leaf parts of a message parsed by the email package, numbered
+    as IMAP numbers sections (RFC 3501 6.4.5), so classify() reads it as it reads a BODYSTRUCTURE.
+    Each leaf comes with its email.message part, for its payload."""
+    nodes: list[Container] = []
+    leafs: list[tuple[Part, Message]] = []
+
+    def params(part: Message, header: str) -> dict[str, str]:
+        found = part.get_params(header=header, failobj=[]) or []
+        return {str(k).lower(): decoded_value(str(k), v)[0] for k, v in found[1:]}
+
+    def walk(part: Message, section: str) -> None:
+        ctype = part.get_content_type()
+        if part.is_multipart() and ctype.startswith("multipart/"):
+            nodes.append(Container(section, ctype, params(part, "content-type")))
+            for i, child in enumerate(part.get_payload(), 1):
+                walk(child, f"{section}.{i}" if section else str(i))
+            return
+        if ctype.startswith("multipart/"):  # declared multipart, but without a usable boundary
+            ctype = "text/plain"
+        payload = part.get_payload(decode=False)
+        size = len(payload) if isinstance(payload, (str, bytes)) else 0
+        leafs.append((Part(section=section or "1", type=ctype, params=params(part, "content-type"),
+                           encoding=str(part.get("Content-Transfer-Encoding", "7bit")).strip().lower(), size=size,
+                           disposition=part.get_content_disposition(),
+                           disposition_params=params(part, "content-disposition")), part))
+
+    walk(msg, "")
+    return nodes, leafs

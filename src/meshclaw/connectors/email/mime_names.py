@@ -34,7 +34,14 @@ def parameter(params: dict[str, str], name: str) -> tuple[str | None, list[str]]
     value = next((v for k, v in decoded[1:] if k == name), None)
     if value is None:
         return None, []
-    if isinstance(value, tuple):  # (charset, language, percent-decoded text as byte values)
+    return decoded_value(name, value)
+
+
+def decoded_value(name: str, value: str | tuple[str, str, str]) -> tuple[str, list[str]]:
+    """A parameter value as email.utils.decode_params leaves it, as text: a (charset, language,
+    percent-decoded text) triple is decoded in its charset, falling back with a note. Returns
+    (text, notes)."""
+    if isinstance(value, tuple):
         charset, _language, text = value
         raw = unquote(text).encode("latin-1", "replace")
         text, note = decode_bytes(raw, charset or None)

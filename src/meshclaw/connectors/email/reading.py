@@ -18,7 +18,7 @@ from typing import Any
 
 from .client import MailClient
 from .imap_wire import Part, WireError, containers
-from .mime_kinds import CALENDAR_TYPES, Shape, classify, delivery_report, header_labels, inline_pgp
+from .mime_kinds import CALENDAR_TYPES, Shape, classify, delivery_report, inline_pgp, structure_of
 from .mime_names import attachment_name
 from .safe_text import clean_text, decode_bytes, decode_header_notes, decode_header_value, html_to_text, invisible_count
 
@@ -188,6 +188,20 @@ def _calendar(text: str) -> dict[str, str]:
     return out
 
 
+def labelled_text(text: str, shape: Shape, calendar: dict[str, str]) -> tuple[str, list[str]]:
+    """The text to show and the message's content labels: an unreadable (encrypted) body is
+    replaced by what it is, inline PGP armour is removed, and an invitation is named by its METHOD
+    (RFC 5546: REQUEST, CANCEL, REPLY...)."""
+    if shape.unreadable and not text.strip():
+        text = shape.unreadable
+    text, pgp_labels = inline_pgp(text)
+    labels = shape.labels + pgp_labels
+    if calendar:
+        method = calendar.get("method", "").upper()
+        labels.append({"CANCEL": "meeting cancellation", "REPLY": "meeting reply"}.get(method, "meeting invitation"))
+    return text, list(dict.fromkeys(labels))
+
+
 def read_message(client: MailClient, uid: int, max_chars: int) -> tuple[Summary, dict[str, Any]]:
     """Read one message in the selected folder: headers, safe text, attachments, notes.
 
@@ -200,8 +214,7 @@ def read_message(client: MailClient, uid: int, max_chars: int) -> tuple[Summary,
     notes += [f"sender: {n}" for n in decode_header_notes(h.get("From"))[1]]
     report: dict[str, str] = {}
     if leafs is None:
-        shape = Shape(labels=header_labels(h))
-        text, attachments, calendar = _from_raw(client, uid, notes)
+        text, attachments, calendar, shape = _from_raw(client, uid, notes, h)
     else:
         try:
             nodes = containers(item.get("BODYSTRUCTURE"))
@@ -217,13 +230,8 @@ def read_message(client: MailClient, uid: int, max_chars: int) -> tuple[Summary,
             notes.append("the MIME structure is broken; showing the undecoded body")
             notes += [note] if note else []
     if shape.unreadable and not text.strip():
-        text = shape.unreadable
         notes = [n for n in notes if n != "the message has no text part"]
-    text, pgp_labels = inline_pgp(text)
-    labels = shape.labels + pgp_labels
-    if calendar:
-        method = calendar.get("method", "").upper()
-        labels.append({"CANCEL": "meeting cancellation", "REPLY": "meeting reply"}.get(method, "meeting invitation"))
+    text, labels = labelled_text(text, shape, calendar)
     notes += shape.notes
     hidden_chars = invisible_count(text)
     text, truncated = clean_text(text, max_chars)
@@ -308,25 +316,37 @@ def _from_parts(client: MailClient, uid: int, leafs: list[Part], notes: list[str
     return text, attachments, calendar, report
 
 
-def _from_raw(client: MailClient, uid: int, notes: list[str]) -> tuple[str, list, dict]:
+def _from_raw(client: MailClient, uid: int, notes: list[str], headers: Headers) -> tuple[str, list, dict, Shape]:
     # The server's structure did not parse: read the start of the raw message and let the lenient
     # email parser make what it can of it (a safe partial result rather than an error).
     raw = client.sections(uid, {"": RAW_FALLBACK_CAP}).get("", b"")
     notes.append("the message structure could not be read; showing what could be parsed from its start")
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    text, attachments = "", []
-    for part in msg.walk():
-        if part.is_multipart():
-            continue
-        ctype = part.get_content_type()
-        payload = part.get_payload(decode=True) or b""
-        if ctype in ("text/plain", "text/html") and not text and not part.get_filename():
-            text, note = decode_bytes(payload, part.get_content_charset())
-            notes += [note] if note else []
-            if ctype == "text/html":
-                text, more = html_to_text(text)
-                notes += more
-        else:
-            name = decode_header_value(part.get_filename(), 120) or f"(unnamed {ctype})"
-            attachments.append({"name": name, "type": ctype, "size": len(payload)})
-    return text, attachments, {}
+    return parsed_view(email.message_from_bytes(raw, policy=email.policy.compat32), headers, notes)
+
+
+def parsed_view(msg: email.message.Message, headers: Headers, notes: list[str]) -> tuple[str, list, dict, Shape]:
+    """Text, attachments, invitation and shape of a message parsed locally (the email package),
+    by the same rules as a message read through the server's BODYSTRUCTURE."""
+    nodes, leafs = structure_of(msg)
+    shape = classify(headers, nodes, [p for p, _ in leafs])
+    shown = [(p, part) for p, part in leafs if p.section not in shape.hidden]
+    if any(part.get_content_type().startswith("multipart/") for _, part in shown):
+        notes.append("the MIME structure is broken; showing the undecoded body")
+    body = next((x for x in shown if x[0].type == "text/plain" and not x[0].is_attachment), None) or next(
+        (x for x in shown if x[0].type == "text/html" and not x[0].is_attachment), None)
+    cal = next((x for x in shown if x[0].type in CALENDAR_TYPES), None)
+    text, calendar = "", {}
+    if body is not None:
+        text, note = decode_bytes(body[1].get_payload(decode=True) or b"", body[0].charset)
+        notes += [note] if note else []
+        if body[0].type == "text/html":
+            text, more = html_to_text(text)
+            notes += more
+    if cal is not None:
+        calendar = _calendar(decode_bytes(cal[1].get_payload(decode=True) or b"", cal[0].charset)[0])
+    # Listed by the same rule as _from_parts; nothing listed is opened.
+    attachments = [
+        _attachment(p, notes) | {"size": len(part.get_payload(decode=True) or b"")} for p, part in shown
+        if (p, part) != body and (p.is_attachment or p.type not in ("text/plain", "text/html", "text/calendar"))
+    ]
+    return text, attachments, calendar, shape
