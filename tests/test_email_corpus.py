@@ -6,13 +6,12 @@ hold are in tests/data/mail/expected.json."""
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import json
 from pathlib import Path
 
 import pytest
-
-import email
-import email.policy
 
 from meshclaw.connectors.email.reading import header_block, labelled_text, parsed_view
 from meshclaw.connectors.email.tools import email_list, email_read

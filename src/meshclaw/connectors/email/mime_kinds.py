@@ -67,7 +67,7 @@ def classify(headers: Any, nodes: list[Container], leafs: list[Part]) -> Shape:
                 shape.labels.append("read receipt")
     for p in leafs:
         name = (p.filename or "").lower()
-        if p.type in SMIME_OPAQUE or name.endswith((".p7m", ".p7z")) and p.type == "application/octet-stream":
+        if p.type in SMIME_OPAQUE or (name.endswith((".p7m", ".p7z")) and p.type == "application/octet-stream"):
             smime_type = p.params.get("smime-type", "").lower()
             shape.hidden.add(p.section)
             if smime_type == "signed-data":

@@ -13,6 +13,7 @@ import quopri
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
@@ -222,9 +223,11 @@ def read_message(client: MailClient, uid: int, max_chars: int) -> tuple[Summary,
             nodes = []
         shape = classify(h, nodes, leafs)
         text, attachments, calendar, report = _from_parts(client, uid, leafs, notes, shape)
-        if not text.strip() and not (shape.unreadable or calendar or attachments) and summary.size > len(item.get("BODY[HEADER]") or b""):
+        header_size = len(item.get("BODY[HEADER]") or b"")
+        if not text.strip() and not (shape.unreadable or calendar or attachments) and summary.size > header_size:
             # The structure promised text that is not there (e.g. a multipart without boundary):
-            # show the body as it is rather than nothing.
+            # show the body as it is rather than nothing. Never for an encrypted body: its
+            # ciphertext is not text.
             body = client.sections(uid, {"TEXT": TEXT_CAP}).get("TEXT", b"")
             text, note = decode_bytes(body, None)
             notes.append("the MIME structure is broken; showing the undecoded body")
@@ -263,7 +266,7 @@ def read_message(client: MailClient, uid: int, max_chars: int) -> tuple[Summary,
     if report:
         view["delivery_report"] = report
     if labels:
-        view["content_labels"] = list(dict.fromkeys(labels))
+        view["content_labels"] = labels
     if notes:
         view["notes"] = notes
     return summary, view
@@ -324,7 +327,7 @@ def _from_raw(client: MailClient, uid: int, notes: list[str], headers: Headers) 
     return parsed_view(email.message_from_bytes(raw, policy=email.policy.compat32), headers, notes)
 
 
-def parsed_view(msg: email.message.Message, headers: Headers, notes: list[str]) -> tuple[str, list, dict, Shape]:
+def parsed_view(msg: Message, headers: Headers, notes: list[str]) -> tuple[str, list, dict, Shape]:
     """Text, attachments, invitation and shape of a message parsed locally (the email package),
     by the same rules as a message read through the server's BODYSTRUCTURE."""
     nodes, leafs = structure_of(msg)
@@ -346,7 +349,7 @@ def parsed_view(msg: email.message.Message, headers: Headers, notes: list[str]) 
         calendar = _calendar(decode_bytes(cal[1].get_payload(decode=True) or b"", cal[0].charset)[0])
     # Listed by the same rule as _from_parts; nothing listed is opened.
     attachments = [
-        _attachment(p, notes) | {"size": len(part.get_payload(decode=True) or b"")} for p, part in shown
-        if (p, part) != body and (p.is_attachment or p.type not in ("text/plain", "text/html", "text/calendar"))
+        _attachment(x[0], notes) | {"size": len(x[1].get_payload(decode=True) or b"")} for x in shown
+        if x is not body and (x[0].is_attachment or x[0].type not in ("text/plain", "text/html", "text/calendar"))
     ]
     return text, attachments, calendar, shape

@@ -132,7 +132,11 @@ class _Watcher:
         with client.guarded(f"checking the watched folder {self.folder!r}"):
             typ, data = client.box.client.status(encode_folder(self.folder), "(UIDVALIDITY)")
         if typ != "OK":
-            raise MailNotFound(f"the watched folder {self.folder!r} is gone")
+            # Some servers refuse STATUS on the selected folder (RFC 3501 6.3.10 discourages it):
+            # only a folder missing from the list is gone.
+            if self.folder not in client.folders():
+                raise MailNotFound(f"the watched folder {self.folder!r} is gone")
+            return
         text = b" ".join(d for d in data if isinstance(d, bytes))
         m = re.search(rb"UIDVALIDITY (\d+)", text)
         if m and int(m.group(1)) != self.uidvalidity:
