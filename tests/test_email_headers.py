@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import time
 
 import pytest
 
 from meshclaw.connectors.email.mime_names import attachment_name, message_ids, reply_references
 from meshclaw.connectors.email.safe_text import decode_header_notes
-from meshclaw.connectors.email.tools import email_draft
+from meshclaw.connectors.email.tools import email_draft, email_send
 from tests.servers.fixtures import mail, mail_ctx, mail_servers  # noqa: F401
 
 ALICE = "alice@example.com"
@@ -105,3 +106,21 @@ def test_a_reply_in_a_long_thread_keeps_whole_ids_on_the_server(mail, mail_ctx):
     assert all(r in ids + ["<parent-71@example.org>"] for r in refs)
     assert msg["In-Reply-To"].strip() == "<parent-71@example.org>"
     assert msg["Subject"] == "Re: Kickoff"
+
+
+def test_a_sent_reply_keeps_a_long_id_whole_on_the_wire(mail, mail_ctx):
+    if mail.smtp_port is None:
+        pytest.skip("Postfix needs root")
+    long_id = "<" + "q" * 120 + "@mail.example.org>"
+    mail.deliver((f"From: Bob Example <bob@example.com>\r\nTo: {ALICE}\r\nSubject: Plan\r\nMessage-ID: {long_id}\r\n"
+                  f"References: <root-1@example.com>\r\n\r\nThoughts?\r\n").encode(), ALICE)
+    asyncio.run(email_send(mail_ctx(tool_call_id="r1"), to=["bob@example.com"], subject="", body="Agreed.", reply_to_uid=1))
+    deadline = time.monotonic() + 10
+    while not (got := mail.messages("bob@example.com")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [(_, raw)] = got
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert b"=?" not in head
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    assert message_ids(msg["References"]) == ["<root-1@example.com>", long_id]
+    assert msg["In-Reply-To"].strip() == long_id and msg["Subject"] == "Re: Plan"

@@ -122,7 +122,8 @@ async def smtp_send(settings: EmailSettings, password: str, msg: EmailMessage, r
     wire = copy.deepcopy(msg)
     del wire["Bcc"]  # recipients named only in Bcc must not be visible to the others
     try:
-        refused, _ = await smtp.send_message(wire, sender=settings.address, recipients=recipients)
+        data, options = _flatten(smtp, wire, [settings.address, *recipients])
+        refused, _ = await smtp.sendmail(settings.address, recipients, data, mail_options=options)
     except aiosmtplib.SMTPRecipientsRefused as e:
         reasons = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in e.recipients)
         raise MailError(f"the SMTP server {where} refused every recipient ({reasons}); nothing was sent") from None
@@ -137,6 +138,17 @@ async def smtp_send(settings: EmailSettings, password: str, msg: EmailMessage, r
     finally:
         await _quit(smtp)
     return {addr: f"{resp.code} {resp.message}" for addr, resp in refused.items()}
+
+
+def _flatten(smtp: aiosmtplib.SMTP, msg: EmailMessage, addresses: list[str]) -> tuple[bytes, list[str]]:
+    """The message as SMTP DATA, and the MAIL FROM options it needs. Flattened with the message's
+    own policy (aiosmtplib's send_message would refold headers at 78 characters and turn a long
+    message id into encoded words): SMTPUTF8 for non-ASCII addresses (RFC 6531), 7-bit bodies for
+    servers without 8BITMIME (RFC 6152)."""
+    utf8 = not all(a.isascii() for a in addresses)
+    cte = "8bit" if smtp.supports_extension("8BITMIME") else "7bit"
+    data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n", utf8=utf8, cte_type=cte))
+    return data, ["SMTPUTF8"] if utf8 else []
 
 
 async def _quit(smtp: aiosmtplib.SMTP) -> None:
