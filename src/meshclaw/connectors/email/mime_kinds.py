@@ -13,6 +13,8 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+
+import icalendar
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
@@ -181,3 +183,43 @@ def structure_of(msg: Message) -> tuple[list[Container], list[tuple[Part, Messag
 
     walk(msg, "")
     return nodes, leafs
+
+
+INVITATION_FIELDS = ("SUMMARY", "DTSTART", "DTEND", "LOCATION", "ORGANIZER", "RECURRENCE-ID", "STATUS")
+
+
+def invitation(text: str) -> tuple[dict[str, str], list[str]]:
+    """The few fields of an iMIP message (RFC 6047, RFC 5546) a person decides on: METHOD and, of
+    its first event, summary, times, place and organizer (times as written, with their TZID).
+    Parsed with icalendar; a calendar it cannot parse is read line by line, with a note. Values
+    are cleaned and cut at 200 characters. Returns (fields, notes)."""
+    out: dict[str, str] = {}
+    try:
+        cal = icalendar.Calendar.from_ical(text)
+        events = cal.walk("VEVENT")
+        fields = [("METHOD", cal.get("METHOD"))]
+        if events:
+            fields += [(k, events[0].get(k)) for k in INVITATION_FIELDS]
+        for key, value in fields:
+            if value is None:
+                continue
+            raw = value.to_ical() if hasattr(value, "to_ical") else value
+            shown = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+            tzid = getattr(value, "params", {}).get("TZID")
+            out[key.lower()] = _field(shown + (f" ({tzid})" if tzid else ""))
+        if len(events) > 1:
+            out["events"] = str(len(events))
+        return out, []
+    except (ValueError, IndexError, KeyError):
+        pass
+    unfolded = re.sub(r"\r?\n[ \t]", "", text)
+    for key in ("METHOD",) + INVITATION_FIELDS:
+        m = re.search(rf"^{key}(?:;[^:\r\n]*)?:(.*)$", unfolded, re.M)
+        if m:
+            out[key.lower()] = _field(m.group(1).strip())
+    return out, ["the invitation is malformed; its fields were read line by line"]
+
+
+def _field(value: str) -> str:
+    value = clean_text(value, 200)[0]
+    return value[7:] if value.lower().startswith("mailto:") else value

@@ -19,7 +19,7 @@ from typing import Any
 
 from .client import MailClient
 from .imap_wire import Part, WireError, containers
-from .mime_kinds import CALENDAR_TYPES, Shape, classify, delivery_report, inline_pgp, structure_of
+from .mime_kinds import CALENDAR_TYPES, Shape, classify, delivery_report, inline_pgp, invitation, structure_of
 from .mime_names import attachment_name
 from .safe_text import clean_text, decode_bytes, decode_header_notes, decode_header_value, html_to_text, invisible_count
 
@@ -177,16 +177,10 @@ def _attachment(p: Part, notes: list[str]) -> dict[str, Any]:
     return {"name": name or f"(unnamed {p.type})", "type": p.type, "size": p.decoded_size}
 
 
-def _calendar(text: str) -> dict[str, str]:
-    """The few fields of an invitation a person decides on; the rest of the iCalendar is dropped."""
-    unfolded = re.sub(r"\r?\n[ \t]", "", text)
-    out = {}
-    for key in ("METHOD", "SUMMARY", "DTSTART", "DTEND", "LOCATION", "ORGANIZER"):
-        m = re.search(rf"^{key}(?:;[^:\r\n]*)?:(.*)$", unfolded, re.M)
-        if m:
-            value, _ = clean_text(m.group(1).strip(), 200)
-            out[key.lower()] = value.removeprefix("mailto:").removeprefix("MAILTO:")
-    return out
+def _calendar(text: str, notes: list[str]) -> dict[str, str]:
+    fields, more = invitation(text)
+    notes += more
+    return fields
 
 
 def labelled_text(text: str, shape: Shape, calendar: dict[str, str]) -> tuple[str, list[str]]:
@@ -199,7 +193,8 @@ def labelled_text(text: str, shape: Shape, calendar: dict[str, str]) -> tuple[st
     labels = shape.labels + pgp_labels
     if calendar:
         method = calendar.get("method", "").upper()
-        labels.append({"CANCEL": "meeting cancellation", "REPLY": "meeting reply"}.get(method, "meeting invitation"))
+        label = {"CANCEL": "meeting cancellation", "REPLY": "meeting reply"}.get(method, "meeting invitation")
+        labels.append(label + (" (one occurrence)" if calendar.get("recurrence-id") else ""))
     return text, list(dict.fromkeys(labels))
 
 
@@ -314,7 +309,7 @@ def _from_parts(client: MailClient, uid: int, leafs: list[Part], notes: list[str
     calendar = {}
     if cal is not None and cal.section in got:
         data, _ = decode_transfer(got[cal.section], cal.encoding)
-        calendar = _calendar(decode_bytes(data, cal.charset)[0])
+        calendar = _calendar(decode_bytes(data, cal.charset)[0], notes)
     report = delivery_report(decode_transfer(got[status.section], status.encoding)[0]) if status and status.section in got else {}
     return text, attachments, calendar, report
 
@@ -346,7 +341,7 @@ def parsed_view(msg: Message, headers: Headers, notes: list[str]) -> tuple[str, 
             text, more = html_to_text(text)
             notes += more
     if cal is not None:
-        calendar = _calendar(decode_bytes(cal[1].get_payload(decode=True) or b"", cal[0].charset)[0])
+        calendar = _calendar(decode_bytes(cal[1].get_payload(decode=True) or b"", cal[0].charset)[0], notes)
     # Listed by the same rule as _from_parts; nothing listed is opened.
     attachments = [
         _attachment(x[0], notes) | {"size": len(x[1].get_payload(decode=True) or b"")} for x in shown
