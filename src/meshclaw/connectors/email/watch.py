@@ -104,13 +104,12 @@ class _Watcher:
 
     def _watch(self, client: MailClient) -> None:
         status = client.select(self.folder)  # read-only: watching never changes a flag
-        if self.last_uid is None:
-            self._baseline(client)  # first start: only mail from now on is new
+        if self.uidvalidity is None:
+            self._baseline(client, status["UIDVALIDITY"])  # first start: only mail from now on is new
         elif status["UIDVALIDITY"] != self.uidvalidity:
-            self._resync(client)
+            self._resync(client, status["UIDVALIDITY"])
         else:
             self._check(client)  # whatever arrived while the connection was down
-        self.uidvalidity = status["UIDVALIDITY"]
         idle = self.use_idle and "IDLE" in client.box.client.capabilities
         mode = "idle" if idle else "poll"
         if mode != self.mode:
@@ -181,26 +180,29 @@ class _Watcher:
         if arrived and (self.newest is None or arrived > self.newest):
             self.newest = arrived
 
-    def _baseline(self, client: MailClient) -> None:
-        """Start from the folder as it is: the newest messages' arrival and ids are remembered."""
+    def _baseline(self, client: MailClient, uidvalidity: int) -> None:
+        """Start from the folder as it is: the newest messages' arrival and ids are remembered.
+        Nothing is kept unless all of it worked, so a broken connection means starting again."""
         uids = client.search("ALL")
-        self.last_uid = max(uids) if uids else 0
-        for item in client.headers(uids[-20:]) if uids else []:
+        recent = client.headers(uids[-20:]) if uids else []
+        for item in recent:
             self._remember(item)
         if self.newest is None:  # an empty folder: anything arriving from now on is new
             self.newest = datetime.now().astimezone().replace(microsecond=0)
+        self.last_uid, self.uidvalidity = (max(uids) if uids else 0), uidvalidity
 
-    def _resync(self, client: MailClient) -> None:
+    def _resync(self, client: MailClient, uidvalidity: int) -> None:
         """After a UIDVALIDITY change: report what arrived since the newest known message and was
-        not reported already (by Message-ID); older messages (restored, copied back) are not new."""
+        not reported already (by Message-ID); older messages (restored, copied back) are not new.
+        Reported messages are remembered at once, so a resync cut short never reports one twice."""
         assert self.newest is not None
         since = (self.newest - timedelta(days=1)).strftime("%d-%b-%Y")  # SEARCH SINCE is by day
         uids = client.search(f"SINCE {since}")
         fresh = [i for i in client.headers(uids) if _key(i) not in self.seen and (_arrival(i) or self.newest) >= self.newest]
+        every = client.search("ALL")
         for item in sorted(fresh, key=lambda i: int(i["UID"])):
             self._report(item)
-        every = client.search("ALL")
-        self.last_uid = max(every) if every else 0
+        self.last_uid, self.uidvalidity = (max(every) if every else 0), uidvalidity
         log.warning("mail watcher for %s: folder renumbered; %d new message(s) found by arrival date and Message-ID",
                     self.folder, len(fresh))
 
