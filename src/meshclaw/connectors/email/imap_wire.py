@@ -52,7 +52,7 @@ def _scan(text: bytes) -> list[Any]:
         elif m.group("close"):
             out.append(")")
         elif m.group("quoted") is not None:
-            out.append(("q", re.sub(rb"\\(.)", rb"\1", m.group("quoted")).decode("utf-8", "replace")))
+            out.append(("q", _text(re.sub(rb"\\(.)", rb"\1", m.group("quoted")))))
         else:
             atom = m.group("atom").decode("ascii", "replace")
             out.append(None if atom.upper() == "NIL" else atom)
@@ -93,11 +93,21 @@ def parse_fetch(data: list[Any]) -> list[dict[str, Any]]:
     return messages
 
 
+def _text(raw: bytes) -> str:
+    """A string from the server. RFC 3501 strings are 7-bit, but servers pass on the raw 8-bit
+    names some mailers write (``filename="Résumé.pdf"`` in Latin-1): UTF-8 if valid, else
+    Windows-1252, as for bodies without a charset, never replacement characters."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", "replace")
+
+
 def as_text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        return _text(value)
     return str(value)
 
 

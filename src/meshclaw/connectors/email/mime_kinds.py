@@ -21,7 +21,7 @@ from typing import Any
 
 from .imap_wire import Container, Part
 from .mime_names import decoded_value
-from .safe_text import clean_text
+from .safe_text import clean_text, decode_bytes
 
 SMIME_SIGNATURES = {"application/pkcs7-signature", "application/x-pkcs7-signature"}
 SMIME_OPAQUE = {"application/pkcs7-mime", "application/x-pkcs7-mime"}
@@ -162,7 +162,14 @@ def structure_of(msg: Message) -> tuple[list[Container], list[tuple[Part, Messag
     leafs: list[tuple[Part, Message]] = []
 
     def params(part: Message, header: str) -> dict[str, str]:
-        found = part.get_params(header=header, failobj=[]) or []
+        # From the raw header: the email package would turn raw 8-bit names into U+FFFD; they are
+        # decoded as the server path decodes them (UTF-8, else Windows-1252) before parsing.
+        raw = next((str(v) for k, v in part.raw_items() if k.lower() == header), None)
+        if raw is None:
+            return {}
+        holder = Message()
+        holder[header] = decode_bytes(raw.encode("utf-8", "surrogateescape"), None)[0]
+        found = holder.get_params(header=header, failobj=[]) or []
         return {str(k).lower(): decoded_value(str(k), v)[0] for k, v in found[1:]}
 
     def walk(part: Message, section: str) -> None:
