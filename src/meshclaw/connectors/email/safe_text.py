@@ -104,7 +104,10 @@ def decode_header_notes(value: str | bytes | None, limit: int = 300) -> tuple[st
     """Decode a header with RFC 2047 encoded words (``=?utf-8?b?...?=``) into one clean line of
     bounded length, and say what had to be guessed.
 
-    Adjacent encoded words are joined before decoding (RFC 2047 6.2). An unknown or lying charset
+    Adjacent encoded words are joined before decoding (RFC 2047 6.2; the joining is the standard
+    library's email.header.decode_header). email.policy.default decodes well-formed headers the
+    same way (tests check that), but it drops a broken word without a trace and turns an unknown
+    charset into U+FFFD, so it is not used here. An unknown or lying charset
     falls back as body text does (decode_bytes) with a note; a broken encoded word is shown as the
     sender wrote it, with a note, never dropped. Raw 8-bit headers (common, though not allowed by
     RFC 5322) are decoded like bodies without a charset. Returns (text, notes).
