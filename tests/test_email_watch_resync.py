@@ -14,7 +14,7 @@ from imap_tools.imap_utf7 import utf7_encode
 
 from meshclaw.connectors.email import EmailSettings, watch_inbox
 from meshclaw.connectors.email import watch as watch_module
-from meshclaw.connectors.email.tools import email_list, email_move, email_read
+from meshclaw.connectors.email.tools import email_flag, email_list, email_move, email_read
 from tests.servers.fixtures import alice_settings, mail, mail_ctx, mail_servers  # noqa: F401
 from tests.test_email_failures import CuttingProxy
 
@@ -51,6 +51,9 @@ def wire_name(folder: str) -> str:
     return '"' + utf7_encode(folder).decode().replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+numbering: set[int] = set()  # the UIDVALIDITY values reported messages came with
+
+
 def watch(settings: EmailSettings, password: str, want: int, actions, *, folder: str, **kw) -> tuple[list[str], list[str]]:
     """Run a watcher on ``folder``, run ``actions()`` in a thread once it is in place, and collect
     subjects until ``want`` arrived and SETTLE more seconds passed (so a repeat would be seen)."""
@@ -61,6 +64,7 @@ def watch(settings: EmailSettings, password: str, want: int, actions, *, folder:
 
         def on_message(item) -> None:
             got.append(item.value["subject"])
+            numbering.add(item.value["uidvalidity"])
             if len(got) >= want:
                 enough.set()
 
@@ -102,9 +106,11 @@ def test_folder_recreated_while_mail_arrives_reports_each_new_message_once(mail,
         time.sleep(6.0)
         other.put("Watched", note(3))  # and one a few seconds later
 
+    numbering.clear()
     got, modes = watch(alice_settings, mail.password(ALICE), 3, renumber, folder="Watched",
                        use_idle=use_idle, poll_interval=0.3)
     assert got == ["note 1", "note 2", "note 3"]
+    assert len(numbering) == 2, "note 1 came with the old numbering, notes 2 and 3 with the new one"
     assert modes == ["idle" if use_idle else "poll"]
     other.logout()
 
@@ -164,3 +170,27 @@ def test_a_folder_name_that_is_not_there_names_the_real_ones(mail, mail_ctx):
     Imap(mail).make(FOLDER)
     with pytest.raises(ModelRetry, match="Reçus/Été 2026"):
         asyncio.run(email_list(mail_ctx(), folder="Recus/Ete 2026"))
+
+
+def test_a_uid_from_before_a_renumbering_changes_nothing(mail, mail_ctx):
+    from pydantic_ai import ModelRetry
+
+    other = Imap(mail)
+    other.make("Projects")
+    other.put("Projects", note(1))
+    ctx = mail_ctx()
+    listed = asyncio.run(email_list(ctx, folder="Projects")).value
+    old = listed["uidvalidity"]
+    other.delete("Projects")
+    other.make("Projects")
+    other.put("Projects", note(2))  # uid 1 again, but another message
+    for call in (lambda: email_move(ctx, 1, "Archive", folder="Projects", uidvalidity=old),
+                 lambda: email_flag(ctx, 1, "flagged", folder="Projects", uidvalidity=old),
+                 lambda: email_read(ctx, 1, folder="Projects", uidvalidity=old)):
+        with pytest.raises(ModelRetry, match="renumbered.*nothing was done"):
+            asyncio.run(call())
+    [(flags, raw)] = mail.messages(ALICE, "Projects")
+    assert b"note 2" in raw and b"\\Flagged" not in flags and mail.messages(ALICE, "Archive") == []
+    new = asyncio.run(email_list(ctx, folder="Projects")).value["uidvalidity"]
+    assert asyncio.run(email_read(ctx, 1, folder="Projects", uidvalidity=new)).value["subject"] == "note 2"
+    other.logout()

@@ -56,6 +56,17 @@ async def _in_thread(fn: Any, *args: Any) -> Any:
         raise ModelRetry(str(e)) from None
 
 
+def _same_numbering(folder: str, status: dict[str, int], expected: int | None) -> None:
+    """UIDs name messages only together with the folder's UIDVALIDITY (RFC 3501 2.3.1.1): when the
+    caller says which numbering its uid came from and the server has renumbered the folder since,
+    the uid may now name another message, so nothing is done."""
+    if expected is not None and status.get("UIDVALIDITY") and expected != status["UIDVALIDITY"]:
+        raise MailNotFound(
+            f"the folder {folder!r} was renumbered by the server since its uids were listed (uidvalidity "
+            f"{expected}, now {status['UIDVALIDITY']}): nothing was done; list or search it again for the new uids"
+        )
+
+
 def _list_sync(settings: EmailSettings, password: str, folder: str, criteria: str, limit: int) -> Labelled:
     with MailClient(settings, password) as client:
         status = client.select(folder)
@@ -66,6 +77,7 @@ def _list_sync(settings: EmailSettings, password: str, folder: str, criteria: st
         "folder": folder,
         "total": status["EXISTS"],
         "matching": len(uids),
+        "uidvalidity": status["UIDVALIDITY"],
         "messages": [s.brief() for s in summaries],
     }
     return Labelled(value, listing_label(settings, folder, (s.sender for s in summaries)))
@@ -121,9 +133,10 @@ async def email_search(
     return await _in_thread(_list_sync, settings, password, folder, " ".join(terms) or "ALL", limit)
 
 
-def _read_sync(settings: EmailSettings, password: str, folder: str, uid: int, max_chars: int, mark_read: bool) -> Labelled:
+def _read_sync(settings: EmailSettings, password: str, folder: str, uid: int, max_chars: int, mark_read: bool,
+               uidvalidity: int | None = None) -> Labelled:
     with MailClient(settings, password) as client:
-        client.select(folder, readonly=not mark_read)
+        _same_numbering(folder, client.select(folder, readonly=not mark_read), uidvalidity)
         summary, view = read_message(client, uid, max_chars)
         if mark_read:
             # Only after the whole read succeeded: a broken fetch leaves the message unread.
@@ -135,23 +148,27 @@ def _read_sync(settings: EmailSettings, password: str, folder: str, uid: int, ma
 
 @tool("email.read", Effect.READ, output_trust="untrusted")
 async def email_read(
-    ctx: RunContext[RunDeps], uid: int, folder: str = "INBOX", max_chars: int = 4000, mark_read: bool = False
+    ctx: RunContext[RunDeps], uid: int, folder: str = "INBOX", max_chars: int = 4000, mark_read: bool = False,
+    uidvalidity: int | None = None,
 ) -> Labelled:
     """Read one message: headers, its text (HTML converted to plain text), attachments by name and size.
 
     The message stays unread unless mark_read is true. Attachments are listed, never opened.
+    Signed, encrypted, invitation, bounce and mailing-list messages are named in content_labels.
+    uidvalidity: the value email.list or email.search gave with the uid, if known.
     """
     settings, password = settings_of(ctx)
     max_chars = max(200, min(max_chars, 20_000))
-    return await _in_thread(_read_sync, settings, password, folder, uid, max_chars, mark_read)
+    return await _in_thread(_read_sync, settings, password, folder, uid, max_chars, mark_read, uidvalidity)
 
 
-def _move_sync(settings: EmailSettings, password: str, folder: str, uid: int, to_folder: str) -> dict[str, Any]:
+def _move_sync(settings: EmailSettings, password: str, folder: str, uid: int, to_folder: str,
+               uidvalidity: int | None = None) -> dict[str, Any]:
     with MailClient(settings, password) as client:
         folders = client.folders()
         if to_folder not in folders:
             raise MailNotFound(f"there is no folder {to_folder!r}; folders: {', '.join(folders)}")
-        client.select(folder, readonly=False)
+        _same_numbering(folder, client.select(folder, readonly=False), uidvalidity)
         if not client.search(f"UID {uid}"):
             raise MailNotFound(f"there is no message with uid {uid} in {folder!r}")
         new_uid, note = client.move(uid, to_folder)
@@ -162,24 +179,31 @@ def _move_sync(settings: EmailSettings, password: str, folder: str, uid: int, to
 
 
 @tool("email.move", Effect.WRITE)
-async def email_move(ctx: RunContext[RunDeps], uid: int, to_folder: str, folder: str = "INBOX") -> dict[str, Any]:
-    """Move a message to another folder (Archive, Junk, Trash, or any existing folder)."""
+async def email_move(ctx: RunContext[RunDeps], uid: int, to_folder: str, folder: str = "INBOX",
+                     uidvalidity: int | None = None) -> dict[str, Any]:
+    """Move a message to another folder (Archive, Junk, Trash, or any existing folder).
+
+    uidvalidity: the value email.list or email.search gave with the uid, if known.
+    """
     settings, password = settings_of(ctx)
-    return await _in_thread(_move_sync, settings, password, folder, uid, to_folder)
+    return await _in_thread(_move_sync, settings, password, folder, uid, to_folder, uidvalidity)
 
 
-def _flag_sync(settings: EmailSettings, password: str, folder: str, uid: int, flag: str, on: bool) -> dict[str, Any]:
+def _flag_sync(settings: EmailSettings, password: str, folder: str, uid: int, flag: str, on: bool,
+               uidvalidity: int | None = None) -> dict[str, Any]:
     with MailClient(settings, password) as client:
-        client.select(folder, readonly=False)
+        _same_numbering(folder, client.select(folder, readonly=False), uidvalidity)
         flags = client.store(uid, [flag], add=on)
     return {"uid": uid, "folder": folder, "flags": [f for f in flags if not f.startswith("$Meshclaw")]}
 
 
 @tool("email.flag", Effect.WRITE)
-async def email_flag(ctx: RunContext[RunDeps], uid: int, flag: str, on: bool = True, folder: str = "INBOX") -> dict[str, Any]:
+async def email_flag(ctx: RunContext[RunDeps], uid: int, flag: str, on: bool = True, folder: str = "INBOX",
+                     uidvalidity: int | None = None) -> dict[str, Any]:
     """Set or clear a flag on a message: "read", "flagged", "answered", or a label word such as "urgent".
 
     on=false clears it (e.g. flag="read", on=false marks the message unread again).
+    uidvalidity: the value email.list or email.search gave with the uid, if known.
     """
     settings, password = settings_of(ctx)
     wanted = _STANDARD_FLAGS.get(flag.strip().lower())
@@ -188,7 +212,7 @@ async def email_flag(ctx: RunContext[RunDeps], uid: int, flag: str, on: bool = T
         if not re.fullmatch(r"[A-Za-z0-9_$-]{1,40}", flag.strip()) or flag.strip().lower().startswith("$meshclaw"):
             raise ModelRetry(f"flag must be read, flagged, answered, or a label word of letters and digits, not {flag!r}")
         wanted = flag.strip()
-    return await _in_thread(_flag_sync, settings, password, folder, uid, wanted, on)
+    return await _in_thread(_flag_sync, settings, password, folder, uid, wanted, on, uidvalidity)
 
 
 def _original(settings: EmailSettings, password: str, folder: str, uid: int) -> dict[str, Any]:

@@ -170,7 +170,8 @@ class _Watcher:
     def _report(self, item: dict[str, Any]) -> None:
         s = summarize(item)
         self._remember(item)
-        self.emit(Labelled({"folder": self.folder, **s.brief()}, message_label(self.settings, self.folder, s.sender)))
+        value = {"folder": self.folder, **s.brief(), "uidvalidity": self.uidvalidity}
+        self.emit(Labelled(value, message_label(self.settings, self.folder, s.sender)))
 
     def _remember(self, item: dict[str, Any]) -> None:
         self.seen[_key(item)] = None
@@ -194,15 +195,16 @@ class _Watcher:
     def _resync(self, client: MailClient, uidvalidity: int) -> None:
         """After a UIDVALIDITY change: report what arrived since the newest known message and was
         not reported already (by Message-ID); older messages (restored, copied back) are not new.
-        Reported messages are remembered at once, so a resync cut short never reports one twice."""
+        Everything is fetched before anything is reported, so a resync cut short reports nothing
+        and is simply done again."""
         assert self.newest is not None
         since = (self.newest - timedelta(days=1)).strftime("%d-%b-%Y")  # SEARCH SINCE is by day
         uids = client.search(f"SINCE {since}")
         fresh = [i for i in client.headers(uids) if _key(i) not in self.seen and (_arrival(i) or self.newest) >= self.newest]
         every = client.search("ALL")
-        for item in sorted(fresh, key=lambda i: int(i["UID"])):
-            self._report(item)
         self.last_uid, self.uidvalidity = (max(every) if every else 0), uidvalidity
+        for item in sorted(fresh, key=lambda i: int(i["UID"])):  # no server round trip from here on
+            self._report(item)
         log.warning("mail watcher for %s: folder renumbered; %d new message(s) found by arrival date and Message-ID",
                     self.folder, len(fresh))
 
