@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .mime_names import attachment_name
+
 _TOKEN = re.compile(
     rb'\s*(?:(?P<open>\()|(?P<close>\))|"(?P<quoted>(?:[^"\\]|\\.)*)"'
     rb'|(?P<atom>[^\s()"\[\]]*\[[^\]]*\][^\s()"]*|[^\s()"]+))'
@@ -130,8 +132,6 @@ class Part:
     @property
     def filename(self) -> str | None:
         """The part's name, RFC 2231 and RFC 2047 decoded (mime_names.attachment_name)."""
-        from .mime_names import attachment_name
-
         return attachment_name(self.disposition_params, self.params)[0]
 
     @property
