@@ -13,11 +13,11 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-
-import icalendar
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
+
+import icalendar
 
 from .imap_wire import Container, Part
 from .mime_names import decoded_value
