@@ -155,3 +155,21 @@ def test_a_failed_send_with_append_sent_off_leaves_sent_untouched(basic_mail, tm
     sent = basic_mail.messages(ALICE, "Sent")
     assert len(sent) == 1 and b"note 9" in sent[0][1]
     assert asyncio.run(email_list(ctx, folder="Sent")).value["total"] == 1
+
+
+def test_a_refused_send_on_a_server_without_uidplus_can_be_sent_again(minimal_mail, tmp_path):
+    # Without UIDPLUS the withdrawn Sent copy can only be marked deleted; it must not make the
+    # next attempt look like a send that may already have gone out.
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with pytest.raises(MailError, match="cannot connect to the SMTP server"):
+        asyncio.run(email_send(ctx_for(minimal_mail, tmp_path, tool_call_id="u1", smtp_port=port),
+                               to=[BOB], subject="Retry me", body="x"))
+    [(flags, _)] = minimal_mail.messages(ALICE, "Sent")
+    assert b"\\Deleted" in flags
+    result = asyncio.run(email_send(ctx_for(minimal_mail, tmp_path, tool_call_id="u1"), to=[BOB], subject="Retry me", body="x"))
+    assert result["sent"] is True and "already_sent" not in result
+    assert [b"Retry me" in raw for _, raw in wait_for(minimal_mail, BOB, 1)] == [True]
+    again = asyncio.run(email_send(ctx_for(minimal_mail, tmp_path, tool_call_id="u1"), to=[BOB], subject="Retry me", body="x"))
+    assert again["already_sent"] is True

@@ -7,7 +7,7 @@ mail           (function) the same servers with every mailbox emptied first
 seeded_mail    (function) ``mail`` with the seed set in alice's INBOX and her sent mail in Sent
 alice_settings (function) EmailSettings for alice@example.com on those servers (plain: loopback)
 basic_mail     (function) other servers that announce neither MOVE nor IDLE (UIDPLUS yes), emptied
-minimal_mail   (function) IMAP only, announcing neither MOVE, IDLE nor UIDPLUS, emptied
+minimal_mail   (function) servers announcing neither MOVE, IDLE nor UIDPLUS, emptied
 mail_ctx       (function) make_ctx(user="alice@example.com", tool_call_id="t1", run_id="run-1",
                           secret_value=None, **settings_overrides)
                           -> a pydantic-ai RunContext whose deps resolve "secret:mail_pw" to the password
@@ -66,7 +66,7 @@ def basic_mail() -> MailServers:
 
 @pytest.fixture
 def minimal_mail() -> MailServers:
-    return _variant(MINIMAL_CAPABILITY, smtp=False)
+    return _variant(MINIMAL_CAPABILITY, smtp=True)
 
 
 @pytest.fixture(scope="session")

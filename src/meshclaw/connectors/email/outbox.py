@@ -43,6 +43,10 @@ def _sent_state(settings: EmailSettings, password: str, message_id: str) -> tupl
         found = client.find_message_id(settings.sent_folder, message_id)
     for item in found:
         flags = [str(f) for f in item.get("FLAGS") or []]
+        if SENDING_FLAG in flags and "\\Deleted" in flags:
+            # A copy withdrawn after a refused send, left marked on a server that cannot expunge
+            # one message (no UIDPLUS): nothing went out.
+            continue
         state = "uncertain" if SENDING_FLAG in flags else "sent"
         return state, int(item["UID"])
     return "new", None
