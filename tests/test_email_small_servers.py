@@ -14,7 +14,7 @@ import pytest
 
 from meshclaw.connectors.email import EmailSettings, MailError, watch_inbox
 from meshclaw.connectors.email.compose import message_id_for
-from meshclaw.connectors.email.tools import email_list, email_move, email_send
+from meshclaw.connectors.email.tools import email_draft, email_list, email_move, email_send
 from tests.servers.fixtures import basic_mail, email_settings_for, make_run_context, minimal_mail  # noqa: F401
 from tests.servers.mail import MailServers
 
@@ -173,3 +173,12 @@ def test_a_refused_send_on_a_server_without_uidplus_can_be_sent_again(minimal_ma
     assert [b"Retry me" in raw for _, raw in wait_for(minimal_mail, BOB, 1)] == [True]
     again = asyncio.run(email_send(ctx_for(minimal_mail, tmp_path, tool_call_id="u1"), to=[BOB], subject="Retry me", body="x"))
     assert again["already_sent"] is True
+
+
+def test_a_draft_on_a_server_without_uidplus_still_reports_its_uid(minimal_mail, tmp_path):
+    minimal_mail.append(ALICE, "Drafts", note(1))
+    ctx = ctx_for(minimal_mail, tmp_path, tool_call_id="d1")
+    saved = asyncio.run(email_draft(ctx, subject="Plan", body="Draft text.", to=[BOB]))
+    assert saved["uid"] == 2 and "already_saved" not in saved
+    assert asyncio.run(email_draft(ctx, subject="Plan", body="Draft text.", to=[BOB]))["already_saved"] is True
+    assert len(minimal_mail.messages(ALICE, "Drafts")) == 2

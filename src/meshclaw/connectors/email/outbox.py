@@ -34,6 +34,9 @@ def save_draft(settings: EmailSettings, password: str, msg: EmailMessage) -> dic
         if existing:
             return {"saved": True, "folder": folder, "uid": int(existing[0]["UID"]), "already_saved": True}
         uid = client.append(folder, as_crlf_bytes(msg), ["\\Draft", "\\Seen"])
+        if uid is None:  # no APPENDUID (a server without UIDPLUS): find the draft by its Message-ID
+            found = client.find_message_id(folder, msg["Message-ID"])
+            uid = int(found[0]["UID"]) if found else None
     return {"saved": True, "folder": folder, "uid": uid}
 
 
