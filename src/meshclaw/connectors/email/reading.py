@@ -95,10 +95,16 @@ def addresses(value: str | None) -> list[tuple[str, str]]:
 
 
 def _display(pairs: list[tuple[str, str]]) -> str:
+    """``Name <address>``, the name quoted when it holds a comma or another RFC 5322 special
+    (``"Müller, Jürgen" <juergen@example.org>``), so the text is still one mailbox if copied."""
     if not pairs:
         return "(unknown sender)"
     name, addr = pairs[0]
-    return f"{name} <{addr}>" if name and name.lower() != addr else addr
+    if not name or name.lower() == addr:
+        return addr
+    if re.search(r'[()<>\[\]:;@\\,"]', name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{addr}>"
 
 
 def _date(header: str | None, internal: Any) -> str:
