@@ -18,47 +18,18 @@ from pydantic_ai import ModelRetry, RunContext
 
 from meshclaw.domain.effects import Effect, Toolset, tool
 from meshclaw.domain.provenance import Label, Labelled, Source, Trust
-from meshclaw.domain.secrets import SecretMissing
 from meshclaw.runtime.context import RunDeps
 
 from . import delivery, events
-from .client import Connection
+from .access import TOOLSET, call_key, connect, owner_email, smtp_password
 from .errors import CalendarError, NotAllowed
-from .settings import CalendarSettings, load_settings
-
-TOOLSET = "calendar"
+from .replies import calendar_respond
+from .settings import CalendarSettings
 LIST_MAX_DAYS = 62
 LIST_MAX_EVENTS = 60
 
 
 # --- plumbing ------------------------------------------------------------------------------------
-
-
-def _secret(ctx: RunContext[RunDeps], ref: str, what: str) -> str:
-    try:
-        return ctx.deps.secret(ref)
-    except SecretMissing as e:
-        raise CalendarError(f"the {what} cannot be resolved: {e}") from None
-
-
-def _connect(ctx: RunContext[RunDeps]) -> tuple[CalendarSettings, Connection]:
-    settings = load_settings(ctx.deps.settings(TOOLSET))
-    return settings, Connection(settings, _secret(ctx, settings.password, "calendar password"))
-
-
-def _smtp_password(ctx: RunContext[RunDeps], settings: CalendarSettings) -> str | None:
-    return _secret(ctx, settings.smtp_password, "SMTP password") if settings.smtp_password else None
-
-
-def _owner_email(ctx: RunContext[RunDeps], settings: CalendarSettings) -> str | None:
-    return settings.email or ctx.deps.owner.email
-
-
-def _call_key(ctx: RunContext[RunDeps]) -> str:
-    if not ctx.tool_call_id:
-        # Without a stable id every retry would look like a new request and could double-book.
-        raise CalendarError("this tool needs a tool call id to run idempotently")
-    return ctx.deps.idempotency_key(ctx.tool_call_id)
 
 
 def _attendees(ctx: RunContext[RunDeps], values: list[str]) -> list[str]:
@@ -95,11 +66,11 @@ async def calendar_list(ctx: RunContext[RunDeps], start: str, end: str, calendar
 
     Times without an offset are in the owner's time zone, as are the times returned.
     """
-    settings, conn = _connect(ctx)
+    settings, conn = connect(ctx)
     zone = settings.zone
     begin, until = events.parse_when(start, zone, "start"), events.parse_when(end, zone, "end")
     events.check_range(begin, until, max_days=LIST_MAX_DAYS)
-    owner = _owner_email(ctx, settings)
+    owner = owner_email(ctx, settings)
 
     found = await asyncio.to_thread(lambda: conn.events(conn.calendar(calendar), begin, until))
     shown = found[:LIST_MAX_EVENTS]
@@ -127,7 +98,7 @@ async def calendar_freebusy(ctx: RunContext[RunDeps], start: str, end: str, peop
     Only times are returned, never what the meetings are.  A colleague whose calendar does not
     share free/busy with the owner is listed under "unavailable" with the reason.
     """
-    settings, conn = _connect(ctx)
+    settings, conn = connect(ctx)
     zone = settings.zone
     begin, until = events.parse_when(start, zone, "start"), events.parse_when(end, zone, "end")
     events.check_range(begin, until, max_days=LIST_MAX_DAYS)
@@ -181,19 +152,19 @@ async def calendar_create(ctx: RunContext[RunDeps], title: str, start: str, end:
 
     Times without an offset are in the owner's time zone.  Attendees are addresses (or user ids).
     """
-    settings, conn = _connect(ctx)
+    settings, conn = connect(ctx)
     zone = settings.zone
     begin, until = events.parse_when(start, zone, "start"), events.parse_when(end, zone, "end")
     events.check_range(begin, until)
     if not title.strip():
         raise ModelRetry("the event needs a title")
     people = _attendees(ctx, attendees or [])
-    owner = _owner_email(ctx, settings)
+    owner = owner_email(ctx, settings)
     if people and not owner:
         raise CalendarError("an event with attendees needs an organizer address: set email in the calendar settings")
     if people and not settings.smtp_host:
         raise CalendarError("invitations need a mail server: set smtp_host (and smtp_* settings) in the calendar settings")
-    key = _call_key(ctx)
+    key = call_key(ctx)
     uid = events.uid_for(key)
 
     def write() -> tuple[Any, icalendar.Calendar, bool]:
@@ -210,7 +181,7 @@ async def calendar_create(ctx: RunContext[RunDeps], title: str, start: str, end:
     told: dict[str, list[str]] = {}
     if events.attendees_of(events.master(data)):
         try:
-            told = await delivery.notify(settings, _smtp_password(ctx, settings), conn, obj, data, owner or "")
+            told = await delivery.notify(settings, smtp_password(ctx, settings), conn, obj, data, owner or "")
         except delivery.Undelivered as u:
             if already or u.told:
                 raise CalendarError(f"the event {uid} is in the calendar, but {u.error}") from None
@@ -227,9 +198,9 @@ async def _change(ctx: RunContext[RunDeps], uid: str, calendar: str | None, acti
 
     ``mutate`` returns False when the event already is as asked (nothing to store or announce).
     """
-    settings, conn = _connect(ctx)
-    owner = _owner_email(ctx, settings)
-    mark = events.call_mark(_call_key(ctx))
+    settings, conn = connect(ctx)
+    owner = owner_email(ctx, settings)
+    mark = events.call_mark(call_key(ctx))
 
     before: list[bytes] = []  # the event as it was, to put back if the attendees cannot be told
 
@@ -261,7 +232,7 @@ async def _change(ctx: RunContext[RunDeps], uid: str, calendar: str | None, acti
     told: dict[str, list[str]] = {}
     if (events.attendees_of(ev) or ev.get(events.REMOVED)) and settings.smtp_host:
         try:
-            told = await delivery.notify(settings, _smtp_password(ctx, settings), conn, obj, data, owner or "")
+            told = await delivery.notify(settings, smtp_password(ctx, settings), conn, obj, data, owner or "")
         except delivery.Undelivered as u:
             if already or u.told:
                 raise CalendarError(f"the change is saved, but {u.error}") from None
@@ -338,8 +309,7 @@ async def calendar_cancel(ctx: RunContext[RunDeps], uid: str, calendar: str | No
 
 
 def toolset() -> Toolset:
-    from .replies import calendar_respond
-
+    """The calendar toolset: list, freebusy, create, update, cancel, respond."""
     return Toolset(
         name=TOOLSET,
         description="The owner's calendar over CalDAV: events, free/busy, meetings with invitations by email, answers.",
