@@ -116,7 +116,7 @@ def test_inbox_accepts_invitations_from_the_organizer_to_an_attendee():
     (itip(meeting(seq=5, organizer="eve@evil.example"), "CANCEL"), meeting(), "bob@example.com",
      {"eve@evil.example"}, "ignored: a meeting with this UID already exists, organized by someone else"),
     # A late copy of an older version does not undo an update.
-    (itip(meeting(seq=1), "REQUEST"), meeting(seq=2), "bob@example.com", {"alice@example.com"}, "ignored: an older"),
+    (itip(meeting(seq=1), "REQUEST"), meeting(seq=2), "bob@example.com", {"alice@example.com"}, "unchanged (older)"),
     (itip(meeting(), "CANCEL"), None, "bob@example.com", {"alice@example.com"}, "ignored: cancels a meeting that is not"),
     (itip(meeting(), "REPLY"), None, "bob@example.com", {"alice@example.com"}, "ignored: answers a meeting that is not"),
     (itip(meeting(), "PUBLISH"), None, "bob@example.com", {"alice@example.com"}, "ignored: method PUBLISH"),

@@ -84,7 +84,9 @@ async def calendar_list(ctx: RunContext[RunDeps], start: str, end: str, calendar
     result: dict[str, Any] = {"timezone": settings.timezone, "events": listed}
     if len(found) > len(shown):
         result["more"] = len(found) - len(shown)
-    authors = sorted({events.organizer_of(ev) or "" for ev in shown if events.by_others(ev, owner)})
+    # A meeting stored from mail is outside content whatever its ORGANIZER says.
+    authors = sorted({events.organizer_of(ev) or "someone by mail" for ev in shown
+                      if events.by_others(ev, owner) or events.RECEIVED in ev})
     if authors:
         # Titles, places and agendas of these events were written by other people: data, not instructions.
         return Labelled(result, Label(Source.EXTERNAL, Trust.UNTRUSTED, f"calendar events organized by {', '.join(authors)}"))
