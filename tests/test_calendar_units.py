@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import email
 import email.policy
 from datetime import date, datetime, timedelta, timezone
@@ -152,3 +153,35 @@ def test_seed_is_a_deterministic_week():
     assert not any(seed.CUSTOMER in u for u in per_user)  # the customer has no calendar here
     with pytest.raises(ValueError, match="is not a Monday"):
         seed.week_of_meetings(date(2026, 3, 3))
+
+
+def test_a_whole_meeting_with_an_older_override_keeps_the_override():
+    """Master at SEQUENCE 3 sent with an override last changed at 2: both are stored (RFC 5546 2.1.5)."""
+    from meshclaw.connectors.calendar.incoming import decide as apply
+    from meshclaw.connectors.calendar.scheduling import as_override, parts
+
+    series = meeting(seq=3)
+    ev = events.master(series)
+    ev.add("rrule", {"freq": "weekly", "count": 3})
+    moved = as_override(ev, datetime(2026, 3, 9, 10, tzinfo=BERLIN))
+    events.replace(moved, "sequence", 2)
+    events.replace(moved, "dtstart", datetime(2026, 3, 9, 15, tzinfo=BERLIN))
+    events.replace(moved, "dtend", datetime(2026, 3, 9, 16, tzinfo=BERLIN))
+    series.add_component(moved)
+    action, data = apply(itip(series, "REQUEST"), None, "bob@example.com", {"alice@example.com"})
+    assert action == "added"
+    stored = meeting(seq=1)
+    events.master(stored).add("rrule", {"freq": "weekly", "count": 3})
+    action, data = apply(itip(series, "REQUEST"), stored, "bob@example.com", {"alice@example.com"})
+    assert action == "updated: the series, the occurrence 2026-03-09T10:00"
+    master, overrides = parts(data)
+    assert events.sequence(master) == 3 and [o.decoded("dtstart").hour for o in overrides] == [15]
+    # The same occurrence again is a duplicate; alone at a lower SEQUENCE than the series it is older.
+    alone = icalendar.Calendar()
+    alone.add_component(copy.deepcopy(moved))
+    assert apply(itip(alone, "REQUEST"), data, "bob@example.com", {"alice@example.com"}) == ("unchanged", None)
+    other = copy.deepcopy(moved)
+    events.replace(other, "recurrence-id", datetime(2026, 3, 16, 10, tzinfo=BERLIN))
+    alone.subcomponents = [other]
+    assert apply(itip(alone, "REQUEST"), data, "bob@example.com", {"alice@example.com"}) == (
+        "unchanged (older): the calendar has a newer version of the occurrence 2026-03-16T10:00", None)

@@ -111,6 +111,8 @@ def _request(itip: icalendar.Calendar, existing: icalendar.Calendar | None, reci
         old = find_override(data, when)
         if old is not None:
             newer = order(o, old)
+        elif new_master is not None:
+            newer = 1  # part of the whole meeting the organizer sent: as new as the series it came with
         else:
             newer = -1 if master is not None and events.sequence(o) < events.sequence(master) else 1
         if newer < 0:

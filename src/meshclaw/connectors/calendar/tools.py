@@ -10,8 +10,9 @@ last (``X-MESHCLAW-CALL``) and which SEQUENCE its attendees were told about
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime, timezone
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 import icalendar
 from pydantic_ai import ModelRetry, RunContext
@@ -20,7 +21,7 @@ from meshclaw.domain.effects import Effect, Toolset, tool
 from meshclaw.domain.provenance import Label, Labelled, Source, Trust
 from meshclaw.runtime.context import RunDeps
 
-from . import delivery, events
+from . import delivery, events, scheduling
 from .access import TOOLSET, call_key, connect, owner_email, smtp_password
 from .errors import CalendarError, NotAllowed
 from .replies import calendar_respond
@@ -246,18 +247,30 @@ async def _change(ctx: RunContext[RunDeps], uid: str, calendar: str | None, acti
 @tool("calendar.update", Effect.EXTERNAL, sensitive=("uid", "attendees"))
 async def calendar_update(ctx: RunContext[RunDeps], uid: str, title: str | None = None, start: str | None = None,
                           end: str | None = None, location: str | None = None, description: str | None = None,
-                          attendees: list[str] | None = None, calendar: str | None = None) -> dict[str, Any]:
+                          attendees: list[str] | None = None, calendar: str | None = None,
+                          occurrence: str | None = None) -> dict[str, Any]:
     """Change an event the owner organizes (only the fields given); attendees get an updated invitation.
 
-    ``attendees`` replaces the whole list: people left out receive a cancellation.
+    ``attendees`` replaces the whole list: people left out receive a cancellation.  For a repeating
+    event, ``occurrence`` (the start of one occurrence, as calendar_list shows it) changes that
+    occurrence only; the rest of the series stays as it is.
     """
     if all(v is None for v in (title, start, end, location, description, attendees)):
         raise ModelRetry("nothing to change: give at least one of title, start, end, location, description, attendees")
     people = _attendees(ctx, attendees) if attendees is not None else None
 
-    def mutate(data: icalendar.Calendar, ev: icalendar.Event, settings: CalendarSettings, owner: str | None) -> bool:
-        if (start or end) and "RRULE" in ev:
-            raise CalendarError("this is a repeating event: its times cannot be changed here, only its details")
+    touched: list[tuple[icalendar.Event, ZoneInfo, str | None]] = []  # the occurrence changed, for the result
+
+    def mutate(data: icalendar.Calendar, series: icalendar.Event, settings: CalendarSettings, owner: str | None) -> bool:
+        ev = series
+        if occurrence is not None:
+            if people is not None:
+                raise ModelRetry("attendees are the same for every occurrence: change them without occurrence")
+            ev = _occurrence(data, series, occurrence, settings.zone)
+            touched.append((ev, settings.zone, owner))
+        elif (start or end) and ("RRULE" in ev or "RDATE" in ev):
+            raise CalendarError("this is a repeating event: the series' times cannot be changed here; to move one "
+                                "occurrence, give occurrence (its start, as calendar_list shows it)")
         old_start, old_end = events.times(ev)
         if (start or end) and not (start and end) and not (isinstance(old_start, datetime) and old_start.tzinfo):
             # An all-day or floating event has no instant to keep the length from.
@@ -280,6 +293,10 @@ async def calendar_update(ctx: RunContext[RunDeps], uid: str, title: str | None 
             events.replace(ev, "location", location.strip())
         if description is not None:
             events.replace(ev, "description", description.strip())
+        if ev is not series:  # an override: its own revision, told together with the series (RFC 5546 2.1.5)
+            events.replace(ev, "sequence", events.sequence(series) + 1)
+            events.replace(ev, "dtstamp", datetime.now(timezone.utc))
+        ev = series
         if people is not None:
             before = events.attendees_of(ev)
             gone = [events.mailto(a) for a in before if events.mailto(a).lower() not in {p.lower() for p in people}]
@@ -294,7 +311,35 @@ async def calendar_update(ctx: RunContext[RunDeps], uid: str, title: str | None 
             events.replace(ev, events.REMOVED, ",".join(gone) if gone else None)
         return True
 
-    return await _change(ctx, uid, calendar, "change", mutate, adds_attendees=bool(people))
+    result = await _change(ctx, uid, calendar, "change", mutate, adds_attendees=bool(people))
+    if touched:
+        shown = events.summary(*touched[0])
+        result["occurrence"] = {k: v for k, v in shown.items() if k in ("start", "end", "title", "location")}
+    return result
+
+
+def _occurrence(data: icalendar.Calendar, series: icalendar.Event, occurrence: str, zone: ZoneInfo) -> icalendar.Event:
+    """The override of the occurrence starting at ``occurrence`` (made from the series if there is none)."""
+    if "RRULE" not in series and "RDATE" not in series:
+        raise ModelRetry("this event does not repeat: leave out occurrence")
+    when: date | datetime = events.parse_when(occurrence, zone, "occurrence")
+    first = series.decoded("dtstart")
+    if not isinstance(first, datetime):
+        when = when.date()
+    elif first.tzinfo is None:
+        when = when.replace(tzinfo=None)
+    overrides = scheduling.parts(data)[1]
+    found = scheduling.find_override(data, when) or next(
+        (o for o in overrides if scheduling.same_time(o.decoded("dtstart"), when)), None)
+    if found is not None:
+        return found
+    if not scheduling.occurs(series, when):
+        raise ModelRetry(f"the series has no occurrence starting {occurrence}: take the start from calendar_list")
+    one = scheduling.as_override(series, when)
+    for name in (events.CALL, events.INVITED, events.REMOVED):
+        events.replace(one, name, None)
+    data.add_component(one)
+    return one
 
 
 @tool("calendar.cancel", Effect.EXTERNAL, sensitive=("uid",))
