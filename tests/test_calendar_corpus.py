@@ -193,10 +193,22 @@ def test_malformed_or_methodless_messages(radicale_server):
 
 def test_a_meeting_naming_the_owner_as_organizer_is_not_taken_from_mail(radicale_server):
     bob = load_settings(calendar_settings(radicale_server, "bob"))
-    raw = (DATA / "owner-named-as-organizer.eml").read_bytes()
+    raw = (DATA / "owner-named-as-organizer.eml").read_bytes()  # From: forged as the owner
     got = run(apply_invitation(bob, radicale_server.users["bob"], raw, "bob@example.com"))
     assert got["action"].startswith("ignored: the message names the recipient as organizer")
     assert occurrences(radicale_server, "bob", "forged-0016@outside.test") == []
+
+
+def test_reply_to_does_not_make_an_outsider_the_organizer(radicale_server):
+    _fresh(radicale_server, OUTLOOK_UID)
+    bob = load_settings(calendar_settings(radicale_server, "bob"))
+    run(apply_invitation(bob, radicale_server.users["bob"], mail("outlook-series-windows-zone.ics", "olga@example.org"),
+                         "bob@example.com"))
+    raw = (DATA / "reply-to-names-the-organizer.eml").read_bytes()  # From: an outsider, Reply-To: the organizer
+    got = run(apply_invitation(bob, radicale_server.users["bob"], raw, "bob@example.com"))
+    assert got["action"] == "ignored: the sender is not the meeting's organizer"
+    assert [t for t, _, _ in occurrences(radicale_server, "bob", OUTLOOK_UID)] == [
+        "2026-12-03T09:00", "2026-12-10T09:00", "2026-12-17T09:00", "2026-12-24T09:00"]
 
 
 def test_mailed_in_meetings_are_listed_as_outside_content(radicale_server, calendar_ctx):

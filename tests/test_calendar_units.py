@@ -77,7 +77,9 @@ def test_request_message_is_imip():
     settings = load_settings(BASE | {"smtp_host": "127.0.0.1", "from_address": "calendar-robot@example.com"})
     msg = imip.build(cal, "REQUEST", settings, "alice@example.com", ["bob@example.com"])
     parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
-    assert parsed["From"] == "calendar-robot@example.com" and parsed["Reply-To"] == "alice@example.com"
+    # The organizer is the author, the robot only the sender: receivers check From, never Reply-To.
+    assert parsed["From"] == "alice@example.com" and parsed["Sender"] == "calendar-robot@example.com"
+    assert parsed["Reply-To"] is None
     assert parsed["Subject"] == "Invitation: Planning @ 2026-03-02 10:00"
     part = next(p for p in parsed.walk() if p.get_content_type() == "text/calendar")
     assert part.get_param("method") == "REQUEST"

@@ -74,13 +74,15 @@ def build(cal: icalendar.Calendar, method: Method, settings: CalendarSettings, o
     subject = {"REQUEST": "Updated invitation" if updated else "Invitation", "CANCEL": "Cancelled"}[method]
 
     msg = EmailMessage()
-    msg["From"] = settings.from_address or organizer
+    # The organizer is the author (From); a robot address that mails for them is the Sender
+    # (RFC 5322 3.6.2).  Receivers check the organizer against From, never against Reply-To.
+    msg["From"] = organizer
+    if settings.from_address and settings.from_address.lower() != organizer.lower():
+        msg["Sender"] = settings.from_address
     msg["To"] = ", ".join(recipients)
     msg["Subject"] = f"{subject}: {title} @ {when}"
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = message_id(str(ev["uid"]), seq, method, recipients)
-    if settings.from_address and settings.from_address.lower() != organizer.lower():
-        msg["Reply-To"] = organizer  # replies (RSVPs) belong to the organizer, not to a robot address
     msg.set_content(_plain(ev, method, settings, organizer, updated))
     msg.add_alternative(payload.to_ical().decode(), subtype="calendar", params={"method": method}, charset="utf-8")
     return msg

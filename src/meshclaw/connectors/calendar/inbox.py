@@ -6,7 +6,8 @@ An email trigger of the attendee's agent calls ``apply_invitation`` with the raw
 
 Mail is untrusted input.  The rules (``incoming.decide``) keep a forged message from doing much:
 the recipient must be an attendee; an update or cancellation must come from the organizer of the
-copy already stored (and name that organizer in From or Reply-To); an older version never
+copy already stored (and name that organizer in From: Reply-To is whatever the sender wrote, so
+it proves nothing); an older version never
 overwrites a newer one, and a message about one occurrence of a series changes that occurrence
 only.  Authenticating the sender (DKIM/DMARC) is the mail server's job, not this module's.
 """
@@ -56,7 +57,8 @@ def _calendar_part(msg: Message) -> tuple[icalendar.Calendar | None, str]:
 
 
 def _senders(msg: Message) -> set[str]:
-    return {a.lower() for _, a in getaddresses(msg.get_all("From", []) + msg.get_all("Reply-To", [])) if a}
+    """The author addresses of a message (From), lower-cased.  Not Reply-To: anyone can set it."""
+    return {a.lower() for _, a in getaddresses(msg.get_all("From", [])) if a}
 
 
 async def apply_invitation(settings: CalendarSettings | dict[str, Any], password: str,

@@ -3,7 +3,7 @@
 ``decide`` is pure: it takes the message, the stored copy (or None) and who sent and received
 it, and returns what happened and the calendar data to store (None: store nothing).  Rules:
 
-* Trust: a REQUEST or CANCEL comes from the organizer it names (From or Reply-To) and reaches an
+* Trust: a REQUEST or CANCEL comes from the organizer it names (in From) and reaches an
   attendee; a stored meeting is changed only by its own organizer; a meeting that names the
   recipient as organizer is never taken from mail (the owner's own meetings are made in the
   calendar, so such a message is a forgery).  Everything stored from mail is marked
@@ -34,7 +34,7 @@ def decide(itip: icalendar.Calendar, existing: icalendar.Calendar | None, recipi
            senders: set[str], zone: ZoneInfo | None = None) -> Result:
     """What to do with one iTIP object: (action, calendar data to store or None).
 
-    ``recipient`` is the calendar owner's address, ``senders`` the lower-cased From/Reply-To
+    ``recipient`` is the calendar owner's address, ``senders`` the lower-cased From
     addresses of the mail, ``zone`` the owner's zone (for times in a zone nobody defined).
     """
     method = str(itip.get("method", "")).upper()
