@@ -187,3 +187,26 @@ def test_a_whole_meeting_with_an_older_override_keeps_the_override():
     alone.subcomponents = [other]
     assert apply(itip(alone, "REQUEST"), data, "bob@example.com", {"alice@example.com"}) == (
         "unchanged (older): the calendar has a newer version of the occurrence 2026-03-16T10:00", None)
+
+
+@pytest.mark.parametrize(("tzid", "iana"), [
+    ("Europe/Berlin", "Europe/Berlin"), ("W. Europe Standard Time", "Europe/Berlin"),
+    ("Pacific Standard Time", "America/Los_Angeles"), ("/mozilla.org/20050126_1/Europe/Berlin", "Europe/Berlin"),
+    ('"Europe/Lisbon"', "Europe/Lisbon"), ("Customized Time Zone", None), ("EST5EDT-ish", None)])
+def test_time_zone_names_map_to_iana(tzid, iana):
+    from meshclaw.connectors.calendar.zones import iana_name
+
+    assert iana_name(tzid) == iana
+
+
+def test_a_reply_to_a_series_with_overrides_names_the_series_only():
+    from meshclaw.connectors.calendar.scheduling import as_override
+
+    cal = meeting(organizer="alice@example.com", attendees=("bob@example.com", "carol@example.com"))
+    ev = events.master(cal)
+    ev.add("rrule", {"freq": "weekly", "count": 3})
+    cal.add_component(as_override(ev, datetime(2026, 3, 9, 10, tzinfo=BERLIN)))
+    msg = imip.build_reply(cal, load_settings(BASE), "bob@example.com", "alice@example.com", "ACCEPTED")
+    sent = calendar_part(msg)
+    [only] = sent.walk("VEVENT")
+    assert "RECURRENCE-ID" not in only and events.attendee_addresses(only) == ["bob@example.com"]

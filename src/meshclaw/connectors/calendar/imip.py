@@ -93,6 +93,8 @@ def build_reply(cal: icalendar.Calendar, settings: CalendarSettings, attendee: s
     """An attendee's answer (RFC 5546 REPLY) to the organizer: the event naming only the attendee."""
     payload = itip(cal, "REPLY")
     ev = events.master(payload)
+    # An answer to the meeting names the series only; overrides would repeat everyone's answers.
+    payload.subcomponents = [c for c in payload.subcomponents if c.name != "VEVENT" or c is ev]
     mine = [a for a in events.attendees_of(ev) if events.mailto(a).lower() == attendee.lower()]
     if "ATTENDEE" in ev:
         del ev["ATTENDEE"]

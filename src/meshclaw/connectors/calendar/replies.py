@@ -59,8 +59,11 @@ async def calendar_respond(ctx: RunContext[RunDeps], uid: str, answer: Literal["
         if not mine:
             raise CalendarError(f"{owner} is not an attendee of this meeting")
         marker = f"{events.sequence(ev)}:{partstat}"
-        mine[0].params["PARTSTAT"] = partstat
-        mine[0].params.pop("RSVP", None)
+        for component in data.walk("VEVENT"):  # the series and each changed occurrence the owner attends
+            for me in events.attendees_of(component):
+                if events.mailto(me).lower() == owner.lower():
+                    me.params["PARTSTAT"] = partstat
+                    me.params.pop("RSVP", None)
         already = str(ev.get(REPLIED, "")) == marker
         conn.store(obj, data)
         return obj, data, organizer, already
