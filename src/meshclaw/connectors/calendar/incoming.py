@@ -28,6 +28,8 @@ from .scheduling import (as_override, end_before, find_override, is_this_and_fut
 
 Result = tuple[str, icalendar.Calendar | None]
 ANSWERS = ("ACCEPTED", "DECLINED", "TENTATIVE")
+NEEDED = {"UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID", "SEQUENCE", "DTSTAMP",
+          "STATUS", "ORGANIZER", "ATTENDEE"}
 
 
 def decide(itip: icalendar.Calendar, existing: icalendar.Calendar | None, recipient: str,
@@ -43,6 +45,9 @@ def decide(itip: icalendar.Calendar, existing: icalendar.Calendar | None, recipi
         return "ignored: the calendar part holds no event", None
     if len({str(c.get("uid", "")) for c in found}) != 1 or not str(found[0].get("uid", "")):
         return "ignored: an iTIP message carries exactly one meeting (one UID)", None
+    problem = unreadable(found, method)
+    if problem:
+        return f"ignored: {problem}", None
     if method == "REPLY":
         return _reply(found, existing, recipient, senders)
     if method not in ("REQUEST", "CANCEL"):
@@ -64,13 +69,35 @@ def decide(itip: icalendar.Calendar, existing: icalendar.Calendar | None, recipi
         itip, notes = zones.normalize(itip, zone)
     except ValueError as e:
         return f"ignored: the calendar part cannot be read ({e})", None
-    action, data = _cancel(itip, existing) if method == "CANCEL" else _request(itip, existing, recipient)
+    try:
+        action, data = _cancel(itip, existing) if method == "CANCEL" else _request(itip, existing, recipient)
+    except ValueError as e:  # a rule the recurrence library cannot expand, and the like
+        return f"ignored: the meeting's times cannot be worked out ({str(e).splitlines()[0][:200]})", None
     if data is None:
         return action, None
     events.replace(data, "method", None)
     for ev in data.walk("VEVENT"):
         events.replace(ev, events.RECEIVED, "mail")
     return action + (f" (best effort: {'; '.join(notes)})" if notes else ""), data
+
+
+def unreadable(found: list[icalendar.Event], method: str) -> str | None:
+    """Why the events of a message cannot be applied, or None (RFC 5545 value types, RFC 5546 3.2).
+
+    A property the scheduling rules depend on that icalendar could not read makes the message
+    unusable; an unreadable description or vendor property does not.
+    """
+    for ev in found:
+        broken = [f"{name} ({why})" for name, why in getattr(ev, "errors", []) if name.upper() in NEEDED]
+        if broken:
+            return "the invitation cannot be read: " + "; ".join(broken)[:300]
+        if method == "REQUEST" and "DTSTART" not in ev:
+            return "the invitation has no start time (DTSTART)"
+        if "DTSTART" in ev and ("DTEND" in ev or "DURATION" in ev):
+            start, end = events.times(ev)
+            if type(start) is not type(end) or end < start:  # type: ignore[operator]
+                return "the invitation ends before it starts (or mixes a date with a date-time)"
+    return None
 
 
 def _copy(cal: icalendar.Calendar) -> icalendar.Calendar:

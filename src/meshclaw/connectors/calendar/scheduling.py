@@ -182,7 +182,8 @@ def replace_components(cal: icalendar.Calendar, drop: Iterable[icalendar.Event],
 
 
 def label(when: date | datetime) -> str:
-    """An occurrence as people read it: 2026-12-09T10:00 (its own zone), or the day."""
+    """An occurrence as people read it: 2026-12-09T10:00 (its own zone), 2026-12-09T09:00Z, or the day."""
     if isinstance(when, datetime):
-        return when.replace(tzinfo=None).isoformat(timespec="minutes")
+        utc = when.tzinfo is not None and when.utcoffset() == timedelta(0) and getattr(when.tzinfo, "key", "UTC") == "UTC"
+        return when.replace(tzinfo=None).isoformat(timespec="minutes") + ("Z" if utc else "")
     return when.isoformat()
