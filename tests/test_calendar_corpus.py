@@ -117,6 +117,15 @@ CASES: dict[str, tuple[list[tuple[str, str, str]], str, list[tuple[str, str, str
         "order-0011@example.org",
         [("2026-12-02T09:00", "Ops review", ""), ("2026-12-09T11:00", "Ops review", ""),
          ("2026-12-16T09:00", "Ops review", "")]),
+    "Exchange series as RDATE periods, one cancelled by a UTC RECURRENCE-ID": (
+        [("exchange-rdate-periods.ics", "olga@example.org", "added"),
+         ("exchange-rdate-cancel-in-utc.ics", "olga@example.org", "cancelled: the occurrence 2026-12-03T14:00Z")],
+        "rdate-periods-0019@example.org",
+        [("2026-12-01T15:00", "Training block", ""), ("2026-12-03T15:00", "Training block", "cancelled"),
+         ("2026-12-08T15:00", "Training block", "")]),
+    "fixed-offset zone with a misleading name (UTC+11)": (
+        [("fixed-offset-zone-named-utc-plus.ics", "olga@example.org", "added")],
+        "1961094_636238800000000000@example.org", [("2026-12-19T13:00", "Squash", "")]),
     "invited to one occurrence only": (
         [("invited-to-one-occurrence-only.ics", "olga@example.org", "added: only the occurrence 2026-12-11T10:00")],
         "single-occ-0012@example.org",

@@ -104,3 +104,16 @@ def test_labels():
     assert label(datetime(2026, 12, 9, 9, tzinfo=timezone.utc)) == "2026-12-09T09:00Z"
     assert label(date(2026, 12, 9)) == "2026-12-09"
     assert events.mailto("MAILTO:Bob@Example.com") == "Bob@Example.com"
+
+
+def test_rdate_periods_become_start_times_and_a_longer_period_an_override():
+    text = (DATA / "exchange-rdate-periods.ics").read_text().replace("20261208T080000/20261208T090000",
+                                                                      "20261208T080000/20261208T113000")
+    action, data = decide(cal(text), None, BOB, OLGA)
+    assert action == "added"
+    master, [longer] = parts(data)
+    chicago = ZoneInfo("America/Chicago")
+    assert [d.dt for p in master["RDATE"] for d in p.dts] == [
+        datetime(2026, 12, d, 8, tzinfo=chicago) for d in (1, 3, 8)]
+    assert events.times(longer) == (datetime(2026, 12, 8, 8, tzinfo=chicago), datetime(2026, 12, 8, 11, 30, tzinfo=chicago))
+    assert "PERIOD" not in data.to_ical().decode()

@@ -24,7 +24,8 @@ import icalendar
 
 from . import events, zones
 from .scheduling import (as_override, end_before, find_override, is_this_and_future, keep_answer, label,
-                         later, later_starts, occurs, order, parts, recurrence_id, replace_components, same_time)
+                         later, later_starts, occurs, order, parts, plain_rdates, recurrence_id, replace_components,
+                         same_time)
 
 Result = tuple[str, icalendar.Calendar | None]
 ANSWERS = ("ACCEPTED", "DECLINED", "TENTATIVE")
@@ -67,6 +68,7 @@ def decide(itip: icalendar.Calendar, existing: icalendar.Calendar | None, recipi
             return "ignored: a meeting with this UID already exists, organized by someone else", None
     try:
         itip, notes = zones.normalize(itip, zone)
+        plain_rdates(itip)
     except ValueError as e:
         return f"ignored: the calendar part cannot be read ({e})", None
     try:

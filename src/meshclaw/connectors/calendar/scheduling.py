@@ -148,11 +148,44 @@ def end_before(master: icalendar.Event, when: date | datetime) -> bool:
         else:
             rule["UNTIL"] = [when - timedelta(days=1)]
     if "RDATE" in master:
-        kept = [d.dt for p in _as_list(master["RDATE"]) for d in p.dts if _key(d.dt) < _key(when)]
+        kept = [d.dt for p in _as_list(master["RDATE"]) for d in p.dts if later(when, _start_of(d.dt))]
         events.replace(master, "rdate", None)
         for value in kept:
             master.add("rdate", value)
     return True
+
+
+def plain_rdates(cal: icalendar.Calendar) -> None:
+    """Write RDATE;VALUE=PERIOD (RFC 5545 3.8.5.2) as start times, in place.
+
+    Many CalDAV servers (those built on vobject, Radicale among them) refuse periods.  The
+    series' own length applies to each start; a period of another length becomes an override
+    of that occurrence with its own end, so no time is lost.
+    """
+    for ev in list(cal.walk("VEVENT")):
+        values = [d.dt for p in _as_list(ev.get("RDATE", [])) for d in p.dts]
+        if not any(isinstance(v, tuple) for v in values):
+            continue
+        start, end = events.times(ev)
+        longer: list[tuple[datetime, datetime]] = []
+        events.replace(ev, "rdate", None)
+        for value in values:
+            if isinstance(value, tuple):
+                begin, until = value
+                until = begin + until if isinstance(until, timedelta) else until
+                if until - begin != end - start:
+                    longer.append((begin, until))
+                value = begin
+            ev.add("rdate", value)
+        for begin, until in longer:
+            one = as_override(ev, begin)
+            events.replace(one, "dtend", until)
+            cal.add_component(one)
+
+
+def _start_of(value: object) -> date | datetime:
+    """An RDATE value's start: the value itself, or the start of a PERIOD."""
+    return value[0] if isinstance(value, tuple) else value  # type: ignore[return-value]
 
 
 def _as_list(value: object) -> list:

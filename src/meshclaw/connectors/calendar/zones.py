@@ -104,17 +104,16 @@ def normalize(cal: icalendar.Calendar, fallback: ZoneInfo | None = None) -> tupl
                     _retag(prop, rename[tzid], ZoneInfo(rename[tzid]))
                 elif tzid in private:
                     _retag(prop, *private[tzid])
-    # Only the zones still used, each defined once, before any event.
+    # Only the zones still used, each defined once, before any event.  A private zone is written
+    # anew from what it means (plain STANDARD/DAYLIGHT observances): servers refuse some of the
+    # forms clients write, such as a DATE as an observance's start.
     used = {p.params["TZID"] for ev in out.walk("VEVENT") for p in _properties(ev) if "TZID" in p.params}
-    kept = {}
-    for tz in out.walk("VTIMEZONE"):
-        tzid = str(tz.get("tzid"))
-        if tzid in used and tzid not in rename.values() and tzid not in kept:
-            kept[tzid] = tz
-    others = [c for c in out.subcomponents if c.name != "VTIMEZONE"]
-    out.subcomponents = list(kept.values()) + others
     first, last = _span(out)
-    out.add_missing_timezones(first_date=first - timedelta(days=366), last_date=last + timedelta(days=731))
+    first, last = first - timedelta(days=366), last + timedelta(days=731)
+    kept = [icalendar.Timezone.from_tzinfo(zone, tzid=tzid, first_date=first, last_date=last)  # type: ignore[arg-type]
+            for tzid, zone in private.values() if tzid in used]
+    out.subcomponents = kept + [c for c in out.subcomponents if c.name != "VTIMEZONE"]
+    out.add_missing_timezones(first_date=first, last_date=last)
     zones = [c for c in out.subcomponents if c.name == "VTIMEZONE"]
     out.subcomponents = zones + [c for c in out.subcomponents if c.name != "VTIMEZONE"]
     return icalendar.Calendar.from_ical(out.to_ical()), notes
@@ -126,8 +125,16 @@ def _retag(prop: object, tzid: str, zone: object) -> None:
     items = prop.dts if isinstance(prop, icalendar.vDDDLists) else [prop]  # EXDATE/RDATE are lists
     for item in items:
         dt = getattr(item, "dt", None)
-        if isinstance(dt, datetime) and dt.tzinfo is not None:
-            item.dt = dt.replace(tzinfo=zone)  # type: ignore[arg-type]
+        if isinstance(dt, tuple):  # a PERIOD (RFC 5545 3.3.9): start and end or duration
+            item.dt = tuple(_in_zone(v, zone) for v in dt)
+        else:
+            item.dt = _in_zone(dt, zone)
+
+
+def _in_zone(value: object, zone: object) -> object:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.replace(tzinfo=zone)  # type: ignore[arg-type]
+    return value
 
 
 def _span(cal: icalendar.Calendar) -> tuple[date, date]:
