@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from meshclaw.connectors.calendar import apply_invitation, events, load_settings
+from meshclaw.connectors.calendar import apply_invitation, events, imip, load_settings
 from meshclaw.connectors.calendar.client import Connection
 from meshclaw.connectors.calendar.tools import calendar_list
 from tests.servers.calendar_fixtures import calendar_ctx, calendar_settings, radicale_server  # noqa: F401
@@ -238,11 +238,19 @@ def test_an_answer_for_one_occurrence_is_recorded_on_that_occurrence(radicale_se
                                mail("reply-declines-one-occurrence.ics", "bob@example.com", "alice@example.com"),
                                "alice@example.com"))
     assert got["action"] == "answer recorded: bob@example.com declined for 2026-12-08T16:00"
+    late = run(apply_invitation(alice, radicale_server.users["alice"],
+                                mail("reply-earlier-accept-arrives-late.ics", "bob@example.com", "alice@example.com"),
+                                "alice@example.com"))
+    assert late["action"] == "unchanged (older): a later answer from bob@example.com is recorded"
     answers = {}
     for ev in conn.events(conn.calendar(), *WINDOW):
         if str(ev.get("uid")) == uid:
             answers[events.local(events.times(ev)[0], BERLIN)] = {
                 events.mailto(a): str(a.params.get("PARTSTAT")) for a in events.attendees_of(ev)}
+    # The organizer's bookkeeping (when each answer came) never leaves in an invitation.
+    stored = icalendar.Calendar.from_ical(conn.find(conn.calendar(), uid).data)
+    assert "X-MESHCLAW-ANSWERED" in stored.to_ical().decode()
+    assert "X-MESHCLAW" not in imip.itip(stored, "REQUEST").to_ical().decode()
     assert answers == {
         "2026-12-01T16:00": {"bob@example.com": "ACCEPTED", "carol@example.com": "ACCEPTED"},
         "2026-12-08T16:00": {"bob@example.com": "DECLINED", "carol@example.com": "ACCEPTED"},

@@ -33,6 +33,9 @@ def itip(cal: icalendar.Calendar, method: Method) -> icalendar.Calendar:
     for ev in out.walk("VEVENT"):
         for name in [k for k in ev if k.upper().startswith("X-MESHCLAW-")]:
             del ev[name]
+        for person in events.attendees_of(ev):  # bookkeeping parameters (when an answer came) too
+            for name in [k for k in person.params if k.upper().startswith("X-MESHCLAW-")]:
+                del person.params[name]
         if method == "CANCEL":
             events.replace(ev, "status", "CANCELLED")
     return out

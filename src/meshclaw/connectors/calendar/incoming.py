@@ -18,6 +18,7 @@ it, and returns what happened and the calendar data to store (None: store nothin
 from __future__ import annotations
 
 import copy
+from datetime import timezone
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -25,10 +26,11 @@ import icalendar
 from . import events, zones
 from .scheduling import (as_override, end_before, find_override, is_this_and_future, keep_answer, label,
                          later, later_starts, occurs, order, parts, plain_rdates, recurrence_id, replace_components,
-                         same_time)
+                         same_time, stamp)
 
 Result = tuple[str, icalendar.Calendar | None]
 ANSWERS = ("ACCEPTED", "DECLINED", "TENTATIVE")
+ANSWERED_AT = "X-MESHCLAW-ANSWERED"  # ATTENDEE parameter: the DTSTAMP (UTC) of the answer recorded
 NEEDED = {"UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID", "SEQUENCE", "DTSTAMP",
           "STATUS", "ORGANIZER", "ATTENDEE"}
 
@@ -283,8 +285,13 @@ def _reply(found: list[icalendar.Event], existing: icalendar.Calendar | None, re
     mine = [a for a in events.attendees_of(stored) if events.mailto(a).lower() == who]
     if not mine:
         return "ignored: the sender is not an attendee of this meeting", None
+    # Answers are ordered by their DTSTAMP (RFC 5546 2.1.5): a late copy of an earlier answer loses.
+    answered_at = stamp(ev).astimezone(timezone.utc).isoformat(timespec="seconds")  # fixed width: compares as text
+    if str(mine[0].params.get(ANSWERED_AT, "")) > answered_at:
+        return f"unchanged (older): a later answer from {who} is recorded", None
     if str(mine[0].params.get("PARTSTAT", "")).upper() == partstat:
         return "unchanged", None
     mine[0].params["PARTSTAT"] = partstat  # the property object itself: the stored copy changes with it
+    mine[0].params[ANSWERED_AT] = answered_at
     mine[0].params.pop("RSVP", None)
     return f"answer recorded: {who} {partstat.lower()}{where}", data
