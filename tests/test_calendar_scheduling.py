@@ -117,3 +117,31 @@ def test_rdate_periods_become_start_times_and_a_longer_period_an_override():
         datetime(2026, 12, d, 8, tzinfo=chicago) for d in (1, 3, 8)]
     assert events.times(longer) == (datetime(2026, 12, 8, 8, tzinfo=chicago), datetime(2026, 12, 8, 11, 30, tzinfo=chicago))
     assert "PERIOD" not in data.to_ical().decode()
+
+
+def test_a_moved_series_drops_changes_of_occurrences_it_no_longer_has_and_says_so():
+    first = stored()
+    moved_one = occurrence("RECURRENCE-ID;TZID=Europe/Berlin:20261209T090000").replace("Room A", "Room M")
+    data = decide(cal(moved_one), first, BOB, OLGA)[1]
+    later = BASE.replace("SEQUENCE:0", "SEQUENCE:2").replace("T090000", "T130000").replace("T093000", "T133000")
+    action, data = decide(cal(later), data, BOB, OLGA)
+    assert action == "updated: the series, changes of 1 occurrence(s) the new series no longer has removed"
+    assert parts(data)[1] == []
+
+
+def test_an_older_whole_meeting_brings_no_occurrence_changes_with_it():
+    newer = decide(cal(BASE.replace("SEQUENCE:0", "SEQUENCE:3")), None, BOB, OLGA)[1]
+    old_series = BASE.split("END:VCALENDAR")[0] + occurrence(
+        "RECURRENCE-ID;TZID=Europe/Berlin:20261209T090000").split("METHOD:REQUEST\n")[1]
+    action, data = decide(cal(old_series), newer, BOB, OLGA)
+    assert action.startswith("unchanged (older): the calendar has a newer version of the series, the occurrence")
+    assert data is None
+
+
+def test_one_bad_occurrence_does_not_stop_the_rest_of_the_update():
+    two = occurrence("RECURRENCE-ID;TZID=Europe/Berlin:20261209T090000").split("END:VCALENDAR")[0] + \
+        occurrence("RECURRENCE-ID;TZID=Europe/Berlin:20261209T100000").split("METHOD:REQUEST\n")[1]
+    action, data = decide(cal(two), stored(), BOB, OLGA)
+    assert action == ("updated: the occurrence 2026-12-09T09:00; ignored: 2026-12-09T10:00 is not an occurrence "
+                      "of the series (RECURRENCE-ID matches none)")
+    assert len(parts(data)[1]) == 1

@@ -124,11 +124,13 @@ def _request(itip: icalendar.Calendar, existing: icalendar.Calendar | None, reci
     master, _ = parts(data)
     done: list[str] = []
     older: list[str] = []
+    rejected: list[str] = []
+    series = 0  # how the series in the message compares with the stored one
     if new_master is not None:
-        newer = order(new_master, master) if master is not None else 1
-        if newer < 0:
+        series = order(new_master, master) if master is not None else 1
+        if series < 0:
             older.append("the series")
-        elif newer > 0:
+        elif series > 0:
             keep_answer(new_master, master, recipient)
             sent = [recurrence_id(o) for o in new_overrides]
             # Changes of occurrences the new series no longer has are void (the series was moved).
@@ -137,13 +139,15 @@ def _request(itip: icalendar.Calendar, existing: icalendar.Calendar | None, reci
             replace_components(data, ([master] if master is not None else []) + void, [copy.deepcopy(new_master)])
             master = parts(data)[0]
             done.append("the series")
+            if void:
+                done.append(f"changes of {len(void)} occurrence(s) the new series no longer has removed")
     for o in new_overrides:
         when = recurrence_id(o)
         old = find_override(data, when)
         if old is not None:
             newer = order(o, old)
         elif new_master is not None:
-            newer = 1  # part of the whole meeting the organizer sent: as new as the series it came with
+            newer = -1 if series < 0 else 1  # part of the whole meeting sent: as new as its series
         else:
             newer = -1 if master is not None and events.sequence(o) < events.sequence(master) else 1
         if newer < 0:
@@ -152,7 +156,8 @@ def _request(itip: icalendar.Calendar, existing: icalendar.Calendar | None, reci
         if newer == 0:
             continue
         if old is None and master is not None and not occurs(master, when):
-            return f"ignored: {label(when)} is not an occurrence of the series (RECURRENCE-ID matches none)", None
+            rejected.append(f"{label(when)} is not an occurrence of the series (RECURRENCE-ID matches none)")
+            continue
         keep_answer(o, old or master, recipient)
         if is_this_and_future(o) and master is not None:
             done.append(_future(data, master, o))
@@ -160,10 +165,12 @@ def _request(itip: icalendar.Calendar, existing: icalendar.Calendar | None, reci
             replace_components(data, [old] if old is not None else [], [copy.deepcopy(o)])
             done.append(f"the occurrence {label(when)}")
     if not done:
+        if rejected:
+            return f"ignored: {rejected[0]}", None
         if older:
             return f"unchanged (older): the calendar has a newer version of {', '.join(older)}", None
         return "unchanged", None
-    return _summary("updated", done, older), data
+    return _summary("updated", done, older) + "".join(f"; ignored: {r}" for r in rejected), data
 
 
 def _future(data: icalendar.Calendar, master: icalendar.Event, change: icalendar.Event) -> str:
