@@ -9,8 +9,6 @@ messages with the action each must produce, then the occurrences of the meeting 
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
