@@ -344,7 +344,10 @@ def _occurrence(data: icalendar.Calendar, series: icalendar.Event, occurrence: s
 
 @tool("calendar.cancel", Effect.EXTERNAL, sensitive=("uid",))
 async def calendar_cancel(ctx: RunContext[RunDeps], uid: str, calendar: str | None = None) -> dict[str, Any]:
-    """Cancel an event the owner organizes; attendees get a cancellation. The event stays, marked cancelled."""
+    """Cancel an event the owner organizes; attendees get a cancellation. The event stays, marked cancelled.
+
+    For a repeating event this cancels the whole series.
+    """
 
     def mutate(data: icalendar.Calendar, ev: icalendar.Event, settings: CalendarSettings, owner: str | None) -> bool:
         if str(ev.get("status", "")).upper() == "CANCELLED":
