@@ -5,6 +5,8 @@ and the attendee's calendar on Radicale follows without losing the rest of the s
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,7 +17,7 @@ from pydantic_ai import ModelRetry
 
 from meshclaw.connectors.calendar import CalendarError, apply_invitation, events, load_settings
 from meshclaw.connectors.calendar.client import Connection
-from meshclaw.connectors.calendar.tools import calendar_update
+from meshclaw.connectors.calendar.tools import calendar_cancel, calendar_update
 from tests.servers.calendar_fixtures import (  # noqa: F401
     calendar_ctx, calendar_mail, calendar_settings, imap_messages, mail, mail_servers, radicale_server)
 
@@ -28,11 +30,11 @@ def run(coro):  # type: ignore[no-untyped-def]
     return asyncio.run(coro)
 
 
-def listing(server, user: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def listing(server, user: str, uid: str = UID) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     conn = Connection(load_settings(calendar_settings(server, user)), server.users[user])
     found = conn.events(conn.calendar(), datetime(2026, 11, 30, tzinfo=BERLIN), datetime(2027, 1, 31, tzinfo=BERLIN))
     return [(events.local(events.times(ev)[0], BERLIN), str(ev.get("status", "")).lower().replace("confirmed", ""))
-            for ev in found if str(ev.get("uid")) == UID]
+            for ev in found if str(ev.get("uid")) == uid]
 
 
 def test_moving_one_occurrence_keeps_the_series(radicale_server, calendar_ctx, calendar_mail):
@@ -70,3 +72,34 @@ def test_moving_one_occurrence_keeps_the_series(radicale_server, calendar_ctx, c
     # The first update arriving late changes nothing.
     assert run(apply_invitation(bob, s.users["bob"], update, "bob@example.com"))["action"].startswith("unchanged (older)")
     assert listing(s, "bob") == [("2026-12-02T10:00", ""), ("2026-12-09T16:00", ""), ("2026-12-16T10:00", "")]
+
+
+def test_cancelling_one_occurrence_mails_a_cancel_for_it_alone(radicale_server, calendar_ctx, calendar_mail):
+    s, mail = radicale_server, calendar_mail
+    uid = "series-cancel-0020@example.com"
+    alice = Connection(load_settings(calendar_settings(s, "alice")), s.users["alice"])
+    text = (DATA / "organizer-series.ics").read_text().replace(UID, uid)
+    alice.create(alice.calendar(), icalendar.Calendar.from_ical(text))
+    bob = load_settings(calendar_settings(s, "bob"))
+    run(calendar_update(calendar_ctx("alice", call="invite-all", mail=mail), uid, location="Room 7"))
+    [invitation] = imap_messages(mail, "bob@example.com", uid)
+    assert run(apply_invitation(bob, s.users["bob"], invitation, "bob@example.com"))["action"] == "added"
+
+    done = run(calendar_cancel(calendar_ctx("alice", call="cancel-one", mail=mail), uid, occurrence="2026-12-16T10:00"))
+    assert done["occurrence"] == {"start": "2026-12-16T10:00", "end": "2026-12-16T10:30", "title": "Design review",
+                                  "status": "cancelled"}
+    assert sorted(done["cancelled"]) == ["bob@example.com", "carol@example.com"] and "status" not in done
+    [notice] = [r for r in imap_messages(mail, "bob@example.com", uid, at_least=2) if r != invitation]
+    msg = email.message_from_bytes(notice, policy=email.policy.default)
+    part = next(p for p in msg.walk() if p.get_content_type() == "text/calendar")
+    [sent] = icalendar.Calendar.from_ical(part.get_content()).walk("VEVENT")
+    assert part.get_param("method") == "CANCEL" and "RECURRENCE-ID" in sent and "X-MESHCLAW" not in part.get_content()
+    assert run(apply_invitation(bob, s.users["bob"], notice, "bob@example.com"))["action"] == \
+        "cancelled: the occurrence 2026-12-16T10:00"
+    for user in ("alice", "bob"):
+        assert listing(s, user, uid) == [("2026-12-02T10:00", ""), ("2026-12-09T10:00", ""),
+                                         ("2026-12-16T10:00", "cancelled")]
+    # The same call again sends nothing more.
+    again = run(calendar_cancel(calendar_ctx("alice", call="cancel-one", mail=mail), uid, occurrence="2026-12-16T10:00"))
+    assert again["already_done"] is True
+    assert len(imap_messages(mail, "bob@example.com", uid, timeout=0)) == 2

@@ -343,19 +343,35 @@ def _occurrence(data: icalendar.Calendar, series: icalendar.Event, occurrence: s
 
 
 @tool("calendar.cancel", Effect.EXTERNAL, sensitive=("uid",))
-async def calendar_cancel(ctx: RunContext[RunDeps], uid: str, calendar: str | None = None) -> dict[str, Any]:
+async def calendar_cancel(ctx: RunContext[RunDeps], uid: str, calendar: str | None = None,
+                          occurrence: str | None = None) -> dict[str, Any]:
     """Cancel an event the owner organizes; attendees get a cancellation. The event stays, marked cancelled.
 
-    For a repeating event this cancels the whole series.
+    For a repeating event this cancels the whole series, unless ``occurrence`` (the start of one
+    occurrence, as calendar_list shows it) names the only one to cancel.
     """
+    touched: list[tuple[icalendar.Event, ZoneInfo, str | None]] = []
 
     def mutate(data: icalendar.Calendar, ev: icalendar.Event, settings: CalendarSettings, owner: str | None) -> bool:
-        if str(ev.get("status", "")).upper() == "CANCELLED":
+        if occurrence is not None:
+            ev = _occurrence(data, ev, occurrence, settings.zone)
+            touched.append((ev, settings.zone, owner))
+            if str(ev.get("status", "")).upper() == "CANCELLED":
+                return False
+            # Told as a CANCEL naming this occurrence only (RFC 5546 3.2.5), at the series' next SEQUENCE.
+            events.replace(ev, "sequence", events.sequence(events.master(data)) + 1)
+            events.replace(ev, "dtstamp", datetime.now(timezone.utc))
+            events.replace(ev, delivery.ANNOUNCE, "CANCEL")
+        elif str(ev.get("status", "")).upper() == "CANCELLED":
             return False  # cancelled before, by another call: only the notification may still be missing
         events.replace(ev, "status", "CANCELLED")
         return True
 
-    return await _change(ctx, uid, calendar, "cancel", mutate)
+    result = await _change(ctx, uid, calendar, "cancel", mutate)
+    if touched:
+        shown = events.summary(*touched[0])
+        result["occurrence"] = {k: v for k, v in shown.items() if k in ("start", "end", "title", "status")}
+    return result
 
 
 def toolset() -> Toolset:
