@@ -149,7 +149,7 @@ def test_update_moves_the_meeting_and_tells_everyone(radicale_server, calendar_c
     on_bobs = run(calendar_list(calendar_ctx("bob"), next_week(s, 4, 0), next_week(s, 5, 0))).value["events"]
     assert [(e["title"], e["start"]) for e in on_bobs] == [("Retro", next_week(s, 4, 11))]
     # The older invitation arriving late does not undo it.
-    assert run(apply_invitation(bob, s.users["bob"], invitation, "bob@example.com"))["action"].startswith("ignored: an older")
+    assert run(apply_invitation(bob, s.users["bob"], invitation, "bob@example.com"))["action"].startswith("unchanged (older)")
 
     # Replaying the update call: nothing new is stored or sent.
     replay = run(calendar_update(calendar_ctx("alice", call="retro-move", mail=mail), uid, start=next_week(s, 4, 11),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import email
 import email.policy
 from datetime import date, datetime, timedelta, timezone
@@ -76,7 +77,9 @@ def test_request_message_is_imip():
     settings = load_settings(BASE | {"smtp_host": "127.0.0.1", "from_address": "calendar-robot@example.com"})
     msg = imip.build(cal, "REQUEST", settings, "alice@example.com", ["bob@example.com"])
     parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
-    assert parsed["From"] == "calendar-robot@example.com" and parsed["Reply-To"] == "alice@example.com"
+    # The organizer is the author, the robot only the sender: receivers check From, never Reply-To.
+    assert parsed["From"] == "alice@example.com" and parsed["Sender"] == "calendar-robot@example.com"
+    assert parsed["Reply-To"] is None
     assert parsed["Subject"] == "Invitation: Planning @ 2026-03-02 10:00"
     part = next(p for p in parsed.walk() if p.get_content_type() == "text/calendar")
     assert part.get_param("method") == "REQUEST"
@@ -116,7 +119,7 @@ def test_inbox_accepts_invitations_from_the_organizer_to_an_attendee():
     (itip(meeting(seq=5, organizer="eve@evil.example"), "CANCEL"), meeting(), "bob@example.com",
      {"eve@evil.example"}, "ignored: a meeting with this UID already exists, organized by someone else"),
     # A late copy of an older version does not undo an update.
-    (itip(meeting(seq=1), "REQUEST"), meeting(seq=2), "bob@example.com", {"alice@example.com"}, "ignored: an older"),
+    (itip(meeting(seq=1), "REQUEST"), meeting(seq=2), "bob@example.com", {"alice@example.com"}, "unchanged (older)"),
     (itip(meeting(), "CANCEL"), None, "bob@example.com", {"alice@example.com"}, "ignored: cancels a meeting that is not"),
     (itip(meeting(), "REPLY"), None, "bob@example.com", {"alice@example.com"}, "ignored: answers a meeting that is not"),
     (itip(meeting(), "PUBLISH"), None, "bob@example.com", {"alice@example.com"}, "ignored: method PUBLISH"),
@@ -152,3 +155,58 @@ def test_seed_is_a_deterministic_week():
     assert not any(seed.CUSTOMER in u for u in per_user)  # the customer has no calendar here
     with pytest.raises(ValueError, match="is not a Monday"):
         seed.week_of_meetings(date(2026, 3, 3))
+
+
+def test_a_whole_meeting_with_an_older_override_keeps_the_override():
+    """Master at SEQUENCE 3 sent with an override last changed at 2: both are stored (RFC 5546 2.1.5)."""
+    from meshclaw.connectors.calendar.incoming import decide as apply
+    from meshclaw.connectors.calendar.scheduling import as_override, parts
+
+    series = meeting(seq=3)
+    ev = events.master(series)
+    ev.add("rrule", {"freq": "weekly", "count": 3})
+    moved = as_override(ev, datetime(2026, 3, 9, 10, tzinfo=BERLIN))
+    events.replace(moved, "sequence", 2)
+    events.replace(moved, "dtstart", datetime(2026, 3, 9, 15, tzinfo=BERLIN))
+    events.replace(moved, "dtend", datetime(2026, 3, 9, 16, tzinfo=BERLIN))
+    series.add_component(moved)
+    action, data = apply(itip(series, "REQUEST"), None, "bob@example.com", {"alice@example.com"})
+    assert action == "added"
+    stored = meeting(seq=1)
+    events.master(stored).add("rrule", {"freq": "weekly", "count": 3})
+    action, data = apply(itip(series, "REQUEST"), stored, "bob@example.com", {"alice@example.com"})
+    assert action == "updated: the series, the occurrence 2026-03-09T10:00"
+    master, overrides = parts(data)
+    assert events.sequence(master) == 3 and [o.decoded("dtstart").hour for o in overrides] == [15]
+    # The same occurrence again is a duplicate; alone at a lower SEQUENCE than the series it is older.
+    alone = icalendar.Calendar()
+    alone.add_component(copy.deepcopy(moved))
+    assert apply(itip(alone, "REQUEST"), data, "bob@example.com", {"alice@example.com"}) == ("unchanged", None)
+    other = copy.deepcopy(moved)
+    events.replace(other, "recurrence-id", datetime(2026, 3, 16, 10, tzinfo=BERLIN))
+    alone.subcomponents = [other]
+    assert apply(itip(alone, "REQUEST"), data, "bob@example.com", {"alice@example.com"}) == (
+        "unchanged (older): the calendar has a newer version of the occurrence 2026-03-16T10:00", None)
+
+
+@pytest.mark.parametrize(("tzid", "iana"), [
+    ("Europe/Berlin", "Europe/Berlin"), ("W. Europe Standard Time", "Europe/Berlin"),
+    ("Pacific Standard Time", "America/Los_Angeles"), ("/mozilla.org/20050126_1/Europe/Berlin", "Europe/Berlin"),
+    ('"Europe/Lisbon"', "Europe/Lisbon"), ("Customized Time Zone", None), ("EST5EDT-ish", None)])
+def test_time_zone_names_map_to_iana(tzid, iana):
+    from meshclaw.connectors.calendar.zones import iana_name
+
+    assert iana_name(tzid) == iana
+
+
+def test_a_reply_to_a_series_with_overrides_names_the_series_only():
+    from meshclaw.connectors.calendar.scheduling import as_override
+
+    cal = meeting(organizer="alice@example.com", attendees=("bob@example.com", "carol@example.com"))
+    ev = events.master(cal)
+    ev.add("rrule", {"freq": "weekly", "count": 3})
+    cal.add_component(as_override(ev, datetime(2026, 3, 9, 10, tzinfo=BERLIN)))
+    msg = imip.build_reply(cal, load_settings(BASE), "bob@example.com", "alice@example.com", "ACCEPTED")
+    sent = calendar_part(msg)
+    [only] = sent.walk("VEVENT")
+    assert "RECURRENCE-ID" not in only and events.attendee_addresses(only) == ["bob@example.com"]

@@ -1,8 +1,9 @@
 """Telling attendees: what changed since they were last told, mailed as iMIP, then recorded.
 
-The organizer's copy of an event carries ``X-MESHCLAW-INVITED`` (the SEQUENCE attendees know)
-and ``X-MESHCLAW-REMOVED`` (people taken off the list who are still to get a cancellation), so
-a replayed tool call sends only what is missing.
+The organizer's copy of an event carries ``X-MESHCLAW-INVITED`` (the SEQUENCE attendees know),
+``X-MESHCLAW-REMOVED`` (people taken off the list who are still to get a cancellation) and, on a
+cancelled occurrence, ``X-MESHCLAW-ANNOUNCE`` (its CANCEL is still to be mailed), so a replayed
+tool call sends only what is missing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from . import events, imip
 from .client import Connection
 from .errors import CalendarError
 from .settings import CalendarSettings
+
+ANNOUNCE = "X-MESHCLAW-ANNOUNCE"  # on an override: "CANCEL" when its cancellation is still to be mailed
 
 
 class Undelivered(Exception):
@@ -41,7 +44,12 @@ async def notify(settings: CalendarSettings, smtp_password: str | None, conn: Co
         if current or removed:
             sends.append(("cancelled", current + removed, imip.build(data, "CANCEL", settings, organizer, current + removed)))
     else:
-        if current:
+        cancelled = [o for o in data.walk("VEVENT") if str(o.get(ANNOUNCE, "")) == "CANCEL"]
+        if current and cancelled and str(ev.get(events.INVITED, "")) == str(seq - 1):
+            # Only occurrences were cancelled since attendees were last told: a CANCEL naming them.
+            sends.append(("cancelled", current, imip.build(only_components(data, cancelled), "CANCEL", settings,
+                                                           organizer, current)))
+        elif current:
             sends.append(("invited", current, imip.build(data, "REQUEST", settings, organizer, current)))
         if removed:
             sends.append(("uninvited", removed, imip.build(only_for(data, removed), "CANCEL", settings, organizer, removed)))
@@ -58,8 +66,18 @@ async def notify(settings: CalendarSettings, smtp_password: str | None, conn: Co
     # it), which is better than an attendee never hearing of the meeting.
     events.replace(ev, events.INVITED, str(seq))
     events.replace(ev, events.REMOVED, None)
+    for component in data.walk("VEVENT"):
+        events.replace(component, ANNOUNCE, None)
     await asyncio.to_thread(conn.store, obj, data)
     return told
+
+
+def only_components(data: icalendar.Calendar, keep: list[icalendar.Event]) -> icalendar.Calendar:
+    """A copy holding only the given occurrences (and the time zones): an iTIP message about them."""
+    wanted = {id(c) for c in keep}
+    out = copy.deepcopy(data)
+    out.subcomponents = [copy.deepcopy(c) for c in data.subcomponents if c.name != "VEVENT" or id(c) in wanted]
+    return out
 
 
 def only_for(data: icalendar.Calendar, attendees: list[str]) -> icalendar.Calendar:

@@ -21,6 +21,7 @@ PRODID = "-//MeshClaw//calendar connector//EN"
 CALL = "X-MESHCLAW-CALL"  # hash of the idempotency key of the last change applied
 INVITED = "X-MESHCLAW-INVITED"  # the SEQUENCE whose invitations (or cancellation) were mailed
 REMOVED = "X-MESHCLAW-REMOVED"  # attendees taken off the list who are still to be told
+RECEIVED = "X-MESHCLAW-RECEIVED"  # stored from a received invitation: outside content, whoever it names
 _UID_NAMESPACE = uuid.UUID("5b0e3f0a-8a55-4f5e-9a1e-6d7c0f1b2c3d")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 DESCRIPTION_MAX = 400  # the model is small: long agendas are cut, the full text stays on the server
@@ -70,7 +71,9 @@ def check_addresses(addresses: Iterable[str]) -> list[str]:
 
 
 def mailto(address: str) -> str:
-    return str(address).removeprefix("mailto:").removeprefix("MAILTO:")
+    """The address of a CAL-ADDRESS value: ``mailto:`` removed in any letter case (RFC 3986 3.1)."""
+    text = str(address).strip()
+    return text[7:] if text[:7].lower() == "mailto:" else text
 
 
 def organizer_of(ev: icalendar.Event) -> str | None:

@@ -33,6 +33,9 @@ def itip(cal: icalendar.Calendar, method: Method) -> icalendar.Calendar:
     for ev in out.walk("VEVENT"):
         for name in [k for k in ev if k.upper().startswith("X-MESHCLAW-")]:
             del ev[name]
+        for person in events.attendees_of(ev):  # bookkeeping parameters (when an answer came) too
+            for name in [k for k in person.params if k.upper().startswith("X-MESHCLAW-")]:
+                del person.params[name]
         if method == "CANCEL":
             events.replace(ev, "status", "CANCELLED")
     return out
@@ -74,13 +77,15 @@ def build(cal: icalendar.Calendar, method: Method, settings: CalendarSettings, o
     subject = {"REQUEST": "Updated invitation" if updated else "Invitation", "CANCEL": "Cancelled"}[method]
 
     msg = EmailMessage()
-    msg["From"] = settings.from_address or organizer
+    # The organizer is the author (From); a robot address that mails for them is the Sender
+    # (RFC 5322 3.6.2).  Receivers check the organizer against From, never against Reply-To.
+    msg["From"] = organizer
+    if settings.from_address and settings.from_address.lower() != organizer.lower():
+        msg["Sender"] = settings.from_address
     msg["To"] = ", ".join(recipients)
     msg["Subject"] = f"{subject}: {title} @ {when}"
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = message_id(str(ev["uid"]), seq, method, recipients)
-    if settings.from_address and settings.from_address.lower() != organizer.lower():
-        msg["Reply-To"] = organizer  # replies (RSVPs) belong to the organizer, not to a robot address
     msg.set_content(_plain(ev, method, settings, organizer, updated))
     msg.add_alternative(payload.to_ical().decode(), subtype="calendar", params={"method": method}, charset="utf-8")
     return msg
@@ -91,6 +96,8 @@ def build_reply(cal: icalendar.Calendar, settings: CalendarSettings, attendee: s
     """An attendee's answer (RFC 5546 REPLY) to the organizer: the event naming only the attendee."""
     payload = itip(cal, "REPLY")
     ev = events.master(payload)
+    # An answer to the meeting names the series only; overrides would repeat everyone's answers.
+    payload.subcomponents = [c for c in payload.subcomponents if c.name != "VEVENT" or c is ev]
     mine = [a for a in events.attendees_of(ev) if events.mailto(a).lower() == attendee.lower()]
     if "ATTENDEE" in ev:
         del ev["ATTENDEE"]

@@ -19,8 +19,8 @@ from meshclaw.domain.effects import Effect, tool
 from meshclaw.runtime.context import RunDeps
 
 from . import events, imip
+from .access import connect, owner_email, smtp_password
 from .errors import CalendarError
-from .tools import _connect, _owner_email, _smtp_password
 
 REPLIED = "X-MESHCLAW-REPLIED"
 PARTSTAT = {"accepted": "ACCEPTED", "declined": "DECLINED", "tentative": "TENTATIVE"}
@@ -35,8 +35,8 @@ async def calendar_respond(ctx: RunContext[RunDeps], uid: str, answer: Literal["
     """
     if answer not in PARTSTAT:
         raise ModelRetry("answer is one of: accepted, declined, tentative")
-    settings, conn = _connect(ctx)
-    owner = _owner_email(ctx, settings)
+    settings, conn = connect(ctx)
+    owner = owner_email(ctx, settings)
     if not owner:
         raise CalendarError("answering needs the owner's address: set email in the calendar settings")
     if not settings.smtp_host:
@@ -59,8 +59,11 @@ async def calendar_respond(ctx: RunContext[RunDeps], uid: str, answer: Literal["
         if not mine:
             raise CalendarError(f"{owner} is not an attendee of this meeting")
         marker = f"{events.sequence(ev)}:{partstat}"
-        mine[0].params["PARTSTAT"] = partstat
-        mine[0].params.pop("RSVP", None)
+        for component in data.walk("VEVENT"):  # the series and each changed occurrence the owner attends
+            for me in events.attendees_of(component):
+                if events.mailto(me).lower() == owner.lower():
+                    me.params["PARTSTAT"] = partstat
+                    me.params.pop("RSVP", None)
         already = str(ev.get(REPLIED, "")) == marker
         conn.store(obj, data)
         return obj, data, organizer, already
@@ -70,7 +73,7 @@ async def calendar_respond(ctx: RunContext[RunDeps], uid: str, answer: Literal["
     if already:
         return out | {"already_done": True}
     msg = imip.build_reply(data, settings, owner, organizer, partstat, comment)
-    await imip.send(settings, _smtp_password(ctx, settings), msg, [organizer])
+    await imip.send(settings, smtp_password(ctx, settings), msg, [organizer])
     # Recorded after sending: a crash in between mails the same Message-ID again, which clients merge.
     events.replace(events.master(data), REPLIED, f"{events.sequence(events.master(data))}:{partstat}")
     await asyncio.to_thread(conn.store, obj, data)

@@ -10,55 +10,27 @@ last (``X-MESHCLAW-CALL``) and which SEQUENCE its attendees were told about
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime, timezone
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 import icalendar
 from pydantic_ai import ModelRetry, RunContext
 
 from meshclaw.domain.effects import Effect, Toolset, tool
 from meshclaw.domain.provenance import Label, Labelled, Source, Trust
-from meshclaw.domain.secrets import SecretMissing
 from meshclaw.runtime.context import RunDeps
 
-from . import delivery, events
-from .client import Connection
+from . import delivery, events, scheduling
+from .access import TOOLSET, call_key, connect, owner_email, smtp_password
 from .errors import CalendarError, NotAllowed
-from .settings import CalendarSettings, load_settings
-
-TOOLSET = "calendar"
+from .replies import calendar_respond
+from .settings import CalendarSettings
 LIST_MAX_DAYS = 62
 LIST_MAX_EVENTS = 60
 
 
 # --- plumbing ------------------------------------------------------------------------------------
-
-
-def _secret(ctx: RunContext[RunDeps], ref: str, what: str) -> str:
-    try:
-        return ctx.deps.secret(ref)
-    except SecretMissing as e:
-        raise CalendarError(f"the {what} cannot be resolved: {e}") from None
-
-
-def _connect(ctx: RunContext[RunDeps]) -> tuple[CalendarSettings, Connection]:
-    settings = load_settings(ctx.deps.settings(TOOLSET))
-    return settings, Connection(settings, _secret(ctx, settings.password, "calendar password"))
-
-
-def _smtp_password(ctx: RunContext[RunDeps], settings: CalendarSettings) -> str | None:
-    return _secret(ctx, settings.smtp_password, "SMTP password") if settings.smtp_password else None
-
-
-def _owner_email(ctx: RunContext[RunDeps], settings: CalendarSettings) -> str | None:
-    return settings.email or ctx.deps.owner.email
-
-
-def _call_key(ctx: RunContext[RunDeps]) -> str:
-    if not ctx.tool_call_id:
-        # Without a stable id every retry would look like a new request and could double-book.
-        raise CalendarError("this tool needs a tool call id to run idempotently")
-    return ctx.deps.idempotency_key(ctx.tool_call_id)
 
 
 def _attendees(ctx: RunContext[RunDeps], values: list[str]) -> list[str]:
@@ -95,11 +67,11 @@ async def calendar_list(ctx: RunContext[RunDeps], start: str, end: str, calendar
 
     Times without an offset are in the owner's time zone, as are the times returned.
     """
-    settings, conn = _connect(ctx)
+    settings, conn = connect(ctx)
     zone = settings.zone
     begin, until = events.parse_when(start, zone, "start"), events.parse_when(end, zone, "end")
     events.check_range(begin, until, max_days=LIST_MAX_DAYS)
-    owner = _owner_email(ctx, settings)
+    owner = owner_email(ctx, settings)
 
     found = await asyncio.to_thread(lambda: conn.events(conn.calendar(calendar), begin, until))
     shown = found[:LIST_MAX_EVENTS]
@@ -113,7 +85,9 @@ async def calendar_list(ctx: RunContext[RunDeps], start: str, end: str, calendar
     result: dict[str, Any] = {"timezone": settings.timezone, "events": listed}
     if len(found) > len(shown):
         result["more"] = len(found) - len(shown)
-    authors = sorted({events.organizer_of(ev) or "" for ev in shown if events.by_others(ev, owner)})
+    # A meeting stored from mail is outside content whatever its ORGANIZER says.
+    authors = sorted({events.organizer_of(ev) or "someone by mail" for ev in shown
+                      if events.by_others(ev, owner) or events.RECEIVED in ev})
     if authors:
         # Titles, places and agendas of these events were written by other people: data, not instructions.
         return Labelled(result, Label(Source.EXTERNAL, Trust.UNTRUSTED, f"calendar events organized by {', '.join(authors)}"))
@@ -127,7 +101,7 @@ async def calendar_freebusy(ctx: RunContext[RunDeps], start: str, end: str, peop
     Only times are returned, never what the meetings are.  A colleague whose calendar does not
     share free/busy with the owner is listed under "unavailable" with the reason.
     """
-    settings, conn = _connect(ctx)
+    settings, conn = connect(ctx)
     zone = settings.zone
     begin, until = events.parse_when(start, zone, "start"), events.parse_when(end, zone, "end")
     events.check_range(begin, until, max_days=LIST_MAX_DAYS)
@@ -181,19 +155,19 @@ async def calendar_create(ctx: RunContext[RunDeps], title: str, start: str, end:
 
     Times without an offset are in the owner's time zone.  Attendees are addresses (or user ids).
     """
-    settings, conn = _connect(ctx)
+    settings, conn = connect(ctx)
     zone = settings.zone
     begin, until = events.parse_when(start, zone, "start"), events.parse_when(end, zone, "end")
     events.check_range(begin, until)
     if not title.strip():
         raise ModelRetry("the event needs a title")
     people = _attendees(ctx, attendees or [])
-    owner = _owner_email(ctx, settings)
+    owner = owner_email(ctx, settings)
     if people and not owner:
         raise CalendarError("an event with attendees needs an organizer address: set email in the calendar settings")
     if people and not settings.smtp_host:
         raise CalendarError("invitations need a mail server: set smtp_host (and smtp_* settings) in the calendar settings")
-    key = _call_key(ctx)
+    key = call_key(ctx)
     uid = events.uid_for(key)
 
     def write() -> tuple[Any, icalendar.Calendar, bool]:
@@ -210,7 +184,7 @@ async def calendar_create(ctx: RunContext[RunDeps], title: str, start: str, end:
     told: dict[str, list[str]] = {}
     if events.attendees_of(events.master(data)):
         try:
-            told = await delivery.notify(settings, _smtp_password(ctx, settings), conn, obj, data, owner or "")
+            told = await delivery.notify(settings, smtp_password(ctx, settings), conn, obj, data, owner or "")
         except delivery.Undelivered as u:
             if already or u.told:
                 raise CalendarError(f"the event {uid} is in the calendar, but {u.error}") from None
@@ -227,9 +201,9 @@ async def _change(ctx: RunContext[RunDeps], uid: str, calendar: str | None, acti
 
     ``mutate`` returns False when the event already is as asked (nothing to store or announce).
     """
-    settings, conn = _connect(ctx)
-    owner = _owner_email(ctx, settings)
-    mark = events.call_mark(_call_key(ctx))
+    settings, conn = connect(ctx)
+    owner = owner_email(ctx, settings)
+    mark = events.call_mark(call_key(ctx))
 
     before: list[bytes] = []  # the event as it was, to put back if the attendees cannot be told
 
@@ -261,7 +235,7 @@ async def _change(ctx: RunContext[RunDeps], uid: str, calendar: str | None, acti
     told: dict[str, list[str]] = {}
     if (events.attendees_of(ev) or ev.get(events.REMOVED)) and settings.smtp_host:
         try:
-            told = await delivery.notify(settings, _smtp_password(ctx, settings), conn, obj, data, owner or "")
+            told = await delivery.notify(settings, smtp_password(ctx, settings), conn, obj, data, owner or "")
         except delivery.Undelivered as u:
             if already or u.told:
                 raise CalendarError(f"the change is saved, but {u.error}") from None
@@ -273,18 +247,30 @@ async def _change(ctx: RunContext[RunDeps], uid: str, calendar: str | None, acti
 @tool("calendar.update", Effect.EXTERNAL, sensitive=("uid", "attendees"))
 async def calendar_update(ctx: RunContext[RunDeps], uid: str, title: str | None = None, start: str | None = None,
                           end: str | None = None, location: str | None = None, description: str | None = None,
-                          attendees: list[str] | None = None, calendar: str | None = None) -> dict[str, Any]:
+                          attendees: list[str] | None = None, calendar: str | None = None,
+                          occurrence: str | None = None) -> dict[str, Any]:
     """Change an event the owner organizes (only the fields given); attendees get an updated invitation.
 
-    ``attendees`` replaces the whole list: people left out receive a cancellation.
+    ``attendees`` replaces the whole list: people left out receive a cancellation.  For a repeating
+    event, ``occurrence`` (the start of one occurrence, as calendar_list shows it) changes that
+    occurrence only; the rest of the series stays as it is.
     """
     if all(v is None for v in (title, start, end, location, description, attendees)):
         raise ModelRetry("nothing to change: give at least one of title, start, end, location, description, attendees")
     people = _attendees(ctx, attendees) if attendees is not None else None
 
-    def mutate(data: icalendar.Calendar, ev: icalendar.Event, settings: CalendarSettings, owner: str | None) -> bool:
-        if (start or end) and "RRULE" in ev:
-            raise CalendarError("this is a repeating event: its times cannot be changed here, only its details")
+    touched: list[tuple[icalendar.Event, ZoneInfo, str | None]] = []  # the occurrence changed, for the result
+
+    def mutate(data: icalendar.Calendar, series: icalendar.Event, settings: CalendarSettings, owner: str | None) -> bool:
+        ev = series
+        if occurrence is not None:
+            if people is not None:
+                raise ModelRetry("attendees are the same for every occurrence: change them without occurrence")
+            ev = _occurrence(data, series, occurrence, settings.zone)
+            touched.append((ev, settings.zone, owner))
+        elif (start or end) and ("RRULE" in ev or "RDATE" in ev):
+            raise CalendarError("this is a repeating event: the series' times cannot be changed here; to move one "
+                                "occurrence, give occurrence (its start, as calendar_list shows it)")
         old_start, old_end = events.times(ev)
         if (start or end) and not (start and end) and not (isinstance(old_start, datetime) and old_start.tzinfo):
             # An all-day or floating event has no instant to keep the length from.
@@ -307,6 +293,10 @@ async def calendar_update(ctx: RunContext[RunDeps], uid: str, title: str | None 
             events.replace(ev, "location", location.strip())
         if description is not None:
             events.replace(ev, "description", description.strip())
+        if ev is not series:  # an override: its own revision, told together with the series (RFC 5546 2.1.5)
+            events.replace(ev, "sequence", events.sequence(series) + 1)
+            events.replace(ev, "dtstamp", datetime.now(timezone.utc))
+        ev = series
         if people is not None:
             before = events.attendees_of(ev)
             gone = [events.mailto(a) for a in before if events.mailto(a).lower() not in {p.lower() for p in people}]
@@ -321,25 +311,71 @@ async def calendar_update(ctx: RunContext[RunDeps], uid: str, title: str | None 
             events.replace(ev, events.REMOVED, ",".join(gone) if gone else None)
         return True
 
-    return await _change(ctx, uid, calendar, "change", mutate, adds_attendees=bool(people))
+    result = await _change(ctx, uid, calendar, "change", mutate, adds_attendees=bool(people))
+    if touched:
+        shown = events.summary(*touched[0])
+        result["occurrence"] = {k: v for k, v in shown.items() if k in ("start", "end", "title", "location")}
+    return result
+
+
+def _occurrence(data: icalendar.Calendar, series: icalendar.Event, occurrence: str, zone: ZoneInfo) -> icalendar.Event:
+    """The override of the occurrence starting at ``occurrence`` (made from the series if there is none)."""
+    if "RRULE" not in series and "RDATE" not in series:
+        raise ModelRetry("this event does not repeat: leave out occurrence")
+    when: date | datetime = events.parse_when(occurrence, zone, "occurrence")
+    first = series.decoded("dtstart")
+    if not isinstance(first, datetime):
+        when = when.date()
+    elif first.tzinfo is None:
+        when = when.replace(tzinfo=None)
+    overrides = scheduling.parts(data)[1]
+    found = scheduling.find_override(data, when) or next(
+        (o for o in overrides if scheduling.same_time(o.decoded("dtstart"), when)), None)
+    if found is not None:
+        return found
+    if not scheduling.occurs(series, when):
+        raise ModelRetry(f"the series has no occurrence starting {occurrence}: take the start from calendar_list")
+    one = scheduling.as_override(series, when)
+    for name in (events.CALL, events.INVITED, events.REMOVED):
+        events.replace(one, name, None)
+    data.add_component(one)
+    return one
 
 
 @tool("calendar.cancel", Effect.EXTERNAL, sensitive=("uid",))
-async def calendar_cancel(ctx: RunContext[RunDeps], uid: str, calendar: str | None = None) -> dict[str, Any]:
-    """Cancel an event the owner organizes; attendees get a cancellation. The event stays, marked cancelled."""
+async def calendar_cancel(ctx: RunContext[RunDeps], uid: str, calendar: str | None = None,
+                          occurrence: str | None = None) -> dict[str, Any]:
+    """Cancel an event the owner organizes; attendees get a cancellation. The event stays, marked cancelled.
+
+    For a repeating event this cancels the whole series, unless ``occurrence`` (the start of one
+    occurrence, as calendar_list shows it) names the only one to cancel.
+    """
+    touched: list[tuple[icalendar.Event, ZoneInfo, str | None]] = []
 
     def mutate(data: icalendar.Calendar, ev: icalendar.Event, settings: CalendarSettings, owner: str | None) -> bool:
-        if str(ev.get("status", "")).upper() == "CANCELLED":
+        if occurrence is not None:
+            ev = _occurrence(data, ev, occurrence, settings.zone)
+            touched.append((ev, settings.zone, owner))
+            if str(ev.get("status", "")).upper() == "CANCELLED":
+                return False
+            # Told as a CANCEL naming this occurrence only (RFC 5546 3.2.5), at the series' next SEQUENCE.
+            events.replace(ev, "sequence", events.sequence(events.master(data)) + 1)
+            events.replace(ev, "dtstamp", datetime.now(timezone.utc))
+            events.replace(ev, delivery.ANNOUNCE, "CANCEL")
+        elif str(ev.get("status", "")).upper() == "CANCELLED":
             return False  # cancelled before, by another call: only the notification may still be missing
         events.replace(ev, "status", "CANCELLED")
         return True
 
-    return await _change(ctx, uid, calendar, "cancel", mutate)
+    result = await _change(ctx, uid, calendar, "cancel", mutate)
+    if touched:
+        shown = events.summary(*touched[0])
+        result["occurrence"] = {k: v for k, v in shown.items() if k in ("start", "end", "title", "status")}
+    return result
 
 
 def toolset() -> Toolset:
-    from .replies import calendar_respond
-
+    """The calendar toolset: list, freebusy, create, update, cancel, respond."""
     return Toolset(
         name=TOOLSET,
         description="The owner's calendar over CalDAV: events, free/busy, meetings with invitations by email, answers.",
