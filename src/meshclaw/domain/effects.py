@@ -34,6 +34,7 @@ class ToolSpec:
     description: str = ""
     sensitive_args: tuple[str, ...] = ()
     output_trust: str = "trusted"
+    offered: bool = True  # False: callable from workflow code only, never shown to a model
 
     @property
     def model_name(self) -> str:
@@ -51,8 +52,12 @@ def tool(
     sensitive: tuple[str, ...] | list[str] = (),
     output_trust: str = "trusted",
     description: str | None = None,
+    offered: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a function as a MeshClaw tool. The function is returned unchanged, with its spec attached."""
+    """Declare a function as a MeshClaw tool. The function is returned unchanged, with its spec attached.
+
+    ``offered=False`` declares a tool for workflow code only (``calls.tool``): a granted model never
+    sees it, e.g. one whose input must come from a system (a raw message) rather than from a model."""
 
     if output_trust not in ("trusted", "untrusted"):
         raise ValueError(f"output_trust must be 'trusted' or 'untrusted', not {output_trust!r}")
@@ -65,6 +70,7 @@ def tool(
             description=description or doc,
             sensitive_args=tuple(sensitive),
             output_trust=output_trust,
+            offered=offered,
         )
         setattr(fn, TOOL_ATTR, spec)
         return fn

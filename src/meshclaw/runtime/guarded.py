@@ -114,8 +114,15 @@ class GuardedToolset(WrapperToolset[RunDeps]):
 
         return execute
 
+    async def get_tools(self, ctx: Any) -> dict[str, Any]:
+        """The tools a model is offered: granted ones, less those declared for workflow code only."""
+        tools = await super().get_tools(ctx)
+        return {n: t for n, t in tools.items() if self.specs.get(n) is None or self.specs[n].offered}
+
     async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: Any, tool: Any) -> Any:
         spec = self.spec_for(name, tool)
+        if not spec.offered:
+            return f"Not done: {spec.name} is not a tool you can call"
         outcome = await guarded_call(ctx.deps, spec, dict(tool_args), ctx.tool_call_id or name,
                                      self.execution(name, tool_args, ctx, tool, spec))
         return for_model(spec, outcome)
