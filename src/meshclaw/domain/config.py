@@ -17,6 +17,7 @@ from .grants import Grant
 from .mcp_config import EffectsMap, McpServerConfig, SensitiveMap, check_mcp_keys
 
 NAME = r"^[a-z][a-z0-9_-]{0,62}$"
+LOGIN = r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$"  # an operating-system login name (POSIX portable, plus '@')
 SECRET_REF = re.compile(r"^(env|secret):[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
@@ -84,6 +85,8 @@ class User(Strict):
     manager: str | None = None
     timezone: TimeZoneName | None = Field(default=None, description="the person's time zone; the organisation's if unset")
     roles: list[Literal["employee", "manager", "admin", "auditor"]] = Field(default_factory=lambda: ["employee"])
+    delegates: list[str] = Field(default_factory=list, description=(
+        "user ids who may act for this user's agents (approve their calls, promote, stop and start them)"))
     budget: Budget = Field(default_factory=Budget)
 
 
@@ -253,6 +256,8 @@ class Config(Strict):
     users: list[User] = Field(default_factory=list)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     agents: list[Agent] = Field(default_factory=list)
+    local_users: dict[Annotated[str, Field(pattern=LOGIN)], str] = Field(default_factory=dict, description=(
+        "who each login on this machine is: {login: user id}; a command acts as the user its login maps to"))
 
     def problems(self) -> list[tuple[tuple, str]]:
         """Checks across sections (references between users, models and agents), as (path, message)."""
@@ -263,6 +268,12 @@ class Config(Strict):
         for i, u in enumerate(self.users):
             if u.manager is not None and u.manager not in ids:
                 out.append((("users", i, "manager"), f"{u.manager!r} is not a known user"))
+            for j, d in enumerate(u.delegates):
+                if d not in ids or d == u.id:
+                    out.append((("users", i, "delegates", j), f"{d!r} is not another known user"))
+        for login, user_id in self.local_users.items():
+            if user_id not in ids:
+                out.append((("local_users", login), f"login {login!r} maps to {user_id!r}, which is not a known user"))
         for name, m in self.models.items():
             if isinstance(m, FallbackModel):
                 for j, link in enumerate(m.chain):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Collection
 
 from sqlalchemy import select
 
@@ -44,8 +44,12 @@ class ApprovalRepository:
         with self.db.session() as s:
             return s.get(Approval, approval_id)
 
-    def pending(self, *, user_id: str | None = None, run_id: str | None = None) -> list[Approval]:
+    def pending(self, *, user_id: str | None = None, run_id: str | None = None,
+                agents: Collection[str] | None = None) -> list[Approval]:
+        """Pending requests, oldest first; ``agents`` (None: any agent's) keeps only those agents' requests."""
         q = select(Approval).where(Approval.status == "pending").order_by(Approval.created_at)
+        if agents is not None:
+            q = q.where(Approval.agent.in_(list(agents)))
         if user_id:
             q = q.where(Approval.user_id == user_id)
         if run_id:

@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Any, Iterable
+from typing import Any, Callable, Collection, Iterable
 
 from sqlalchemy import select, text
 
@@ -147,8 +147,13 @@ class AuditLog:
         limit: int | None = None,
         kind: str | None = None,
         newest_first: bool = False,
+        user_ids: Collection[str] | None = None,
     ) -> list[AuditRecord]:
+        """Records in chain order (or newest first). ``user_ids`` (None: anyone's) keeps only records
+        about those users' agents."""
         q = select(AuditRecord).order_by(AuditRecord.seq.desc() if newest_first else AuditRecord.seq)
+        if user_ids is not None:
+            q = q.where(AuditRecord.user_id.in_(list(user_ids)))
         if kind:
             q = q.where(AuditRecord.kind == kind)
         if run_id:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Collection
 
 from sqlalchemy import select
 
@@ -64,12 +64,16 @@ class RunRepository:
         with self.db.session() as s:
             return list(s.scalars(q))
 
-    def list(self, *, agent: str | None = None, user_id: str | None = None, status: str | None = None, limit: int = 50) -> list[Run]:
+    def list(self, *, agent: str | None = None, user_id: str | None = None, status: str | None = None, limit: int = 50,
+             user_ids: Collection[str] | None = None) -> list[Run]:
+        """Newest first. ``user_ids`` (None: anyone's) keeps only runs of agents those users own."""
         q = select(Run).order_by(Run.created_at.desc()).limit(limit)
         if agent:
             q = q.where(Run.agent == agent)
         if user_id:
             q = q.where(Run.user_id == user_id)
+        if user_ids is not None:
+            q = q.where(Run.user_id.in_(list(user_ids)))
         if status:
             q = q.where(Run.status == status)
         with self.db.session() as s:

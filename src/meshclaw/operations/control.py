@@ -1,0 +1,104 @@
+"""The kill switch (stop, start) and promotion out of rehearsal.
+
+Stopping or starting one agent, and promoting it, are for its owner, a delegate or an admin;
+stopping or starting every agent at once (``ALL``) is for an admin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from meshclaw.domain.errors import NotAuthorized
+from meshclaw.domain.runs import AuditKind, RunStatus
+
+from .actor import Actor
+from .authority import require_act
+from .context import Context, agent_named
+from .journal import REFUSED, record
+
+
+@dataclass(frozen=True)
+class Switched:
+    """The kill switch's new state for ``agent`` (None: every agent); ``still_stopped`` when a global stop remains."""
+
+    agent: str | None
+    stopped: bool
+    cancelled_runs: list[str] = field(default_factory=list)
+    still_stopped: bool = False
+
+
+@dataclass(frozen=True)
+class Promoted:
+    agent: str
+    owner: str
+
+
+def _require_admin_for_all(ctx: Context, actor: Actor, operation: str) -> None:
+    if actor.is_admin:
+        return
+    reason = f"{actor.user_id} may not {operation} every agent: only an admin may"
+    record(ctx, actor, operation, verdict=REFUSED, reason=reason, all_agents=True)
+    raise NotAuthorized(reason)
+
+
+def stop(ctx: Context, actor: Actor, agent: str | None) -> Switched:
+    """Stop ``agent`` (None: every agent) now: its running and waiting runs are cancelled, and nothing
+    new starts until ``start``. Raises NotFound, NotAuthorized (audited, nothing changed)."""
+    from meshclaw.runtime.control import cancel_runs
+    from meshclaw.store.agent_state import ALL
+
+    target = agent_named(ctx.config, agent) if agent is not None else None
+    if target is None:
+        _require_admin_for_all(ctx, actor, "stop")
+    else:
+        require_act(ctx, actor, target, "stop")
+    key = ALL if target is None else target.name
+    ctx.store.agents.set_stopped(key, True, actor.user_id)  # first, so nothing new starts while we cancel
+    active = ctx.store.runs.active(agent=None if target is None else target.name)
+    cancel_runs(ctx.home, ctx.store_url, [r.id for r in active])
+    for r in active:
+        ctx.store.runs.set_status(r.id, RunStatus.STOPPED.value, error=f"stopped by {actor.user_id} (kill switch)")
+    cancelled = [r.id for r in active]
+    ctx.store.audit.append(f"stop:{key}:{_now()}", AuditKind.KILL_SWITCH.value, agent=None if target is None else key,
+                           user_id=None if target is None else target.owner, verdict="stopped",
+                           data={"by": actor.user_id, "agent": key, "cancelled_runs": cancelled})
+    record(ctx, actor, "stop", agent=None if target is None else key, owner=None if target is None else target.owner,
+           cancelled_runs=cancelled)
+    return Switched(None if target is None else key, True, cancelled)
+
+
+def start(ctx: Context, actor: Actor, agent: str | None) -> Switched:
+    """Lift the kill switch for ``agent`` (None: the global one). Raises NotFound, NotAuthorized
+    (audited, nothing changed). ``still_stopped`` says a global stop still holds the agent."""
+    from meshclaw.store.agent_state import ALL
+
+    target = agent_named(ctx.config, agent) if agent is not None else None
+    if target is None:
+        _require_admin_for_all(ctx, actor, "start")
+    else:
+        require_act(ctx, actor, target, "start")
+    key = ALL if target is None else target.name
+    ctx.store.agents.set_stopped(key, False, actor.user_id)
+    ctx.store.audit.append(f"start:{key}:{_now()}", AuditKind.KILL_SWITCH.value, agent=None if target is None else key,
+                           user_id=None if target is None else target.owner, verdict="started",
+                           data={"by": actor.user_id, "agent": key})
+    record(ctx, actor, "start", agent=None if target is None else key, owner=None if target is None else target.owner)
+    still = target is not None and ctx.store.agents.is_stopped(key)
+    return Switched(None if target is None else key, False, [], still)
+
+
+def promote(ctx: Context, actor: Actor, agent: str) -> Promoted:
+    """Let ``agent`` act for real (new agents only rehearse). Raises NotFound, NotAuthorized (audited,
+    nothing changed)."""
+    target = agent_named(ctx.config, agent)
+    require_act(ctx, actor, target, "promote")
+    ctx.store.agents.set_promoted(target.name, True, actor.user_id)
+    ctx.store.audit.append(f"promote:{target.name}:{_now()}", AuditKind.PROMOTION.value, agent=target.name,
+                           user_id=target.owner, verdict="promoted", data={"by": actor.user_id})
+    record(ctx, actor, "promote", agent=target.name, owner=target.owner)
+    return Promoted(target.name, target.owner)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
