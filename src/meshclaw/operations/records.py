@@ -29,7 +29,9 @@ class AuditEntry:
                    r.hash)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["run"], out["user"] = out.pop("run_id"), out.pop("user_id")
+        return out
 
 
 @dataclass(frozen=True)

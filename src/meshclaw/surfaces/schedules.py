@@ -4,8 +4,8 @@ its schedule names (UTC, or the trigger's ``timezone``).
 Each firing has a run id derived from the agent, the trigger and the scheduled time, so several
 workers serving the same organisation (PostgreSQL scale-out) start that run once: the second
 worker finds the run already stored and lets it be. A time missed while no worker ran is not
-made up later, as with cron. The kill switch silences schedules; an agent not yet promoted
-rehearses.
+made up later, as with cron. The kill switch silences schedules; the runtime makes a run of an
+agent not yet promoted a rehearsal.
 """
 
 from __future__ import annotations
@@ -53,10 +53,8 @@ async def fire(runtime: Any, agent: Agent, index: int, trigger: Trigger, at: dat
     run_id = firing_run_id(agent, index, trigger, at)
     if runtime.store.runs.get(run_id) is not None:
         return None
-    rehearsal = not runtime.store.agents.is_promoted(agent.name)
     try:
-        return await runtime.start(agent.name, scheduled_task(trigger, at), trigger=CRON, rehearsal=rehearsal,
-                                   run_id=run_id)
+        return await runtime.start(agent.name, scheduled_task(trigger, at), trigger=CRON, run_id=run_id)
     except Exception as e:  # noqa: BLE001 - another worker stored this firing first (a duplicate key)
         if runtime.store.runs.get(run_id) is not None:
             return None

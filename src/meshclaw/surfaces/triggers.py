@@ -44,8 +44,7 @@ async def serve_email_triggers(runtime: Any, stop: asyncio.Event, *, poll_interv
         async def on_message(item: Any, agent: Agent = agent, trigger: Trigger = trigger) -> None:
             if runtime.store.agents.is_stopped(agent.name):
                 return  # the kill switch also silences triggers
-            rehearsal = not runtime.store.agents.is_promoted(agent.name)
-            await runtime.start(agent.name, trigger_task(trigger, item.value), trigger=EMAIL_RECEIVED, rehearsal=rehearsal)
+            await runtime.start(agent.name, trigger_task(trigger, item.value), trigger=EMAIL_RECEIVED)
 
         def on_ready(mode: str, agent: Agent = agent) -> None:
             log.info("watching %s's inbox (%s)", agent.name, mode)

@@ -11,6 +11,8 @@ from .home import config_path, meshclaw_home, store_url
 
 if TYPE_CHECKING:
     from meshclaw.domain.config import Config
+    from meshclaw.operations.actor import Actor
+    from meshclaw.operations.context import Context
     from meshclaw.runtime.engine import Runtime
     from meshclaw.store.facade import Store
 
@@ -53,11 +55,18 @@ def open_runtime(config: "Config | None" = None) -> "Runtime":
     return rt
 
 
-def actor(by: "str | None") -> str:
-    """Who a command acts as, for the audit log: --by, or the login running it."""
-    import getpass
+def context(config: "Config | None" = None) -> "Context":
+    """What operations work on: the configuration (loaded if not given), the store, the data dir."""
+    from meshclaw.operations.context import Context
 
-    return by or getpass.getuser()
+    return Context(config or load(), open_store(), meshclaw_home(), store_url())
+
+
+def local_actor(config: "Config") -> "Actor":
+    """Who this command acts as: the user this login maps to in ``local_users`` (NotAuthorized if none)."""
+    from meshclaw.operations.actor import Actor
+
+    return Actor.local(config)
 
 
 def home() -> Path:

@@ -1,4 +1,4 @@
-"""``meshclaw audit verify`` and ``meshclaw audit show``."""
+"""``meshclaw audit verify``, ``meshclaw audit show`` and ``meshclaw alerts``: what this login's user may read."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Optional
 
 import typer
 
-from .app_context import CliError, open_store
+from meshclaw.domain.errors import UsageError
+
+from .app_context import context, local_actor
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
@@ -23,18 +25,17 @@ def _when(value: Optional[str]) -> Optional[datetime]:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise CliError(f"not a time: {value!r} (use 2026-11-23, 2026-11-23T09:00 or 30m / 12h / 7d)", 2) from None
+        raise UsageError(f"not a time: {value!r} (use 2026-11-23, 2026-11-23T09:00 or 30m / 12h / 7d)") from None
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 @app.command("verify")
 def verify() -> None:
     """Check the whole chain; names the first record that was edited, deleted or reordered."""
-    result = open_store().audit.verify()
-    if not result.ok:
-        raise CliError(f"audit log is broken at record {result.broken_seq}: {result.problem} "
-                       f"({result.checked} records before it are intact)")
-    typer.echo(f"audit log intact: {result.checked} records")
+    from meshclaw.operations import audit
+
+    ctx = context()
+    typer.echo(f"audit log intact: {audit.verify(ctx, local_actor(ctx.config)).records} records")
 
 
 @app.command("show")
@@ -44,19 +45,20 @@ def show(
     run: Optional[str] = typer.Option(None, "--run"),
     since: Optional[str] = typer.Option(None, "--since", help="e.g. 2026-11-23, 2026-11-23T09:00, 12h, 7d"),
     until: Optional[str] = typer.Option(None, "--until"),
-    kind: Optional[str] = typer.Option(None, "--kind", help="e.g. decision, call, approval, alert, captured"),
+    kind: Optional[str] = typer.Option(None, "--kind", help="e.g. decision, call, approval, alert, captured, operation"),
     limit: int = typer.Option(200, "--limit", min=1),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Show audit records, filtered by agent, user, run, kind and time."""
+    """Show the audit records you may read, filtered by agent, user, run, kind and time."""
+    from meshclaw.operations import audit
+
     from .printer import console, escape
 
-    records = open_store().audit.records(run_id=run, agent=agent, user_id=user, since=_when(since), until=_when(until),
-                                         limit=limit, kind=kind)
+    ctx = context()
+    records = audit.show(ctx, local_actor(ctx.config), agent=agent, user=user, run=run, since=_when(since),
+                         until=_when(until), kind=kind, limit=limit)
     if as_json:
-        typer.echo(json.dumps([{"seq": r.seq, "at": r.at, "kind": r.kind, "run": r.run_id, "agent": r.agent,
-                                "user": r.user_id, "tool": r.tool, "verdict": r.verdict, "reason": r.reason,
-                                "data": r.data, "hash": r.hash} for r in records], indent=2, default=str))
+        typer.echo(json.dumps([r.as_dict() for r in records], indent=2, default=str))
         return
     for r in records:
         what = " ".join(x for x in (r.kind, r.tool or "", r.verdict or "") if x)
@@ -72,12 +74,14 @@ def alerts(
     since: str = typer.Option("7d", "--since", help="e.g. 24h, 7d, 2026-11-23"),
     limit: int = typer.Option(50, "--limit", min=1),
 ) -> None:
-    """Recent alerts, newest first: an agent leaving its baseline (a tool it never used, a burst of
-    calls), an MCP tool whose server changed it."""
+    """Recent alerts you may read, newest first: an agent leaving its baseline (a tool it never used, a
+    burst of calls), an MCP tool whose server changed it."""
+    from meshclaw.operations import audit
+
     from .printer import console, escape
 
-    found = open_store().audit.records(agent=agent, user_id=user, since=_when(since), kind="alert", limit=limit,
-                                       newest_first=True)
+    ctx = context()
+    found = audit.alerts(ctx, local_actor(ctx.config), agent=agent, user=user, since=_when(since), limit=limit)
     if not found:
         console.print(f"no alerts since {since}")
     for r in found:

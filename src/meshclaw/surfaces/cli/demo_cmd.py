@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from .app_context import CliError
+from meshclaw.domain.errors import NotFound
+
 from .home import config_path, meshclaw_home
 
 DEMO_TASK = "Remember that the quarterly report is due on Friday."
@@ -17,13 +18,17 @@ def demo(
     """Set up a starter organisation, install the bundled model, and run a sample agent end to end."""
     from rich.console import Console
 
-    from .config_cmd import STARTER
+    from meshclaw.operations import control
+
+    from .app_context import context, local_actor
+    from .config_cmd import starter_text
+    from .running import run_and_print
 
     console = Console(highlight=False)
     home, path = meshclaw_home(), config_path()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(STARTER.read_text(encoding="utf-8"), encoding="utf-8")
+        path.write_text(starter_text(), encoding="utf-8")
         console.print(f"1. wrote a starter configuration to {path}")
     else:
         console.print(f"1. using the configuration at {path}")
@@ -36,18 +41,13 @@ def demo(
     else:
         console.print("2. scripted model: no model download needed")
 
-    from . import control_cmd, run_cmd
-    from .app_context import load, open_store
-
-    config = load()
-    try:
-        config.agent(agent)
-    except KeyError:
-        raise CliError(f"the configuration at {path} has no agent {agent!r}; move it aside to get the starter one") from None
-    if not open_store().agents.is_promoted(agent):
-        control_cmd.promote(agent, by="demo")
+    ctx = context()
+    if agent not in {a.name for a in ctx.config.agents}:
+        raise NotFound(f"the configuration at {path} has no agent {agent!r}; move it aside to get the starter one")
+    if not ctx.store.agents.is_promoted(agent):
+        control.promote(ctx, local_actor(ctx.config), agent)
     console.print(f"3. running {agent}: every tool call passes the guard and is written to the audit log\n")
     try:
-        run_cmd._start(agent, task, quiet=False, rehearse=False)
+        run_and_print(agent, task, quiet=False, rehearse=False)
     finally:
         console.print("\nnext: `meshclaw runs`, `meshclaw runs show ID`, `meshclaw grants show assistant`, `meshclaw audit verify`")

@@ -1,11 +1,14 @@
 """`meshclaw run` handing its run to a running worker (see ``meshclaw.surfaces.handoff``).
 
 Kept free of the runtime, store and model libraries: the point is a command that starts fast.
+The worker decides who is acting from this process's uid; the request names the login too.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import socket
 from typing import Any
 
@@ -27,7 +30,7 @@ def hand_over(agent: str, task: str, *, quiet: bool, rehearse: bool, inputs_from
         sock.close()
         return None  # a socket file left by a worker that is gone
     request = {"op": "run", "agent": agent, "task": task, "rehearse": rehearse, "inputs_from": inputs_from,
-               "config": str(config_path()), "store": store_url()}
+               "config": str(config_path()), "store": store_url(), "login": _login()}
     run_id = None
     try:
         sock.sendall((json.dumps(request) + "\n").encode())
@@ -37,7 +40,7 @@ def hand_over(agent: str, task: str, *, quiet: bool, rehearse: bool, inputs_from
             if kind == "unavailable":
                 return None
             if kind == "error":
-                raise CliError(event["message"])
+                raise CliError(event["message"], int(event.get("code", 1)))
             if kind == "started":
                 run_id = event["run_id"]
             elif kind == "notice":
@@ -56,6 +59,13 @@ def hand_over(agent: str, task: str, *, quiet: bool, rehearse: bool, inputs_from
     finally:
         sock.close()
     raise CliError(f"the worker stopped before run {run_id} ended; a worker started again finishes it")
+
+
+def _login() -> str | None:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return None
 
 
 def _finish(outcome: dict[str, Any], quiet: bool) -> int:

@@ -1,0 +1,56 @@
+"""Running an agent from the command line and printing it as it goes: in a running worker (handed
+over on its socket) or in this process, as this login's user (``meshclaw.operations.runs``)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from meshclaw.domain.errors import UsageError
+
+from .app_context import load, local_actor, open_runtime
+
+
+def run_and_print(agent: str, task: str, quiet: bool, rehearse: bool, inputs_from: str | None = None, *,
+                  here: bool = False) -> None:
+    """Run ``agent`` on ``task`` as this login's user (in a running worker unless ``here``), printing it;
+    exits 1 unless the run succeeded."""
+    if not task.strip():
+        raise UsageError("the task is empty: say what the agent should do")
+    if not here:
+        from .handoff_client import hand_over
+
+        code = hand_over(agent, task, quiet=quiet, rehearse=rehearse, inputs_from=inputs_from)
+        if code is not None:
+            if code:
+                raise typer.Exit(code)
+            return
+    from meshclaw.operations.runs import finish, start_run
+
+    from .printer import err_console, escape, print_event
+
+    config = load()
+    actor = local_actor(config)  # no authority: a clear error before the runtime loads
+    runtime = open_runtime(config)
+
+    async def go():  # type: ignore[no-untyped-def]
+        started = await start_run(runtime, actor, agent, task, rehearse=rehearse, inputs_from=inputs_from,
+                                  listeners=[] if quiet else [print_event])
+        if started.notice:
+            err_console.print(f"[yellow]{escape(started.notice)}[/yellow]")
+        return await finish(runtime, started)
+
+    try:
+        outcome = asyncio.run(go())
+    finally:
+        runtime.shutdown()
+    if quiet and outcome.output:
+        typer.echo(outcome.output)
+    for line in outcome.summary:
+        typer.echo(line)
+    typer.echo(f"run {outcome.run_id}", err=True)
+    if not outcome.succeeded:
+        if quiet and outcome.error:
+            typer.echo(outcome.error, err=True)
+        raise typer.Exit(1)
