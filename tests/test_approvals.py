@@ -11,8 +11,9 @@ import time
 from meshclaw.runtime.control import answer_approval
 from tests.conftest import MESHCLAW, ROOT, write_config
 from tests.runtime_support import runtime
+from tests.support.local_user import mapped
 
-CONFIG = """
+CONFIG = mapped("""
 users: [{id: alice, name: Alice, email: alice@example.com}]
 models:
   script:
@@ -30,7 +31,7 @@ agents:
     limits: {approval_seconds: EXPIRY}
     toolsets:
       notes: {grants: [notes.add, notes.list]}
-"""
+""")
 
 
 def config(expiry=3600) -> str:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from tests.conftest import write_config
+from tests.support.local_user import mapped
 
-UNREACHABLE = """
+UNREACHABLE = mapped("""
 users: [{id: alice, name: Alice}]
 models:
   remote: {kind: openai, model: some-model, base_url: "http://127.0.0.1:9/v1", timeout: 3}
 agents:
   - {name: asker, owner: alice, instructions: x, model: remote, toolsets: {clock: {grants: [clock.now]}}}
-"""
+""")
 
 
 def test_new_agent_rehearses_until_promoted(home, cli):
@@ -45,9 +46,11 @@ def test_unknown_agent(home, cli):
 def test_broken_config_keeps_the_store(home, cli):
     cli("init", check=True)
     cli("run", "scripted-assistant", "remember", check=True)
+    good = (home / "meshclaw.yaml").read_text()
     (home / "meshclaw.yaml").write_text("users: [\n")
     p = cli("run", "scripted-assistant", "again")
     assert p.returncode == 2 and "not valid YAML" in p.stderr and "Traceback" not in p.stderr
+    (home / "meshclaw.yaml").write_text(good)  # who may read the runs is in the configuration
     listing = cli("runs", "--json", check=True)
     assert listing.stdout.count('"status": "succeeded"') == 1
 
@@ -61,11 +64,11 @@ def test_unreachable_provider(home, cli):
 
 
 def test_bundled_model_not_installed(home, cli):
-    write_config(home, """
+    write_config(home, mapped("""
 users: [{id: alice, name: Alice}]
 models: {local: {kind: bundled}}
 agents: [{name: a, owner: alice, instructions: x, model: local}]
-""")
+"""))
     p = cli("run", "a", "hello", "--quiet")
     assert p.returncode == 1
     assert "meshclaw model install" in p.stderr and "Traceback" not in p.stderr
@@ -73,6 +76,10 @@ agents: [{name: a, owner: alice, instructions: x, model: local}]
 
 def test_missing_runs_and_config(home, cli):
     p = cli("runs", "show", "nope")
-    assert p.returncode == 1 and "no run 'nope'" in p.stderr
+    assert p.returncode == 2 and "no such file (create one with `meshclaw init`)" in p.stderr
+    cli("init", check=True)
+    p = cli("runs", "show", "nope")
+    assert p.returncode == 2 and p.stderr.strip() == "meshclaw: no run 'nope' (see `meshclaw runs`)"
+    (home / "meshclaw.yaml").unlink()
     p = cli("config", "check")
     assert p.returncode == 2 and "no such file" in p.stderr

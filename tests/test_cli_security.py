@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from tests.conftest import write_config
+from tests.support.local_user import LOGIN, mapped
 
-CONFIG = """
+CONFIG = mapped("""
 organisation: {name: Example Corp, domains: [example.com]}
 users:
   - {id: alice, name: Alice, email: alice@example.com, manager: bob, budget: {cost_per_month: 20}}
   - {id: bob, name: Bob, email: bob@example.com}
+  - {id: secops, name: Security Operations, roles: [admin]}
 models:
   script:
     kind: scripted
@@ -31,7 +34,7 @@ agents:
             when: {text: {matches: "[^@]*"}}
             limit: {per_day: 20}
           - notes.list
-"""
+""")
 
 
 def test_grants_show_in_plain_words(home, cli):
@@ -47,20 +50,30 @@ def test_grants_show_in_plain_words(home, cli):
 def test_kill_switch_is_durable_and_audited(home, cli):
     write_config(home, CONFIG)
     cli("promote", "keeper", check=True)
-    stopped = cli("stop", "keeper", "--by", "secops", check=True)
+    stopped = cli("stop", "keeper", check=True)  # as alice, its owner
     assert "stopped keeper" in stopped.stdout
     p = cli("run", "keeper", "note it")
     assert p.returncode == 1 and "stopped (kill switch)" in p.stderr and "Traceback" not in p.stderr
     assert "STOPPED" in cli("grants", "show", "keeper", check=True).stdout
     cli("start", "keeper", check=True)
     assert cli("run", "keeper", "note it").returncode == 0
+    refused = cli("stop", "--all")
+    assert refused.returncode == 3
+    assert refused.stderr.strip() == "meshclaw: alice may not stop every agent: only an admin may"
+    assert cli("run", "keeper", "note it").returncode == 0  # the refused stop changed nothing
+    write_config(home, CONFIG.replace(f"{LOGIN}: alice", f"{LOGIN}: secops"))
     cli("stop", "--all", check=True)
     assert cli("run", "keeper", "note it").returncode == 1
     started = cli("start", "keeper", check=True)
     assert "`meshclaw stop --all` is still in force" in started.stdout
     cli("start", "--all", check=True)
-    log = cli("audit", "show", "--since", "1h", check=True).stdout
+    log = cli("audit", "show", "--since", "1h", check=True).stdout  # an admin reads every record
     assert log.count("kill-switch") == 5 and "promotion" in log  # stop, start, stop --all, start, start --all
+    operations = json.loads(cli("audit", "show", "--kind", "operation", "--json", check=True).stdout)
+    assert [(r["data"]["operation"], r["data"]["actor"], r["verdict"]) for r in operations
+            if r["data"]["operation"] in ("stop", "start")] == [
+        ("stop", "alice", "done"), ("start", "alice", "done"), ("stop", "alice", "refused"),
+        ("stop", "secops", "done"), ("start", "secops", "done"), ("start", "secops", "done")]
 
 
 def test_audit_verify_names_the_first_broken_record(home, cli):
@@ -69,12 +82,14 @@ def test_audit_verify_names_the_first_broken_record(home, cli):
     cli("run", "keeper", "note it", check=True)
     ok = cli("audit", "verify", check=True)
     assert "audit log intact" in ok.stdout
+    [decision] = json.loads(cli("audit", "show", "--kind", "decision", "--json", check=True).stdout)
     db = sqlite3.connect(home / "meshclaw.sqlite")
     db.execute("UPDATE audit SET reason = 'nothing to see' WHERE kind = 'decision'")
     db.commit()
     broken = cli("audit", "verify")
     assert broken.returncode == 1
-    assert "audit log is broken at record 4: record 4 was edited after it was written" in broken.stderr
+    seq = decision["seq"]
+    assert f"audit log is broken at record {seq}: record {seq} was edited after it was written" in broken.stderr
     shown = cli("audit", "show", "--agent", "keeper", "--json", check=True).stdout
     assert '"tool": "notes.add"' in shown
 

@@ -10,8 +10,9 @@ import subprocess
 import time
 
 from tests.conftest import MESHCLAW, ROOT, write_config
+from tests.support.local_user import mapped
 
-CONFIG = """
+CONFIG = mapped("""
 users:
   - id: alice
     name: Alice
@@ -33,7 +34,7 @@ agents:
       counter:
         module: tests.support.counter_tools:toolset
         grants: [counter.bump]
-"""
+""")
 
 
 def _counts(db: str, table: str) -> dict[str, int]:

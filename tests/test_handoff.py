@@ -12,8 +12,9 @@ import time
 import pytest
 
 from tests.conftest import MESHCLAW, ROOT, write_config
+from tests.support.local_user import mapped
 
-CONFIG = """
+CONFIG = mapped("""
 users: [{id: alice, name: Alice, email: alice@example.com}]
 models:
   script:
@@ -29,7 +30,7 @@ agents:
     autonomy: AUTONOMY
     toolsets:
       notes: {grants: [notes.add, notes.list]}
-"""
+""")
 
 
 @pytest.fixture

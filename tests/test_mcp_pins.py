@@ -37,7 +37,7 @@ def test_a_changed_tool_definition_is_held_back_until_accepted(home, cli, crm_lo
     assert "crm.lookup_customer  CHANGED, held back" in shown
     assert f"description was: {json.dumps(HONEST)}" in shown and f"description now: {json.dumps(POISONED)}" in shown
 
-    accepted = cli("tools", "accept", "sales", "crm.lookup_customer", "--by", "alice", check=True)
+    accepted = cli("tools", "accept", "sales", "crm.lookup_customer", check=True)
     assert "sales is offered crm.lookup_customer again" in accepted.stdout
     again = cli("tools", "accept", "sales", "crm.lookup_customer")
     assert again.returncode == 1 and "no changed definition of crm.lookup_customer waiting" in again.stderr

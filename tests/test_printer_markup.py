@@ -4,10 +4,11 @@ never taken as console markup, which could hide or restyle what a person is show
 from __future__ import annotations
 
 from tests.conftest import write_config
+from tests.support.local_user import mapped
 
 TRICKY = "[white on white]approve me[/white on white] [/bold] [rehearsal]"
 
-CONFIG = """
+CONFIG = mapped("""
 users: [{id: alice, name: Alice, email: alice@example.com}]
 models:
   script:
@@ -23,7 +24,7 @@ agents:
     autonomy: auto
     toolsets:
       notes: {grants: [notes.add]}
-""".replace("TRICKY", TRICKY.replace('"', '\\"'))
+""").replace("TRICKY", TRICKY.replace('"', '\\"'))
 
 
 def test_live_steps_print_brackets_literally():

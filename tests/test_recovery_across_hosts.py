@@ -12,10 +12,11 @@ import time
 import pytest
 
 from tests.conftest import MESHCLAW, ROOT, write_config
+from tests.support.local_user import mapped
 
 pytestmark = pytest.mark.postgres
 
-CONFIG = """
+CONFIG = mapped("""
 users: [{id: alice, name: Alice, email: alice@example.com}]
 models:
   script:
@@ -31,7 +32,7 @@ agents:
     autonomy: ask
     toolsets:
       notes: {grants: [notes.add]}
-"""
+""")
 
 
 def test_a_dead_process_on_another_host_is_taken_over_after_its_heartbeats_stop(home, cli, pg_url):

@@ -9,8 +9,9 @@ import sqlite3
 import pytest
 
 from tests.conftest import write_config
+from tests.support.local_user import mapped
 
-CONFIG = """
+CONFIG = mapped("""
 users: [{id: alice, name: Alice, email: alice@example.com}]
 models:
   script:
@@ -43,7 +44,7 @@ agents:
       counter:
         module: tests.support.counter_tools:toolset
         grants: [counter.get]
-"""
+""")
 
 
 def _rows(path: str, table: str) -> list[str]:

@@ -6,8 +6,9 @@ from meshclaw.connectors.registry import resolve
 from meshclaw.domain.config import Agent
 from meshclaw.runtime.toolsets import granted_toolset
 from tests.runtime_support import run, runtime
+from tests.support.local_user import mapped
 
-BASE = """
+BASE = mapped("""
 organisation: {name: Example Corp, domains: [example.com]}
 users:
   - {id: alice, name: Alice, email: alice@example.com}
@@ -26,7 +27,7 @@ agents:
     autonomy: AUTONOMY
     toolsets:
       notes: {grants: GRANTS}
-"""
+""")
 
 
 def config(autonomy="auto", grants="[notes.add, notes.list]") -> str:

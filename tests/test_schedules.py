@@ -17,8 +17,9 @@ from meshclaw.domain.config import Trigger
 from meshclaw.surfaces.schedules import fire, next_fire
 from tests.conftest import MESHCLAW, ROOT, write_config
 from tests.runtime_support import runtime
+from tests.support.local_user import mapped
 
-CONFIG = """
+CONFIG = mapped("""
 users: [{id: alice, name: Alice, email: alice@example.com}]
 models:
   script:
@@ -36,7 +37,7 @@ agents:
       notes: {grants: [notes.add]}
     triggers:
       - {cron: "CRON", task: "Note the stand-up."}
-"""
+""")
 
 
 def config(cron: str = "0 7 * * 1-5") -> str:
