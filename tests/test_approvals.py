@@ -139,4 +139,4 @@ def test_waiting_run_survives_sigkill_and_resumes_after_approval(home, cli):
     runs = cli("runs", "show", request["run"], check=True).stdout
     assert runs.count("call  done  notes.add") == 1
     again = cli("approve", request["id"])
-    assert again.returncode == 1 and "already approved" in again.stderr
+    assert again.returncode == 2 and "already approved" in again.stderr

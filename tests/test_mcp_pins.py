@@ -40,7 +40,7 @@ def test_a_changed_tool_definition_is_held_back_until_accepted(home, cli, crm_lo
     accepted = cli("tools", "accept", "sales", "crm.lookup_customer", check=True)
     assert "sales is offered crm.lookup_customer again" in accepted.stdout
     again = cli("tools", "accept", "sales", "crm.lookup_customer")
-    assert again.returncode == 1 and "no changed definition of crm.lookup_customer waiting" in again.stderr
+    assert again.returncode == 2 and "no changed definition of crm.lookup_customer waiting" in again.stderr
 
     with runtime(home, text) as rt:
         third, _ = run(rt, "sales", "look up customer c-100")
