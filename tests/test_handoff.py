@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.conftest import MESHCLAW, ROOT, write_config
-from tests.support.local_user import mapped
+from tests.support.local_user import LOGIN, mapped
 
 CONFIG = mapped("""
 users: [{id: alice, name: Alice, email: alice@example.com}]
@@ -70,10 +70,40 @@ def test_run_is_handed_to_the_worker_and_streamed_back(home, cli, worker):
 def test_worker_answers_bad_requests_with_the_same_one_line_errors(home, cli, worker):
     worker()
     p = cli("run", "nobody", "hi")
-    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.startswith("meshclaw: ") and "nobody" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     here = cli("run", "nobody", "hi", "--here")
-    assert here.stderr == p.stderr  # the same message as when the command runs the agent itself
+    assert here.stderr == p.stderr and here.returncode == 2  # the same as when the command runs the agent itself
+
+
+def test_the_worker_acts_as_the_connecting_login(home, cli, worker):
+    import json
+    import socket
+
+    worker()
+    cli("promote", "keeper", check=True)
+    p = cli("run", "keeper", "remember milk", check=True)
+    assert "(in the worker)" in p.stderr
+    # The worker reloads the configuration: this login is now bob, who may not run alice's agent.
+    write_config(home, CONFIG.replace("AUTONOMY", "auto").replace(f"{LOGIN}: alice", f"{LOGIN}: bob")
+                 .replace("users: [{id: alice, name: Alice, email: alice@example.com}]",
+                          "users: [{id: alice, name: Alice, email: alice@example.com}, {id: bob, name: Bob}]"))
+    refused = cli("run", "keeper", "remember milk")
+    assert refused.returncode == 3
+    assert refused.stderr.strip() == ("meshclaw: bob may not run keeper: only its owner alice, a delegate or an admin "
+                                      "may")
+    # A request naming another login than the connecting process's is refused.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(home / "worker.sock"))
+        s.sendall((json.dumps({"op": "run", "agent": "keeper", "task": "hi", "config": str(home / "meshclaw.yaml"),
+                               "store": None, "login": "someone-else"}) + "\n").encode())
+        answer = json.loads(s.makefile("r").readline())
+    assert answer["kind"] == "error" and answer["code"] == 3
+    assert answer["message"] == f"the request names login 'someone-else', but comes from {LOGIN!r}"
+    write_config(home, CONFIG.replace("AUTONOMY", "auto"))  # alice again: she reads what concerns her agent
+    operations = [(r["data"]["operation"], r["data"]["actor"], r["verdict"])
+                  for r in json.loads(cli("audit", "show", "--kind", "operation", "--json", check=True).stdout)]
+    assert operations == [("promote", "alice", "done"), ("run", "alice", "done"), ("run", "bob", "refused")]
 
 
 def test_an_agent_not_yet_promoted_rehearses_in_the_worker_too(home, cli, worker):
