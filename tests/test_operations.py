@@ -187,7 +187,7 @@ def test_answering_an_approval_is_for_the_owner_a_delegate_or_an_admin(home):
 
 
 def test_a_run_of_an_agent_not_yet_promoted_reports_its_rehearsal(home):
-    with runtime(home, CONFIG) as rt:
+    with runtime(home, CONFIG, promote=False) as rt:
         async def go():  # type: ignore[no-untyped-def]
             started = await runs.start_run(rt, Actor.of(rt.config, "bob"), "bobs", "remember milk")
             return started, await runs.finish(rt, started)
