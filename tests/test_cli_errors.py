@@ -83,3 +83,15 @@ def test_missing_runs_and_config(home, cli):
     (home / "meshclaw.yaml").unlink()
     p = cli("config", "check")
     assert p.returncode == 2 and "no such file" in p.stderr
+
+
+def test_an_unmapped_login_is_told_how_to_map_it(home, cli):
+    from tests.support.local_user import LOGIN
+
+    write_config(home, UNREACHABLE.replace(f"local_users: {{{LOGIN}: alice}}", ""))
+    p = cli("approve", "0123abcd")
+    assert p.returncode == 3
+    assert p.stderr.strip() == (f"meshclaw: login {LOGIN!r} is not mapped to a user: add "
+                                f"`local_users: {{{LOGIN}: USER_ID}}` to the configuration")
+    p = cli("approve", "0123abcd", "--by", "alice")  # nobody names whom they act as
+    assert p.returncode == 2 and "No such option: --by" in p.stderr

@@ -86,7 +86,7 @@ def test_init_then_check_then_refuses_to_overwrite(home, cli):
     ok = cli("config", "check")
     assert ok.returncode == 0 and "OK (2 users, 2 models, 2 agents)" in ok.stdout
     again = cli("init")
-    assert again.returncode == 1 and "already exists" in again.stderr
+    assert again.returncode == 2 and "already exists" in again.stderr
 
 
 def test_grant_for_a_tool_the_toolset_lacks_fails_check(home, cli):

@@ -193,6 +193,9 @@ def test_a_run_of_an_agent_not_yet_promoted_reports_its_rehearsal(home):
             return started, await runs.finish(rt, started)
 
         started, finished = asyncio.run(go())
+        assert runs.resume(rt, Actor.of(rt.config, "mallory")) == []  # nothing was interrupted
+        [resumed] = [r for r in rt.store.audit.records(kind="operation") if r.data["operation"] == "resume"]
+        assert resumed.data["actor"] == "mallory" and resumed.user_id == "mallory"
     assert started.rehearsal and started.notice.startswith("bobs is new, so this is a rehearsal")
     assert finished.summary[0] == "rehearsal: 2 write(s) captured, none executed:"
 

@@ -6,13 +6,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from meshclaw.domain.errors import NotFound, UsageError
+from meshclaw.domain.errors import NotAuthorized, NotFound, UsageError
 from meshclaw.domain.runs import AuditKind
 
 from .actor import Actor
 from .authority import may_act_for_agent, require_act
 from .context import Context, agent_named
-from .journal import record
+from .journal import REFUSED, record
 
 APPROVED, DENIED = "approved", "denied"
 
@@ -69,8 +69,14 @@ def answer(ctx: Context, actor: Actor, approval_id: str, decision: str, *, for_r
     pending = ctx.store.approvals.get(approval_id)
     if pending is None:
         raise NotFound(f"no approval request {approval_id!r} (see `meshclaw approvals`)")
-    require_act(ctx, actor, agent_named(ctx.config, pending.agent), "approve" if decision == APPROVED else "deny",
-                approval=approval_id)
+    operation = "approve" if decision == APPROVED else "deny"
+    if any(a.name == pending.agent for a in ctx.config.agents):
+        require_act(ctx, actor, agent_named(ctx.config, pending.agent), operation, approval=approval_id)
+    elif not actor.is_admin:  # the agent left the configuration: only an admin may close its requests
+        reason = f"{actor.user_id} may not {operation} a request of {pending.agent}, which is no longer configured"
+        record(ctx, actor, operation, verdict=REFUSED, agent=pending.agent, owner=pending.user_id, reason=reason,
+               approval=approval_id)
+        raise NotAuthorized(reason)
     try:
         a = ctx.store.approvals.decide(approval_id, decision, actor.user_id, scope="run" if for_run else "call", note=note)
     except LookupError as e:
@@ -78,7 +84,7 @@ def answer(ctx: Context, actor: Actor, approval_id: str, decision: str, *, for_r
     ctx.store.audit.append(f"{a.event_key}:{decision}", AuditKind.APPROVAL.value, run_id=a.run_id, agent=a.agent,
                            user_id=a.user_id, tool=a.tool, verdict=decision, reason=note,
                            data={"approval": a.id, "by": actor.user_id, "scope": a.scope, "args": a.args})
-    record(ctx, actor, "approve" if decision == APPROVED else "deny", agent=a.agent, owner=a.user_id, run_id=a.run_id,
+    record(ctx, actor, operation, agent=a.agent, owner=a.user_id, run_id=a.run_id,
            tool=a.tool, reason=note, approval=a.id, scope=a.scope)
     from meshclaw.runtime.control import answer_approval
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from meshclaw.domain.config_file import ConfigError, load_config_with_lines
 
@@ -27,16 +27,19 @@ def check_config(path: Path) -> ConfigSummary:
 
     Raises ConfigError listing every problem with its line; returns counts when there is none."""
     config, lines = load_config_with_lines(path)
-    problems = _grant_problems(config, lines) + _connector_settings_problems(config, lines)
+    validate = _connector_settings_check()
+    problems = list(validate(config, lines)) if validate is not None else []
+    problems += _grant_problems(config, lines, report_unknown=validate is None)
     problems += _unpriced_cost_budgets(config, lines)
     if problems:
         raise ConfigError(path, problems)
     return ConfigSummary(path, len(config.users), len(config.models), len(config.agents))
 
 
-def _grant_problems(config: Any, lines: Any) -> list[Any]:
+def _grant_problems(config: Any, lines: Any, *, report_unknown: bool) -> list[Any]:
     """A grant that names a tool its toolset does not have (MCP tools: only the ``name.`` prefix, as the
-    server's tool list is known only when it runs)."""
+    server's tool list is known only when it runs). ``report_unknown``: also a toolset that cannot be
+    loaded (the connectors' settings check reports those when there is one)."""
     from meshclaw.connectors.registry import UnknownToolset, resolve
     from meshclaw.domain.effects import spec_of
 
@@ -52,7 +55,8 @@ def _grant_problems(config: Any, lines: Any) -> list[Any]:
             try:
                 toolset = resolve(name, grant)
             except UnknownToolset as e:
-                problems.append(lines.problem(("agents", i, "toolsets", name), str(e)))
+                if report_unknown:
+                    problems.append(lines.problem(("agents", i, "toolsets", name), str(e)))
                 continue
             tools = {spec_of(f).name for f in toolset.functions}
             for j, g in enumerate(grant.grants):
@@ -62,15 +66,15 @@ def _grant_problems(config: Any, lines: Any) -> list[Any]:
     return problems
 
 
-def _connector_settings_problems(config: Any, lines: Any) -> list[Any]:
-    """Each connector's check of its own settings (``connectors.registry.validate_connector_settings``).
+def _connector_settings_check() -> Callable[[Any, Any], list[Any]] | None:
+    """The connectors' check of their own settings and trigger events,
+    ``connectors.registry.validate_connector_settings(config, lines) -> [problems]``.
 
-    CONNECTOR SETTINGS: the single call site for the connectors' settings validation; until the
-    registry offers it, there is nothing to call."""
+    CONNECTOR SETTINGS: the single place that check is found; None while the registry does not offer
+    it (then an unknown toolset is reported by the grants check instead)."""
     from meshclaw.connectors import registry
 
-    validate = getattr(registry, "validate_connector_settings", None)
-    return list(validate(config, lines)) if validate is not None else []
+    return getattr(registry, "validate_connector_settings", None)
 
 
 def _unpriced_cost_budgets(config: Any, lines: Any) -> list[Any]:

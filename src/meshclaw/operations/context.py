@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from meshclaw.domain.config import Config
+from meshclaw.domain.errors import NotFound
 from meshclaw.store.facade import Store
 
 
@@ -29,8 +30,6 @@ class Context:
 
 def agent_named(config: Config, name: str) -> Any:
     """The configuration's agent ``name``; raises NotFound listing the known agents."""
-    from meshclaw.domain.errors import NotFound
-
     try:
         return config.agent(name)
     except KeyError as e:

@@ -62,6 +62,8 @@ def show(
         return
     for r in records:
         what = " ".join(x for x in (r.kind, r.tool or "", r.verdict or "") if x)
+        if r.kind == "operation":  # who did what, by the user id their login maps to
+            what = f"operation {r.data.get('operation')} by {r.data.get('actor')} {r.verdict or ''}".strip()
         console.print(f"#{r.seq} {r.at:%Y-%m-%d %H:%M:%S} {r.agent or '-'} {r.user_id or '-'} {escape(what)}"
                       + (f" — {escape(r.reason)}" if r.reason else ""))
     if not records:
