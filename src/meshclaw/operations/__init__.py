@@ -7,6 +7,7 @@ takes an ``Actor`` (a verified user id with roles), checks that actor's authorit
 ``meshclaw.domain.errors`` tree: ``NotAuthorized``, ``NotFound``, ``UsageError``.
 
 Modules: ``actor`` (who is acting), ``authority`` (who may act for or read whom), ``context``
-(what an operation works on), ``runs``, ``approvals``, ``control`` (kill switch, promotion),
-``tools`` (pinned MCP tools), ``config`` (checking a configuration), ``audit`` (verify, show, alerts).
+(what an operation works on), ``journal`` (the operation audit record), ``records`` (typed views
+of runs and audit records), ``runs``, ``approvals``, ``control`` (kill switch, promotion), ``tools``
+(pinned MCP tools), ``config`` (checking a configuration), ``audit`` (verify, show, alerts).
 """
