@@ -70,7 +70,7 @@ def test_bad_triggers_fail_config_check_with_their_line(home, cli, trigger, prob
 
 
 def test_a_firing_starts_one_run_and_respects_promotion_and_the_kill_switch(home):
-    with runtime(home, config()) as rt:
+    with runtime(home, config(), promote=False) as rt:
         agent = rt.config.agent("keeper")
         trigger = agent.triggers[0]
         at = datetime(2026, 11, 23, 7, 0, tzinfo=timezone.utc)
