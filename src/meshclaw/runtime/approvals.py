@@ -52,6 +52,8 @@ async def request_approval(deps: RunDeps, spec: ToolSpec, args: dict[str, Any], 
             deps.store.audit.append(f"{deps.idempotency_key(call_id)}:approval", AuditKind.APPROVAL.value,
                                     run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id, tool=spec.name,
                                     verdict="requested", reason=outcome.reason, data={"approval": a.id, "args": args})
+        # Waiting from the moment the request exists: whoever sees it pending sees the run waiting too.
+        deps.store.runs.set_status(deps.run_id, RunStatus.WAITING)
         return {"id": a.id, "covered": False, "expires_at": a.expires_at.timestamp()}
 
     info = await durable_step(f"approval:{spec.name}", open_request)
