@@ -68,7 +68,8 @@ def test_a_cancelled_run_never_carries_out_what_it_had_not_done(home):
             run_id = await rt.start("keeper", "remember milk")
             [request] = await _pending(rt)
             outcome = await rt.cancel(run_id, "interrupted by alice (Ctrl-C)")
-            _answer(rt, request, "approved")  # an answer that arrives afterwards changes nothing
+            with pytest.raises(LookupError, match="already cancelled"):
+                _answer(rt, request, "approved")  # an answer that arrives afterwards is refused
             await asyncio.sleep(0.5)
             return outcome
 
@@ -76,4 +77,5 @@ def test_a_cancelled_run_never_carries_out_what_it_had_not_done(home):
         assert outcome.status == "cancelled"
         assert outcome.error == "interrupted by alice (Ctrl-C); 0 call(s) had completed"
         assert rt.recover() == [] and rt.store.notes.list("alice") == []
+        assert rt.store.approvals.pending() == []  # nothing left to approve
         assert rt.store.runs.get(outcome.run_id).status == "cancelled"

@@ -88,6 +88,18 @@ async def finish(runtime: Any, started: StartedRun) -> FinishedRun:
                        started.notice, summary)
 
 
+async def cancel_run(runtime: Any, actor: Actor, started: StartedRun, why: str) -> FinishedRun:
+    """Cancel a run this actor started (Ctrl-C): nothing it had not done yet is ever carried out, by this
+    process, a worker or ``meshclaw resume``; it ends ``cancelled`` saying how many calls had completed."""
+    ctx = Context.of_runtime(runtime)
+    target = agent_named(ctx.config, started.agent)
+    require_act(ctx, actor, target, "cancel")
+    outcome = await runtime.cancel(started.run_id, why)
+    record(ctx, actor, "cancel", agent=target.name, owner=target.owner, run_id=started.run_id)
+    return FinishedRun(outcome.run_id, started.agent, outcome.status, outcome.output, outcome.error, started.rehearsal,
+                       started.notice, [])
+
+
 def rehearsal_summary(store: Any, run_id: str) -> list[str]:
     """What a rehearsal would have done (its captured writes), and where its reads came from, as lines."""
 

@@ -190,6 +190,7 @@ class Runtime:
         """Cancel a run for good: its durable workflow is cancelled, so neither this process nor a worker
         nor ``meshclaw resume`` carries out anything the run had not done yet. The run ends ``cancelled``
         with how many calls had completed; a completed call is never undone."""
+        self._listeners.pop(run_id, None)  # nothing more is printed or streamed for it
         await DBOS.cancel_workflow_async(run_id)
         run = self.store.runs.get(run_id)
         if run is None:
@@ -200,6 +201,8 @@ class Runtime:
             done = [r.tool for r in self.store.audit.records(run_id=run.id) if r.kind == AuditKind.CALL and r.verdict == "done"]
             said = f"{why}; {len(done)} call(s) had completed" + (f" ({', '.join(done)})" if done else "")
             self.store.runs.set_status(run.id, RunStatus.CANCELLED, error=said)
+            for pending in self.store.approvals.pending(run_id=run.id):
+                self.store.approvals.close(pending.id, "cancelled")  # nothing left to approve
             self.store.audit.append(f"{run.id}:cancelled", AuditKind.RUN.value, run_id=run.id, agent=run.agent,
                                     user_id=run.user_id, verdict=RunStatus.CANCELLED.value, reason=said)
         self._listeners.pop(run_id, None)

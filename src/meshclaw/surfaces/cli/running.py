@@ -26,7 +26,7 @@ def run_and_print(agent: str, task: str, quiet: bool, rehearse: bool, inputs_fro
             if code:
                 raise typer.Exit(code)
             return
-    from meshclaw.operations.runs import finish, start_run
+    from meshclaw.operations.runs import cancel_run, finish, start_run
 
     from .printer import err_console, escape, print_event
 
@@ -34,17 +34,30 @@ def run_and_print(agent: str, task: str, quiet: bool, rehearse: bool, inputs_fro
     actor = local_actor(config)  # no authority: a clear error before the runtime loads
     runtime = open_runtime(config)
 
+    interrupted = []
+
     async def go():  # type: ignore[no-untyped-def]
         started = await start_run(runtime, actor, agent, task, rehearse=rehearse, inputs_from=inputs_from,
                                   listeners=[] if quiet else [print_event])
         if started.notice:
             err_console.print(f"[yellow]{escape(started.notice)}[/yellow]")
-        return await finish(runtime, started)
+        try:
+            return await finish(runtime, started)
+        except asyncio.CancelledError:
+            # Ctrl-C: the run is cancelled for good, so nothing the person interrupted runs later.
+            interrupted.append(True)
+            import logging
+
+            logging.getLogger("dbos").setLevel(logging.ERROR)  # its notes on the cancelled tasks are expected
+            return await cancel_run(runtime, actor, started, f"interrupted by {actor.user_id} (Ctrl-C)")
 
     try:
         outcome = asyncio.run(go())
     finally:
         runtime.shutdown()
+    if interrupted:
+        typer.echo(f"interrupted: run {outcome.run_id[:12]} {outcome.status} — {outcome.error}", err=True)
+        raise typer.Exit(130)
     if quiet and outcome.output:
         typer.echo(outcome.output)
     for line in outcome.summary:
