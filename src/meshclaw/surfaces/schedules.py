@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from meshclaw.domain.config import Agent, Trigger
+from meshclaw.surfaces.cron_times import next_cron_time
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +30,13 @@ def cron_triggers(agents: list[Agent]) -> list[tuple[Agent, int, Trigger]]:
 
 
 def next_fire(trigger: Trigger, after: datetime) -> datetime:
-    """The first scheduled time strictly after ``after`` (a timezone-aware time), in UTC."""
-    from croniter import croniter
+    """The first scheduled time strictly after ``after`` (a timezone-aware time), in UTC.
 
+    Across daylight-saving changes cronie's rule applies (see cron_times): a daily job runs once
+    per local day, hourly and more frequent jobs run per real hour.
+    """
     zone = ZoneInfo(trigger.timezone) if trigger.timezone else timezone.utc
-    it = croniter(trigger.cron, after.astimezone(zone), second_at_beginning=True)
-    return it.get_next(datetime).astimezone(timezone.utc)
+    return next_cron_time(trigger.cron, zone, after)
 
 
 def firing_run_id(agent: Agent, index: int, trigger: Trigger, at: datetime) -> str:
