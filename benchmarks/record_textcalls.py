@@ -116,7 +116,7 @@ def jobs(instructions: str, nudge) -> list[tuple]:
     return found
 
 
-async def record(model, params, instructions: str, out: Path, done: dict) -> None:
+async def record(model, params, instructions: str, out: Path, done: dict, max_tokens: int) -> None:
     """Send each job not yet in ``done`` and append its record to ``out`` as soon as it arrives."""
     from pydantic_ai.messages import TextPart, ToolCallPart
     from pydantic_ai.settings import ModelSettings
@@ -129,7 +129,7 @@ async def record(model, params, instructions: str, out: Path, done: dict) -> Non
         for number, (turn, prompt, temperature, seed, messages) in enumerate(todo, start=1):
             if (prompt, turn, temperature, seed) in done:
                 continue
-            settings = ModelSettings(temperature=temperature, seed=seed, max_tokens=300, timeout=900)
+            settings = ModelSettings(temperature=temperature, seed=seed, max_tokens=max_tokens, timeout=900)
             started = time.perf_counter()
             response = await inner.request(messages, settings, params)
             raw = "".join(p.content for p in response.parts if isinstance(p, TextPart))
@@ -146,6 +146,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=CORPUS)
     parser.add_argument("--fresh", action="store_true", help="record every output again")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="llama.cpp threads; on a shared, busy machine one thread avoids spinning on busy cores")
+    parser.add_argument("--max-tokens", type=int, default=200, help="a longer answer is recorded cut off, as it happens")
     args = parser.parse_args()
 
     from pydantic_ai.models import ModelRequestParameters
@@ -158,7 +161,7 @@ def main() -> None:
     home = meshclaw_home()
     if not model_path(home).is_file():
         sys.exit(f"bundled model not installed in {home}: set MESHCLAW_MODEL_DIR or run `meshclaw model install`")
-    model = bundled.bundled_model(BundledModel(kind="bundled", timeout=900), home)
+    model = bundled.bundled_model(BundledModel(kind="bundled", timeout=900, threads=args.threads), home)
     instructions = f"You are a helpful assistant. {bundled.BUNDLED_MODEL_HINT}"
     params = ModelRequestParameters(function_tools=tools())
     # Outputs already recorded with the same prompt and sampling are kept (with their expected
@@ -172,7 +175,7 @@ def main() -> None:
     elif args.out.is_file():
         args.out.unlink()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    asyncio.run(record(model, params, instructions, args.out, done))
+    asyncio.run(record(model, params, instructions, args.out, done, args.max_tokens))
     bundled.shutdown_bundled_server()
     items = [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()]
     missing = sum(item["expect"] is None for item in items)
