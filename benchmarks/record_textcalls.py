@@ -116,7 +116,7 @@ def jobs(instructions: str, nudge) -> list[tuple]:
     return found
 
 
-async def record(model, params, instructions: str, out: Path, done: dict, max_tokens: int) -> None:
+async def record(model, params, instructions: str, out: Path, done: dict, max_tokens: int, sampling: str) -> None:
     """Send each job not yet in ``done`` and append its record to ``out`` as soon as it arrives."""
     from pydantic_ai.messages import TextPart, ToolCallPart
     from pydantic_ai.settings import ModelSettings
@@ -128,6 +128,8 @@ async def record(model, params, instructions: str, out: Path, done: dict, max_to
     async with model:
         for number, (turn, prompt, temperature, seed, messages) in enumerate(todo, start=1):
             if (prompt, turn, temperature, seed) in done:
+                continue
+            if sampling != "all" and ((temperature, seed) == SAMPLINGS[0]) != (sampling == "product"):
                 continue
             settings = ModelSettings(temperature=temperature, seed=seed, max_tokens=max_tokens, timeout=900)
             started = time.perf_counter()
@@ -148,6 +150,8 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="record every output again")
     parser.add_argument("--threads", type=int, default=1,
                         help="llama.cpp threads; on a shared, busy machine one thread avoids spinning on busy cores")
+    parser.add_argument("--sampling", choices=["all", "product", "warm"], default="all",
+                        help="record only the product's sampling or only the warmer one (two processes can share the work)")
     parser.add_argument("--max-tokens", type=int, default=200, help="a longer answer is recorded cut off, as it happens")
     args = parser.parse_args()
 
@@ -175,7 +179,7 @@ def main() -> None:
     elif args.out.is_file():
         args.out.unlink()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    asyncio.run(record(model, params, instructions, args.out, done, args.max_tokens))
+    asyncio.run(record(model, params, instructions, args.out, done, args.max_tokens, args.sampling))
     bundled.shutdown_bundled_server()
     items = [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()]
     missing = sum(item["expect"] is None for item in items)

@@ -188,3 +188,14 @@ def test_raw_newlines_single_quotes_and_trailing_commas_run_the_tool(stream):
     agent, sent = drafts_agent(TextToolCallModel(scripted([broken, "Done."], seen)))
     assert run(agent, "Draft lunch to Sam", stream=stream) == "Done."
     assert sent == [{"to": "sam@example.com", "subject": "Lunch", "body": "Hi Sam,\nFriday works.\tBest"}]
+
+
+def test_a_model_that_never_writes_a_readable_call_fails_the_run_instead_of_answering_with_it():
+    from pydantic_ai.exceptions import UnexpectedModelBehavior
+
+    seen: list[list] = []
+    garbage = '<tool_call>{"name": save_draft to sam</tool_call>'
+    agent, sent = drafts_agent(TextToolCallModel(scripted([garbage] * 5, seen)))
+    with pytest.raises(UnexpectedModelBehavior):
+        agent.run_sync("Draft lunch to Sam")
+    assert sent == [] and len(seen) == 3  # the first try and the agent's two retries
