@@ -4,7 +4,7 @@ Starts the bundled model (Qwen2.5-Coder-1.5B behind xllamacpp), sends each promp
 fixed tool list through pydantic-ai's OpenAI chat model *without* MeshClaw's text-call parsing,
 and stores the raw text of each answer in tests/data/textcalls/recorded.jsonl. Some prompts are
 sent after a tool result (the second turn, where the right answer is plain text). Each prompt is
-sent with the product's sampling (temperature 0.2, fixed seed) and with warmer sampling, so the
+sent with the product's sampling (temperature 0.2, fixed seed) and with warmer samplings, so the
 corpus shows the forms the model writes, not only its most likely one.
 
 Outputs are appended as they arrive, so an interrupted recording resumes where it stopped. What
@@ -92,16 +92,17 @@ AFTER_RESULT = [
      {"title": "Dentist", "start": "2026-12-04T09:00", "end": "2026-12-04T09:30"}, "event created"),
 ]
 
-SAMPLINGS = [(0.2, 1234), (0.8, 7)]  # the product's setting, and a warmer one
-WARM_PROMPTS = 16  # the warmer sampling is spent on the first prompts only: each output takes seconds
+# The product's setting first, then warmer ones that show the forms the model writes less often.
+SAMPLINGS = {"product": (0.2, 1234), "warm": (0.8, 7), "hot": (1.2, 21)}
+WARM_PROMPTS = 16  # the warmer samplings are spent on the first prompts only: each output takes seconds
 
 
 def jobs(instructions: str, nudge) -> list[tuple]:
     from pydantic_ai.messages import ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart, UserPromptPart
 
     found = []
-    for temperature, seed in SAMPLINGS:
-        warm = (temperature, seed) != SAMPLINGS[0]
+    for temperature, seed in SAMPLINGS.values():
+        warm = (temperature, seed) != SAMPLINGS["product"]
         for prompt in FIRST_TURN[:WARM_PROMPTS] if warm else FIRST_TURN:
             found.append(("first", prompt, temperature, seed,
                           [ModelRequest(parts=[UserPromptPart(content=prompt)], instructions=instructions)]))
@@ -129,7 +130,7 @@ async def record(model, params, instructions: str, out: Path, done: dict, max_to
         for number, (turn, prompt, temperature, seed, messages) in enumerate(todo, start=1):
             if (prompt, turn, temperature, seed) in done:
                 continue
-            if sampling != "all" and ((temperature, seed) == SAMPLINGS[0]) != (sampling == "product"):
+            if sampling != "all" and (temperature, seed) != SAMPLINGS[sampling]:
                 continue
             settings = ModelSettings(temperature=temperature, seed=seed, max_tokens=max_tokens, timeout=900)
             started = time.perf_counter()
@@ -150,8 +151,8 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="record every output again")
     parser.add_argument("--threads", type=int, default=1,
                         help="llama.cpp threads; on a shared, busy machine one thread avoids spinning on busy cores")
-    parser.add_argument("--sampling", choices=["all", "product", "warm"], default="all",
-                        help="record only the product's sampling or only the warmer one (two processes can share the work)")
+    parser.add_argument("--sampling", choices=["all", *SAMPLINGS], default="all",
+                        help="record one sampling only (several processes can share the work)")
     parser.add_argument("--max-tokens", type=int, default=200, help="a longer answer is recorded cut off, as it happens")
     args = parser.parse_args()
 
