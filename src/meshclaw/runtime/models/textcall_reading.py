@@ -1,7 +1,9 @@
 """Reading tool calls that a small model writes as text: which spans are calls, and what they say.
 
 Forms: ``<tool_call>{...}</tool_call>`` (the model's own protocol), fenced ```json blocks, bare
-JSON naming an offered tool, and the chat template's doubled braces (``{{"name": ...}}``). Each
+JSON naming an offered tool, the chat template's doubled braces (``{{"name": ...}}``), and the
+XML-like ``<function><name>..</name><arguments>{..}</arguments></function>`` (a copy of the
+template's ``<tools>`` listing, recorded from the bundled model) or ``<function=name>{..}</function>``. Each
 value is read with ``json.loads`` first and, failing that, with json-repair, a maintained tolerant
 parser for LLM output (raw newlines and tabs inside strings, single quotes, trailing commas,
 unquoted keys, a missing closing brace). Only where a value ends is found here, by bracket
@@ -21,6 +23,12 @@ from json_repair import repair_json
 __all__ = ["UNREADABLE_TOOL", "TextCalls", "TextToolCall", "parse_text_tool_calls", "read_text_tool_calls"]
 
 _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|(?=<tool_call>)|\Z)", re.S)
+# XML-like forms: the model copies the <tools> listing of its chat template, or writes the
+# <function=name>{...}</function> form other templates use.
+_FUNCTION_ELEMENT = re.compile(
+    r"(?:<tools>\s*)?<function>\s*<name>\s*([\w.-]+)\s*</name>\s*(?:<(?:arguments|parameters)>(.*?)"
+    r"</(?:arguments|parameters)>\s*)?</function>(?:\s*</tools>)?", re.S)
+_FUNCTION_EQUALS = re.compile(r"<function=([\w.-]+)>(.*?)</function>", re.S)
 _FENCED = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\r?\n?(.*?)(?:```|\Z)", re.S)
 _CALL_FENCES = {"", "json", "json5", "tool_call"}  # a ```python block holds code, never a call
 _FENCE_MARKS = re.compile(r"^\s*```[ \t]*(?:json|JSON)?|```\s*$")
@@ -103,6 +111,10 @@ def _find(text: str, tool_names: Collection[str], *, truncated: bool) -> _Found:
         if calls is None:  # the model's own call syntax around something unreadable
             calls = [_unreadable(match.group(1), tool_names, "the text inside <tool_call> is not a JSON call")]
         found.append((match.start(), match.end(), calls))
+    for pattern in (_FUNCTION_ELEMENT, _FUNCTION_EQUALS):
+        for match in pattern.finditer(text):
+            if free(match.start(), match.end()):
+                found.append((match.start(), match.end(), [_function_element(match.group(1), match.group(2) or "")]))
     for match in _FENCED.finditer(text):
         payload = match.group(2)
         if match.group(1).lower() in _CALL_FENCES and free(match.start(), match.end()):
@@ -208,6 +220,16 @@ def _as_call(item: Any, tool_names: Collection[str], *, known_only: bool) -> Tex
     if not isinstance(args, dict):
         return None
     return TextToolCall(name, args)
+
+
+def _function_element(name: str, arguments: str) -> TextToolCall:
+    raw = f"{name} {arguments.strip()}"
+    if not arguments.strip():
+        return TextToolCall(name, {}, raw=raw)
+    args = _loads(arguments.strip())
+    if not isinstance(args, dict):
+        return TextToolCall(name, arguments.strip(), problem="its arguments are not a JSON object", raw=raw)
+    return TextToolCall(name, args, raw=raw)
 
 
 def _unreadable(raw: str, tool_names: Collection[str], problem: str) -> TextToolCall:
