@@ -143,6 +143,16 @@ def test_every_ten_seconds_runs_by_real_time_through_the_repeated_hour():
     assert times == [utc(2026, 10, 25, 0, 59, 40) + timedelta(seconds=10 * n) for n in range(6)]
 
 
+def test_rare_wildcard_jobs_far_from_now_cross_several_changes():
+    # Hourly on 29 February, asked in the summer of 2026: two years and four changes away, in CET.
+    assert next_fire(Trigger(cron="0 * 29 2 *", timezone="Europe/Berlin", task="t"),
+                     utc(2026, 7, 1)) == utc(2028, 2, 28, 23, 0)
+    # Every half hour on 25 October, asked in June: both passes of the repeated hour run.
+    night = sequence("*/30 * 25 10 *", "Europe/Berlin", utc(2026, 6, 1), 8)
+    assert night[0] == utc(2026, 10, 24, 22, 0)  # 00:00 CEST
+    assert all(b - a == timedelta(minutes=30) for a, b in zip(night, night[1:]))
+
+
 @pytest.mark.parametrize("cron, wall_clock", [
     ("30 2 * * *", True), ("0 9-17 * * 1-5", True), ("0,30 2 * * *", True), ("0 30 2 * * *", True),
     ("0 * * * *", False), ("*/5 2 * * *", False), ("0 */2 * * *", False), ("*/10 * * * * *", False),

@@ -80,7 +80,8 @@ def _instant_of(wall: datetime, zone: tzinfo) -> datetime:
     # Not a real local time: it lies in the interval skipped when clocks went forward. fold=0 read
     # it with the offset before the change (a later instant), fold=1 with the one after (earlier).
     before_change = wall.replace(tzinfo=zone, fold=1).astimezone(timezone.utc)
-    return _change_between(zone, before_change, first_utc)
+    change = _first_change(zone, before_change, first_utc, before_change.astimezone(zone).utcoffset())
+    return change or first_utc  # a change lies between the two readings, by what a gap is
 
 
 def _next_real_time(cron: str, zone: tzinfo, after: datetime) -> datetime:
@@ -90,22 +91,33 @@ def _next_real_time(cron: str, zone: tzinfo, after: datetime) -> datetime:
         fixed = timezone(offset)
         candidate = _croniter(cron, start.astimezone(fixed).replace(microsecond=0)).get_next(datetime)
         candidate = candidate.astimezone(timezone.utc)
-        if candidate.astimezone(zone).utcoffset() == offset:
+        change = _first_change(zone, start, candidate, offset)
+        if change is None:
             return candidate
         # The offset changed before the candidate: continue from the change (which may itself
         # match, hence one second before it), reading the wall clock in the new offset.
-        change = _change_between(zone, start, candidate)
         start, offset = change - _SECOND, change.astimezone(zone).utcoffset()
 
 
-def _change_between(zone: tzinfo, low: datetime, high: datetime) -> datetime:
-    """The first whole second in (low, high] whose UTC offset is the one ``high`` has (binary search)."""
-    target = high.astimezone(zone).utcoffset()
-    low_s, high_s = int(low.timestamp()), int(high.timestamp())
-    while high_s - low_s > 1:
-        middle = (low_s + high_s) // 2
-        if datetime.fromtimestamp(middle, timezone.utc).astimezone(zone).utcoffset() == target:
-            high_s = middle
-        else:
-            low_s = middle
-    return datetime.fromtimestamp(high_s, timezone.utc)
+def _first_change(zone: tzinfo, low: datetime, high: datetime, offset: timedelta | None) -> datetime | None:
+    """The first whole second in (low, high] whose UTC offset is not ``offset``, or None if there is none.
+
+    Walks day by day (changes of one zone are months apart), then bisects the day that has one.
+    """
+    def differs(second: int) -> bool:
+        return datetime.fromtimestamp(second, timezone.utc).astimezone(zone).utcoffset() != offset
+
+    day = 86_400
+    low_s, end_s = int(low.timestamp()), int(high.timestamp())
+    while low_s < end_s:
+        high_s = min(low_s + day, end_s)
+        if differs(high_s):
+            while high_s - low_s > 1:
+                middle = (low_s + high_s) // 2
+                if differs(middle):
+                    high_s = middle
+                else:
+                    low_s = middle
+            return datetime.fromtimestamp(high_s, timezone.utc)
+        low_s = high_s
+    return None
