@@ -158,6 +158,10 @@ def test_unreadable_call_is_retried_never_the_answer(stream):
     retry = sent_texts(seen[1])
     assert len(retry) == 1 and retry[0].startswith("Your tool call could not be read") and "<tool_call>" in retry[0]
     assert "Unknown tool name" not in retry[0]
+    answered = seen[1][-2]  # what the model is shown of its own failed answer: the text it wrote
+    assert isinstance(answered, ModelResponse) and [type(p) for p in answered.parts] == [TextPart]
+    assert answered.parts[0].content == 'save_draft(to="sam@example.com")'
+    assert not any(isinstance(p, ToolCallPart) and p.tool_name == UNREADABLE_TOOL for m in seen[2] for p in m.parts)
 
 
 def test_call_cut_off_by_the_token_limit_is_retried_not_run():
@@ -167,6 +171,7 @@ def test_call_cut_off_by_the_token_limit_is_retried_not_run():
     assert agent.run_sync("Draft lunch to Sam").output == "Saved."
     assert [d["body"] for d in sent] == ["Friday works."]  # the half-written body never ran
     assert "cut off" in sent_texts(seen[1])[0]
+    assert seen[1][-2].parts[0].content.startswith('{"name": "save_draft"')  # shown as written
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["request", "stream"])

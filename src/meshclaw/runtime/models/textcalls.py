@@ -12,8 +12,9 @@ code), so under DBOS the model step's checkpoint already holds the parsed calls.
 Three rules keep a broken call from turning into the run's answer or into a double side effect:
 
 - A call that still cannot be read (cut off by the token limit, or beyond repair) becomes a
-  ToolCallPart that pydantic-ai answers with a RetryPromptPart; the wrapper words that retry
-  (what was wrong, the form to use) when it sends the history back, so the model re-issues it.
+  placeholder ToolCallPart (``UNREADABLE_TOOL``: nothing runs) that pydantic-ai answers with a
+  retry, counted against the agent's retry limit. When the history goes back to the model, the
+  wrapper shows the model the text it wrote and, as the retry, what was wrong and the form to use.
 - Byte-identical calls in one response run once; the wrapper tells the model in its next request.
 - Genuine text is left alone: fenced or bare JSON counts only when it names a tool offered in
   this request and has the shape of a call.
@@ -62,10 +63,11 @@ def convert_response(response: ModelResponse, tool_names: Collection[str]) -> Mo
     """Rewrite text tool calls in ``response`` into ToolCallParts; return it unchanged if there are none.
 
     Text around the calls (a lead-in, or a claim written before any result exists) is dropped: a
-    streamed run would otherwise end on it as its answer before the calls ran. Unreadable calls become ToolCallParts too (named ``UNREADABLE_TOOL`` when no offered name could
-    be read, with the raw text as arguments) so the agent sends a retry instead of ending the run
-    with the text as its answer. The response's ``metadata`` records the unreadable calls' ids with
-    what was wrong and the duplicates that were dropped; ``TextToolCallModel`` tells the model both.
+    streamed run would otherwise end on it as its answer before the calls ran. Unreadable calls
+    become ToolCallParts of ``UNREADABLE_TOOL`` (so nothing runs) with the raw text as arguments:
+    pydantic-ai answers them with a retry instead of ending the run with the text as its answer.
+    The response's ``metadata`` records the unreadable calls' ids with what was wrong and the
+    duplicates that were dropped; ``TextToolCallModel`` tells the model both.
     """
     if not tool_names or any(isinstance(part, ToolCallPart) for part in response.parts):
         return response  # real tool calls came back: the text, if any, is genuine
@@ -83,7 +85,7 @@ def convert_response(response: ModelResponse, tool_names: Collection[str]) -> Mo
             continue
         converted = True
         for call in found.calls:
-            call_part = ToolCallPart(tool_name=call.name, args=call.args)
+            call_part = ToolCallPart(tool_name=UNREADABLE_TOOL if call.problem else call.name, args=call.args)
             if call.problem is not None:
                 unreadable[call_part.tool_call_id] = call.problem
             parts.append(call_part)
@@ -158,7 +160,7 @@ class TextToolCallModel(WrapperModel):
             if isinstance(message, ModelResponse):
                 notes = (message.metadata or {}).get(_METADATA_KEY) or {}
                 unreadable, duplicates = dict(notes.get("unreadable") or {}), list(notes.get("duplicates") or [])
-                outgoing.append(message)
+                outgoing.append(_as_written(message, unreadable) if unreadable else message)
                 continue
             if self.tool_result_nudge:
                 message = self._nudged(message)
@@ -180,15 +182,31 @@ class TextToolCallModel(WrapperModel):
         return replace(message, parts=[*parts, UserPromptPart(content=self.tool_result_nudge)])
 
 
-def _with_notes(message: ModelRequest, unreadable: dict[str, str], duplicates: list[str]) -> ModelRequest:
-    parts = []
-    for part in message.parts:
-        retried = isinstance(part, RetryPromptPart) or getattr(part, "outcome", None) == "retried"
-        if retried and getattr(part, "tool_call_id", None) in unreadable:
-            # pydantic-ai's own wording ("unknown tool", a JSON error) does not say what to do here.
-            part = replace(part, content=f"Your tool call could not be read: {unreadable[part.tool_call_id]}. "
-                                         f"Write the call again, complete, as {_CALL_FORM}.")
+def _as_written(response: ModelResponse, unreadable: dict[str, str]) -> ModelResponse:
+    """The response as the model wrote it where a call could not be read: its text, not a placeholder call.
+
+    The placeholder's raw-text arguments are not JSON, which a server rendering the history through
+    its chat template may refuse; and the model should see what it wrote.
+    """
+    parts: list[ModelResponsePart] = []
+    for part in response.parts:
+        if isinstance(part, ToolCallPart) and part.tool_call_id in unreadable:
+            part = TextPart(content=part.args if isinstance(part.args, str) else json.dumps(part.args))
         parts.append(part)
+    return replace(response, parts=parts)
+
+
+def _with_notes(message: ModelRequest, unreadable: dict[str, str], duplicates: list[str]) -> ModelRequest:
+    parts, retries = [], []
+    for part in message.parts:
+        if getattr(part, "tool_call_id", None) in unreadable:
+            # Its call is shown as text (see _as_written), so pydantic-ai's answer to the placeholder
+            # ("unknown tool") becomes a user message saying what was wrong and what to write.
+            retries.append(UserPromptPart(content=f"Your tool call could not be read: {unreadable[part.tool_call_id]}. "
+                                                  f"Write the call again, complete, as {_CALL_FORM}."))
+            continue
+        parts.append(part)
+    parts.extend(retries)  # after every tool result, which must follow the calls they answer
     if duplicates:
         listed = "; ".join(duplicates)
         parts.append(UserPromptPart(content=f"Your last answer wrote the same call more than once ({listed}). "
