@@ -105,7 +105,9 @@ class BundledModel(Strict):
     kind: Literal["bundled"]
     context: int = 8192
     threads: int = 2
-    timeout: float = 120.0
+    # Seconds one request may take. A cold first request on 2 cores (the whole prompt processed, the
+    # model loaded) was measured at 116-148 s; 300 leaves room. Raise it on a slower machine.
+    timeout: float = Field(default=300.0, gt=0)
 
 
 class OpenAICompatibleModel(Strict):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dbos import DBOS
+from pydantic_ai.exceptions import UnexpectedModelBehavior
 
 from meshclaw.domain.config import Agent, Config, FallbackModel
 from meshclaw.domain.errors import BudgetExceeded, RunCancelled, RunStopped
@@ -295,6 +296,8 @@ class Runtime:
             status = RunStatus.SUCCEEDED
         except NoAnswer as e:
             status, error, output = RunStatus.NO_ANSWER, str(e), e.output
+        except UnexpectedModelBehavior as e:
+            status, error = RunStatus.NO_ANSWER, f"the model never gave a usable answer or tool call: {_one_line(e)}"
         except RunCancelled as e:
             status, error = RunStatus.CANCELLED, str(e)
         except (RunStopped, BudgetExceeded) as e:

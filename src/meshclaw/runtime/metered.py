@@ -14,14 +14,30 @@ from typing import Any, AsyncIterator
 from pydantic_ai.messages import ModelResponse
 from pydantic_ai.models.wrapper import WrapperModel
 
-from meshclaw.domain.errors import BudgetExceeded, RunStopped
+from meshclaw.domain.errors import BudgetExceeded, ModelErrorBase, RunStopped
 from meshclaw.domain.runs import AuditKind, ModelEvent
 
 from .budget import estimate_tokens, limits_for
 from .context import RunDeps, current_run
 from .pricing import Pricing, pricing_for
 
-__all__ = ["MeteredModel", "metered_model", "current_run", "RunStopped"]
+__all__ = ["MeteredModel", "ModelTimedOut", "metered_model", "current_run", "RunStopped"]
+
+
+class ModelTimedOut(ModelErrorBase):
+    """A model request took longer than its configured ``timeout``; the message says what to change."""
+
+
+def _is_timeout(e: BaseException) -> bool:
+    """A client-side timeout, however the provider library words it (httpx, openai, anthropic, asyncio)."""
+    seen: BaseException | None = e
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, TimeoutError) or "Timeout" in type(seen).__name__:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 _requests_in_step: dict[str, int] = {}
@@ -97,11 +113,34 @@ class MeteredModel(WrapperModel):
         )
         deps.emit(ModelEvent(u.input_tokens, u.output_tokens, u.cache_read_tokens, seconds))
 
+    def _record_timeout(self, deps: RunDeps | None, key: str, messages: Any, settings: Any, params: Any,
+                        started: float) -> None:
+        """A request that timed out still made the model work: its prompt tokens are recorded (estimated,
+        as no usage came back) and the run is told what to change."""
+        if deps is None:
+            return
+        seconds = time.perf_counter() - started
+        prompt = estimate_tokens(messages, settings, params)
+        deps.store.usage.record(key, run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id,
+                                model=self.model_name, input_tokens=prompt, output_tokens=0, cache_read_tokens=0,
+                                cache_write_tokens=0, cost=self.pricing.estimate(prompt), seconds=seconds)
+        deps.store.audit.append(f"{key}:audit", AuditKind.MODEL.value, run_id=deps.run_id, agent=deps.agent.name,
+                                user_id=deps.owner.id, verdict="timed out",
+                                data={"model": self.model_name, "input_tokens": prompt, "estimated": True,
+                                      "seconds": round(seconds, 3)})
+
     async def request(self, messages: Any, model_settings: Any, model_request_parameters: Any) -> ModelResponse:
         deps, key, limits = self._admit(messages, model_settings, model_request_parameters)
         started = time.perf_counter()
         try:
             response = await super().request(messages, model_settings, model_request_parameters)
+        except Exception as e:
+            if _is_timeout(e):
+                self._record_timeout(deps, key, messages, model_settings, model_request_parameters, started)
+                raise ModelTimedOut(f"the model {self.model_name!r} did not answer within "
+                                    f"{time.perf_counter() - started:.0f} s: raise its `timeout:` in the configuration "
+                                    "(seconds per request) on a slow or busy machine") from None
+            raise
         finally:
             if limits:
                 deps.store.budget.settle(key)  # type: ignore[union-attr]
