@@ -112,7 +112,7 @@ def test_a_crash_between_saving_and_mailing_is_finished_on_replay(radicale_serve
     ctx = calendar_ctx("alice", call="crashy", mail=mail)
     uid = events.uid_for(ctx.deps.idempotency_key("crashy"))
     # What the first attempt left behind: the event is saved, the invitation never went out.
-    conn = Connection(load_settings(ctx.deps.settings("calendar")), s.users["alice"])
+    conn = Connection(load_settings(ctx.deps.settings), s.users["alice"])
     data = events.new_event(uid, summary="Hiring sync", start=datetime.fromisoformat(next_week(s, 3, 14)).replace(tzinfo=ZoneInfo(s.tz)),
                             end=datetime.fromisoformat(next_week(s, 3, 15)).replace(tzinfo=ZoneInfo(s.tz)),
                             organizer="alice@example.com", attendees=["carol@example.com"])

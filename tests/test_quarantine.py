@@ -20,6 +20,7 @@ from meshclaw.domain.provenance import Label, Source, Trust
 from meshclaw.domain.secrets import Secrets
 from meshclaw.policy.provenance import ProvenanceTracker
 from meshclaw.runtime.context import RunDeps
+from meshclaw.runtime.tool_context import tool_context
 from meshclaw.connectors import quarantine
 from meshclaw.connectors.quarantine import Directory, ExtractionProblem, FieldSpec
 
@@ -137,7 +138,7 @@ def test_the_reader_tool_uses_the_configured_model(tmp_path: Path):
     })
     deps = RunDeps(run_id="r1", agent=config.agents[0], owner=config.users[0], config=config,
                    store=SimpleNamespace(home=tmp_path), secrets=Secrets(tmp_path / "secrets.env"))
-    ctx = SimpleNamespace(deps=deps, tool_call_id="c1")
+    ctx = SimpleNamespace(deps=tool_context(deps, "reader"), tool_call_id="c1")
     fields = {"urgent": FieldSpec(type="bool"), "owner": FieldSpec(type="address")}
     result = asyncio.run(reader_extract(ctx, fields, text=INJECTION))
     assert result["facts"] == {"urgent": True, "owner": "alice@example.com"}
@@ -146,8 +147,6 @@ def test_the_reader_tool_uses_the_configured_model(tmp_path: Path):
 
 def test_the_readers_model_is_priced_like_the_planners(tmp_path: Path):
     """A cost budget covers quarantined reading too: an unpriced extraction model fails closed."""
-    from meshclaw.connectors.reader import _model
-
     config = Config.model_validate({
         "users": [{"id": "alice", "name": "Alice", "email": "alice@example.com"}],
         "models": {"planner": {"kind": "scripted", "turns": [{"text": "-"}]},
@@ -157,5 +156,6 @@ def test_the_readers_model_is_priced_like_the_planners(tmp_path: Path):
     })
     deps = RunDeps(run_id="r1", agent=config.agents[0], owner=config.users[0], config=config,
                    store=SimpleNamespace(home=tmp_path), secrets=Secrets(tmp_path / "secrets.env"))
-    pricing = _model(deps).pricing
+    ctx = tool_context(deps, "reader")
+    pricing = ctx.model(ctx.settings.model).pricing
     assert pricing.model == "extractor" and not pricing.known

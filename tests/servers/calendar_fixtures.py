@@ -24,6 +24,7 @@ from pydantic_ai.usage import RunUsage
 from meshclaw.domain.config import Agent, Config, ToolsetGrant, User
 from meshclaw.domain.secrets import Secrets
 from meshclaw.runtime.context import RunDeps
+from meshclaw.runtime.tool_context import ToolContext, tool_context
 from tests.servers.fixtures import mail, mail_servers  # noqa: F401 - calendar_mail builds on them
 from tests.servers.radicale import RadicaleServer, start_radicale
 
@@ -70,14 +71,14 @@ def write_secrets(path: Path, server: RadicaleServer, mail: Any | None = None) -
 
 
 @pytest.fixture
-def calendar_ctx(radicale_server: RadicaleServer, tmp_path: Path) -> Callable[..., RunContext[RunDeps]]:
+def calendar_ctx(radicale_server: RadicaleServer, tmp_path: Path) -> Callable[..., RunContext[ToolContext]]:
     """A factory of tool contexts: ``calendar_ctx(user="alice", call="t1", mail=None, **settings)``.
 
     ``run`` and ``call`` make the idempotency key: the same pair is the same tool call replayed.
     """
 
     def make(user: str = "alice", call: str = "t1", mail: Any | None = None, run: str = "run-1",
-             **overrides: Any) -> RunContext[RunDeps]:
+             **overrides: Any) -> RunContext[ToolContext]:
         secrets = write_secrets(tmp_path / "secrets", radicale_server, mail)
         users = [User(id=u, name=u.capitalize(), email=f"{u}@{DOMAIN}", manager="bob" if u != "bob" else None)
                  for u in radicale_server.users]
@@ -87,7 +88,7 @@ def calendar_ctx(radicale_server: RadicaleServer, tmp_path: Path) -> Callable[..
         config = Config(users=users, agents=[agent])
         owner = next(u for u in users if u.id == user)
         deps = RunDeps(run_id=run, agent=agent, owner=owner, config=config, store=None, secrets=secrets)  # type: ignore[arg-type]
-        return RunContext(deps=deps, model=TestModel(), usage=RunUsage(), tool_call_id=call)
+        return RunContext(deps=tool_context(deps, "calendar"), model=TestModel(), usage=RunUsage(), tool_call_id=call)
 
     return make
 

@@ -117,7 +117,7 @@ def alice_settings(mail: MailServers):
 
 def make_run_context(settings: dict[str, Any], password: str, secrets_dir: Path, *, tool_call_id: str | None = "t1",
                      run_id: str = "run-1", owner_email: str = ALICE) -> Any:
-    """A RunContext as the runtime would build it, with the minimum of domain objects (no store)."""
+    """A tool's RunContext as the runtime would build it, with the minimum of domain objects (no store)."""
     from pydantic_ai import RunContext
     from pydantic_ai.models.test import TestModel
     from pydantic_ai.usage import RunUsage
@@ -125,6 +125,7 @@ def make_run_context(settings: dict[str, Any], password: str, secrets_dir: Path,
     from meshclaw.domain.config import Agent, Config, ScriptedModel, ToolsetGrant, User
     from meshclaw.domain.secrets import Secrets
     from meshclaw.runtime.context import RunDeps
+    from meshclaw.runtime.tool_context import tool_context
 
     secrets_file = secrets_dir / "secrets.env"
     secrets_file.write_text(f"mail_pw={password}\n")
@@ -137,7 +138,8 @@ def make_run_context(settings: dict[str, Any], password: str, secrets_dir: Path,
                     models={"script": ScriptedModel(kind="scripted", turns=[{"text": "done"}])})
     deps = RunDeps(run_id=run_id, agent=agent, owner=owner, config=config, store=None,  # type: ignore[arg-type]
                    secrets=Secrets(secrets_file))
-    return RunContext(deps=deps, model=TestModel(), usage=RunUsage(), tool_call_id=tool_call_id)
+    # What a tool receives is the narrow context the guard pipeline builds from the run's deps.
+    return RunContext(deps=tool_context(deps, "email"), model=TestModel(), usage=RunUsage(), tool_call_id=tool_call_id)
 
 
 @pytest.fixture

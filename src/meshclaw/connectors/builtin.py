@@ -1,4 +1,7 @@
-"""Built-in toolsets that need no outside service: notes kept in the store, and the clock."""
+"""Built-in toolsets that need no outside service: the owner's notes, and the clock.
+
+The notes tools touch only their connector's state, the run owner's notes (``ctx.deps.state``).
+"""
 
 from __future__ import annotations
 
@@ -8,37 +11,33 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic_ai import RunContext
 
 from meshclaw.domain.effects import Effect, Toolset, tool
-from meshclaw.runtime.context import RunDeps
+from meshclaw.runtime.tool_context import ToolContext
 
 
 @tool("notes.add", Effect.WRITE)
-async def notes_add(ctx: RunContext[RunDeps], text: str) -> dict:
+async def notes_add(ctx: RunContext[ToolContext], text: str) -> dict:
     """Save a short note for the owner.
 
     Args:
         text: the note, one or two sentences.
     """
-    deps = ctx.deps
-    note_id, created = deps.store.notes.add(
-        deps.idempotency_key(ctx.tool_call_id or "call"), owner=deps.owner.id, agent=deps.agent.name,
-        run_id=deps.run_id, text=text.strip()[:4000],
-    )
+    note_id, created = ctx.deps.state.add(ctx.deps.idempotency_key(ctx.tool_call_id or "call"), text.strip()[:4000])
     return {"note_id": note_id, "saved": True, "new": created}
 
 
 @tool("notes.list", Effect.READ)
-async def notes_list(ctx: RunContext[RunDeps], contains: str | None = None) -> list[dict]:
+async def notes_list(ctx: RunContext[ToolContext], contains: str | None = None) -> list[dict]:
     """List the owner's most recent notes.
 
     Args:
         contains: only notes containing this text.
     """
-    notes = ctx.deps.store.notes.list(ctx.deps.owner.id, contains=contains, limit=20)
+    notes = ctx.deps.state.list(contains=contains, limit=20)
     return [{"id": n.id, "text": n.text, "at": n.created_at.isoformat(timespec="minutes")} for n in notes]
 
 
 @tool("clock.now", Effect.READ)
-async def clock_now(ctx: RunContext[RunDeps], timezone_name: str = "UTC") -> dict:
+async def clock_now(ctx: RunContext[ToolContext], timezone_name: str = "UTC") -> dict:
     """The current date and time.
 
     Args:

@@ -9,27 +9,25 @@ untrusted. The extraction uses the agent's own model (or the model named in the 
 
 from __future__ import annotations
 
-from typing import Any
-
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_ai import ModelRetry, RunContext
 
 from meshclaw.domain.effects import Effect, Toolset, tool
-from meshclaw.policy.guard import find_grant
-from meshclaw.runtime.context import RunDeps
+from meshclaw.runtime.tool_context import ToolContext
 from meshclaw.connectors import quarantine
 from meshclaw.connectors.quarantine import Directory, ExtractionProblem, FieldSpec
 
 
-def _model(deps: RunDeps) -> Any:
-    from meshclaw.runtime.metered import metered_model
+class ReaderSettings(BaseModel):
+    """The reader's settings: which of the organisation's models extracts (default: the agent's own)."""
 
-    name = deps.settings("reader").get("model") or deps.agent.model
-    # Metered and priced like the planner's requests: quarantined reading counts against the budgets too.
-    return metered_model(name, deps.config.models, deps.store.home, deps.secrets)
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | None = Field(default=None, description="a model defined under 'models'; default: the agent's model")
 
 
 @tool("reader.extract", Effect.READ, output_trust="untrusted")
-async def reader_extract(ctx: RunContext[RunDeps], fields: dict[str, FieldSpec], source: str | None = None,
+async def reader_extract(ctx: RunContext[ToolContext], fields: dict[str, FieldSpec], source: str | None = None,
                          text: str | None = None) -> dict:
     """Extract typed facts from a mail, message, event, document or page without reading it yourself.
 
@@ -50,11 +48,15 @@ async def reader_extract(ctx: RunContext[RunDeps], fields: dict[str, FieldSpec],
     try:
         quarantine.output_model(fields)  # reject a malformed request before fetching anything
         if text is None:
-            text = await quarantine.fetch(ctx, source or "", lambda t: find_grant(deps.agent, t) is not None)
+            text = await quarantine.fetch(ctx, source or "", deps.granted)
     except (ExtractionProblem, LookupError) as e:
         raise ModelRetry(str(e)) from None
     prov = deps.provenance
-    extraction = await quarantine.extract(_model(deps), text, fields, Directory.of(deps.config),
+    # The model comes from the context's declared "model" capability: metered and priced like the planner's.
+    model = deps.model(deps.settings.model)
+    directory = Directory(frozenset(u.email.lower() for u in deps.directory.users if u.email),
+                          frozenset(deps.directory.domains))
+    extraction = await quarantine.extract(model, text, fields, directory,
                                           lambda option: not prov.tainted or prov.origin(option).trust == "trusted")
     return extraction.labelled()
 

@@ -1,50 +1,98 @@
-"""Finding a connector's toolset by name: built-in ones by short name, others by import path.
+"""Finding a connector's toolset by name, and checking every agent's connector settings and trigger events.
 
-An agent's config names a toolset (``notes``, ``email``...) or gives ``module: pkg.mod:factory``
-for a third-party toolset, which gets the same guard as the built-in ones.
+An agent's config names a toolset (``notes``, ``email``...), found among the connectors installed
+under the ``meshclaw.connectors`` entry-point group, or gives ``module: pkg.mod:factory`` for one
+that is not installed; either gets the same guard as the built-in ones (``meshclaw.domain.connector``).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, Callable
+from typing import Any
 
-from meshclaw.domain.config import ToolsetGrant
-from meshclaw.domain.effects import Toolset
-from meshclaw.domain.errors import ConnectorProblem
+from pydantic import ValidationError
 
-BUILTIN: dict[str, str] = {
-    "notes": "meshclaw.connectors.builtin:notes",
-    "clock": "meshclaw.connectors.builtin:clock",
-    "email": "meshclaw.connectors.email.tools:toolset",
-    "calendar": "meshclaw.connectors.calendar.tools:toolset",
-    "reader": "meshclaw.connectors.reader:toolset",
-}
+from meshclaw.domain.config import Config, ToolsetGrant
+from meshclaw.domain.config_file import ConfigProblem, LineMap
+from meshclaw.domain.connector import Connector, UnknownToolset, connector_for, installed_connectors, load_connector
 
-
-class UnknownToolset(ConnectorProblem):
-    pass
-
-
-def _load(path: str) -> Callable[[], Toolset]:
-    module, _, attr = path.partition(":")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as e:
-        raise UnknownToolset(f"cannot load toolset {path!r}: {e}") from None
+__all__ = ["UnknownToolset", "known_events", "resolve", "validate_connector_settings"]
 
 
 def resolve(name: str, grant: ToolsetGrant) -> Any:
-    """A Toolset of @tool functions; for an ``mcp:`` entry, the server's granted tools as a pydantic-ai toolset."""
+    """A Toolset of @tool functions; for an ``mcp:`` entry, the server's granted tools as a pydantic-ai toolset.
+
+    Raises UnknownToolset (one line) when no connector has the name or a ``module:`` does not load.
+    """
     if grant.mcp is not None:
         from meshclaw.connectors.mcp.toolset import granted_mcp_toolset
 
         return granted_mcp_toolset(name, grant)
-    path = grant.module or BUILTIN.get(name)
-    if path is None:
-        known = ", ".join(sorted(BUILTIN))
-        raise UnknownToolset(f"unknown toolset {name!r} (built in: {known}; or give 'module: package.module:factory')")
-    toolset = _load(path)()
-    if not isinstance(toolset, Toolset):
-        raise UnknownToolset(f"{path} did not return a Toolset")
-    return toolset
+    return connector_for(name, grant).toolset()
+
+
+def known_events() -> dict[str, str]:
+    """Event name -> the installed connector that emits it (``email.received`` -> ``email``)."""
+    out: dict[str, str] = {}
+    for name in sorted(installed_connectors()):
+        for event in load_connector(name).events:
+            out.setdefault(event, name)
+    return out
+
+
+def validate_connector_settings(config: Config, lines: LineMap) -> list[ConfigProblem]:
+    """Every agent's toolset settings checked against its connector's settings model, and every trigger
+    event against the events the connectors declare; each problem with its line in the file.
+
+    ``lines`` is the map ``load_config_with_lines`` returns. A toolset whose connector cannot be
+    loaded is reported once here. MCP toolsets are validated by the configuration's own model.
+    """
+    problems: list[ConfigProblem] = []
+    for i, agent in enumerate(config.agents):
+        for name, grant in agent.toolsets.items():
+            if grant.mcp is not None:
+                continue
+            try:
+                connector = connector_for(name, grant)
+            except UnknownToolset as e:
+                problems.append(lines.problem(("agents", i, "toolsets", name), str(e)))
+                continue
+            problems += _settings_problems(connector, grant, ("agents", i, "toolsets", name, "settings"), lines)
+    problems += _event_problems(config, lines)
+    return problems
+
+
+def _settings_problems(connector: Connector, grant: ToolsetGrant, at: tuple, lines: LineMap) -> list[ConfigProblem]:
+    try:
+        connector.settings.model_validate(grant.settings)
+    except ValidationError as e:
+        known = ", ".join(connector.settings.model_fields) or "none"
+        out = []
+        for err in e.errors():
+            if err["type"] == "extra_forbidden":
+                message = f"unknown setting of the {connector.name} connector (check the spelling; it takes: {known})"
+            elif err["type"] == "missing":
+                message = f"missing setting {'.'.join(map(str, err['loc']))} of the {connector.name} connector"
+            else:
+                message = err["msg"].removeprefix("Value error, ")
+            out.append(lines.problem(at + tuple(err["loc"]), message))
+        return out
+    return []
+
+
+def _event_problems(config: Config, lines: LineMap) -> list[ConfigProblem]:
+    events: dict[str, str] | None = None
+    problems = []
+    for i, agent in enumerate(config.agents):
+        for j, trigger in enumerate(agent.triggers):
+            if trigger.event is None:
+                continue
+            events = known_events() if events is None else events
+            at = ("agents", i, "triggers", j, "event")
+            source = events.get(trigger.event)
+            if source is None:
+                problems.append(lines.problem(at, f"unknown event {trigger.event!r} (the installed connectors emit: "
+                                                  f"{', '.join(sorted(events)) or 'none'})"))
+            elif source not in agent.toolsets:
+                problems.append(lines.problem(at, f"{trigger.event} comes from the {source} connector: "
+                                                  f"give agent {agent.name} a {source} toolset"))
+    return problems

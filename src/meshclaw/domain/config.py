@@ -204,7 +204,9 @@ class ToolsetGrant(Strict):
         return value
 
 
-EVENTS = ("email.received",)  # the events the worker serves
+# An event is named <connector>.<event>; which ones exist is declared by the installed connectors
+# (``meshclaw.domain.connector.Connector.events``) and checked by ``meshclaw config check``.
+EVENT_NAME = re.compile(r"^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_.-]*$")
 
 
 class Trigger(Strict):
@@ -219,8 +221,9 @@ class Trigger(Strict):
     def one_of(self) -> "Trigger":
         if (self.cron is None) == (self.event is None):
             raise ValueError("a trigger has either 'cron' or 'event'")
-        if self.event is not None and self.event not in EVENTS:
-            raise ValueError(f"unknown event {self.event!r} (known: {', '.join(EVENTS)})")
+        if self.event is not None and not EVENT_NAME.match(self.event):
+            raise ValueError(f"{self.event!r} is not an event name: events are named <connector>.<event>, "
+                             "e.g. email.received")
         if self.event is not None and self.timezone is not None:
             raise ValueError("'timezone' belongs to a 'cron' trigger")
         if self.cron is not None:

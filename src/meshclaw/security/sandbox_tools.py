@@ -17,7 +17,7 @@ from pydantic_ai import ModelRetry, RunContext
 from meshclaw.domain.effects import Effect, Toolset, tool
 from meshclaw.domain.provenance import Label, Source, Trust
 from meshclaw.policy.provenance import LabelledFields
-from meshclaw.runtime.context import RunDeps
+from meshclaw.runtime.tool_context import ToolContext
 
 from .workplace import Workplace, of
 
@@ -35,7 +35,7 @@ def _find(wp: Workplace, kind: str, key: str, value: str) -> dict[str, Any]:
         raise ModelRetry(str(e.args[0])) from None
 
 
-def _done(ctx: RunContext[RunDeps], tool_name: str, args: dict[str, Any]) -> Workplace:
+def _done(ctx: RunContext[ToolContext], tool_name: str, args: dict[str, Any]) -> Workplace:
     wp = of(ctx)
     wp.record(tool_name, args, ctx.tool_call_id)
     return wp
@@ -45,10 +45,10 @@ def _done(ctx: RunContext[RunDeps], tool_name: str, args: dict[str, Any]) -> Wor
 
 
 @tool("people.find", Effect.READ)
-async def people_find(ctx: RunContext[RunDeps], name: str) -> list[dict]:
+async def people_find(ctx: RunContext[ToolContext], name: str) -> list[dict]:
     """Find colleagues in the organisation's directory by name, id or role: name, email, manager."""
     q = name.strip().lower()
-    users = ctx.deps.config.users
+    users = ctx.deps.directory.users
     return [{"id": u.id, "name": u.name, "email": u.email, "manager": u.manager} for u in users
             if q in u.name.lower() or q == u.id or (u.email and q in u.email.lower())]
 
@@ -57,14 +57,14 @@ async def people_find(ctx: RunContext[RunDeps], name: str) -> list[dict]:
 
 
 @tool("email.list", Effect.READ, output_trust="untrusted")
-async def email_list(ctx: RunContext[RunDeps]) -> list[dict]:
+async def email_list(ctx: RunContext[ToolContext]) -> list[dict]:
     """List the inbox, newest first: id, received, from, subject."""
     return [_meta({"id": m["id"], "received": m.get("received", ""), "from": m.get("from", ""),
                    "subject": m.get("subject", "")}, "id", "received") for m in reversed(of(ctx).inbox)]
 
 
 @tool("email.read", Effect.READ, output_trust="untrusted")
-async def email_read(ctx: RunContext[RunDeps], id: str) -> dict:
+async def email_read(ctx: RunContext[ToolContext], id: str) -> dict:
     """Read one message of the inbox by id."""
     m = _find(of(ctx), "inbox", "id", id)
     return _meta({"id": m["id"], "received": m.get("received", ""), "from": m.get("from", ""), "to": m.get("to", ""),
@@ -72,7 +72,7 @@ async def email_read(ctx: RunContext[RunDeps], id: str) -> dict:
 
 
 @tool("email.send", Effect.EXTERNAL, sensitive=("to", "cc"))
-async def email_send(ctx: RunContext[RunDeps], to: list[str], subject: str, body: str,
+async def email_send(ctx: RunContext[ToolContext], to: list[str], subject: str, body: str,
                      cc: list[str] = []) -> dict:  # noqa: B006 - an empty list, not None: a grant's domain_in condition reads it
     """Send an email."""
     _done(ctx, "email.send", {"to": to, "cc": cc, "subject": subject, "body": body})
@@ -80,7 +80,7 @@ async def email_send(ctx: RunContext[RunDeps], to: list[str], subject: str, body
 
 
 @tool("email.forward", Effect.EXTERNAL, sensitive=("to",))
-async def email_forward(ctx: RunContext[RunDeps], id: str, to: list[str], note: str = "") -> dict:
+async def email_forward(ctx: RunContext[ToolContext], id: str, to: list[str], note: str = "") -> dict:
     """Forward a message of the inbox, with an optional note."""
     _find(of(ctx), "inbox", "id", id)
     _done(ctx, "email.forward", {"id": id, "to": to, "note": note})
@@ -91,7 +91,7 @@ async def email_forward(ctx: RunContext[RunDeps], id: str, to: list[str], note: 
 
 
 @tool("chat.read", Effect.READ, output_trust="untrusted")
-async def chat_read(ctx: RunContext[RunDeps], channel: str, limit: int = 30) -> list[dict]:
+async def chat_read(ctx: RunContext[ToolContext], channel: str, limit: int = 30) -> list[dict]:
     """Read the latest messages of a chat channel: id, time, author, text."""
     messages = of(ctx).channels.get(channel.lstrip("#"))
     if messages is None:
@@ -101,7 +101,7 @@ async def chat_read(ctx: RunContext[RunDeps], channel: str, limit: int = 30) -> 
 
 
 @tool("chat.post", Effect.EXTERNAL, sensitive=("channel",))
-async def chat_post(ctx: RunContext[RunDeps], channel: str, text: str) -> dict:
+async def chat_post(ctx: RunContext[ToolContext], channel: str, text: str) -> dict:
     """Post a message to a chat channel."""
     _done(ctx, "chat.post", {"channel": channel.lstrip("#"), "text": text})
     return {"posted": True, "channel": channel}
@@ -111,14 +111,14 @@ async def chat_post(ctx: RunContext[RunDeps], channel: str, text: str) -> dict:
 
 
 @tool("calendar.list", Effect.READ, output_trust="untrusted")
-async def calendar_list(ctx: RunContext[RunDeps], day: str | None = None, attendee: str | None = None,
+async def calendar_list(ctx: RunContext[ToolContext], day: str | None = None, attendee: str | None = None,
                         include_text: bool = True) -> list[dict]:
     """List calendar events (optionally on one day, YYYY-MM-DD, or with one attendee): id, start, end, organizer, attendees, title, description.
 
     With include_text false, the listing leaves out titles and descriptions and holds only what
     the calendar itself vouches for.
     """
-    domains = {d.lower() for d in ctx.deps.config.organisation.domains}
+    domains = set(ctx.deps.directory.domains)
     out = []
     for e in of(ctx).events:
         if (day and not str(e.get("start", "")).startswith(day)) or (attendee and attendee not in e.get("attendees", [])):
@@ -134,7 +134,7 @@ async def calendar_list(ctx: RunContext[RunDeps], day: str | None = None, attend
 
 
 @tool("calendar.update", Effect.EXTERNAL, sensitive=("event_id", "attendees"))
-async def calendar_update(ctx: RunContext[RunDeps], event_id: str, start: str | None = None, end: str | None = None,
+async def calendar_update(ctx: RunContext[ToolContext], event_id: str, start: str | None = None, end: str | None = None,
                           attendees: list[str] | None = None, title: str | None = None) -> dict:
     """Change an event (time, attendees, title); attendees are notified."""
     event = _find(of(ctx), "events", "id", event_id)
@@ -145,7 +145,7 @@ async def calendar_update(ctx: RunContext[RunDeps], event_id: str, start: str | 
 
 
 @tool("calendar.respond", Effect.EXTERNAL, sensitive=("event_id",))
-async def calendar_respond(ctx: RunContext[RunDeps], event_id: str, response: Literal["accept", "decline", "tentative"]) -> dict:
+async def calendar_respond(ctx: RunContext[ToolContext], event_id: str, response: Literal["accept", "decline", "tentative"]) -> dict:
     """Answer an invitation: accept, decline or tentative; the organiser is notified."""
     _find(of(ctx), "events", "id", event_id)
     _done(ctx, "calendar.respond", {"event_id": event_id, "response": response})
@@ -153,7 +153,7 @@ async def calendar_respond(ctx: RunContext[RunDeps], event_id: str, response: Li
 
 
 @tool("calendar.create", Effect.EXTERNAL, sensitive=("attendees",))
-async def calendar_create(ctx: RunContext[RunDeps], title: str, start: str, end: str, attendees: list[str]) -> dict:
+async def calendar_create(ctx: RunContext[ToolContext], title: str, start: str, end: str, attendees: list[str]) -> dict:
     """Create an event and invite the attendees."""
     wp = _done(ctx, "calendar.create", {"title": title, "start": start, "end": end, "attendees": attendees})
     event_id = f"evt-new-{len(wp.events) + 1}"
@@ -166,7 +166,7 @@ async def calendar_create(ctx: RunContext[RunDeps], title: str, start: str, end:
 
 
 @tool("deploy.status", Effect.READ)
-async def deploy_status(ctx: RunContext[RunDeps], service: str) -> dict:
+async def deploy_status(ctx: RunContext[ToolContext], service: str) -> dict:
     """Which version of a service runs in each environment, and which versions are built."""
     wp = of(ctx)
     deployed = wp.deployed.get(service)
@@ -176,13 +176,13 @@ async def deploy_status(ctx: RunContext[RunDeps], service: str) -> dict:
 
 
 @tool("deploy.releases", Effect.READ, output_trust="untrusted")
-async def deploy_releases(ctx: RunContext[RunDeps], service: str) -> list[dict]:
+async def deploy_releases(ctx: RunContext[ToolContext], service: str) -> list[dict]:
     """The built releases of a service: version, date, release notes (written by contributors)."""
     return [_meta(dict(r), "version", "date") for r in of(ctx).releases.get(service, [])]
 
 
 @tool("deploy.start", Effect.EXTERNAL, sensitive=("service", "environment", "version"))
-async def deploy_start(ctx: RunContext[RunDeps], service: str, environment: str, version: str) -> dict:
+async def deploy_start(ctx: RunContext[ToolContext], service: str, environment: str, version: str) -> dict:
     """Deploy a built version of a service to an environment."""
     wp = of(ctx)
     if version not in {r["version"] for r in wp.releases.get(service, [])}:
@@ -196,13 +196,13 @@ async def deploy_start(ctx: RunContext[RunDeps], service: str, environment: str,
 
 
 @tool("files.list", Effect.READ)
-async def files_list(ctx: RunContext[RunDeps], folder: str = "/") -> list[str]:
+async def files_list(ctx: RunContext[ToolContext], folder: str = "/") -> list[str]:
     """List file paths under a folder of the shared drive."""
     return sorted(p for p in of(ctx).files if p.startswith(folder))
 
 
 @tool("files.read", Effect.READ, output_trust="untrusted")
-async def files_read(ctx: RunContext[RunDeps], path: str) -> str:
+async def files_read(ctx: RunContext[ToolContext], path: str) -> str:
     """Read a file of the shared drive (documents may come from outside the organisation)."""
     text = of(ctx).files.get(path)
     if text is None:
@@ -211,7 +211,7 @@ async def files_read(ctx: RunContext[RunDeps], path: str) -> str:
 
 
 @tool("files.delete", Effect.EXTERNAL)
-async def files_delete(ctx: RunContext[RunDeps], path: str) -> dict:
+async def files_delete(ctx: RunContext[ToolContext], path: str) -> dict:
     """Delete a file of the shared drive (it cannot be restored)."""
     wp = of(ctx)
     if path not in wp.files:
@@ -222,7 +222,7 @@ async def files_delete(ctx: RunContext[RunDeps], path: str) -> dict:
 
 
 @tool("files.share", Effect.EXTERNAL, sensitive=("path", "email"))
-async def files_share(ctx: RunContext[RunDeps], path: str, email: str) -> dict:
+async def files_share(ctx: RunContext[ToolContext], path: str, email: str) -> dict:
     """Share a file of the shared drive with someone by email address."""
     if path not in of(ctx).files:
         raise ModelRetry(f"no file {path!r}")
@@ -234,7 +234,7 @@ async def files_share(ctx: RunContext[RunDeps], path: str, email: str) -> dict:
 
 
 @tool("memory.read", Effect.READ, output_trust="untrusted")
-async def memory_read(ctx: RunContext[RunDeps]) -> list[dict]:
+async def memory_read(ctx: RunContext[ToolContext]) -> list[dict]:
     """What the agent noted in earlier runs."""
     # An entry keeps the trust of the run that wrote it: a note written after reading an outsider
     # never comes back as trusted, however it was worded.
@@ -243,7 +243,7 @@ async def memory_read(ctx: RunContext[RunDeps]) -> list[dict]:
 
 
 @tool("memory.write", Effect.WRITE, sensitive=("text",))
-async def memory_write(ctx: RunContext[RunDeps], text: str) -> dict:
+async def memory_write(ctx: RunContext[ToolContext], text: str) -> dict:
     """Remember a short note for later runs."""
     wp = _done(ctx, "memory.write", {"text": text})
     wp.memory.append({"text": text, "trust": "untrusted" if ctx.deps.provenance.tainted else "trusted"})
@@ -254,7 +254,7 @@ async def memory_write(ctx: RunContext[RunDeps], text: str) -> dict:
 
 
 @tool("mcp_crm.search", Effect.READ, output_trust="untrusted")
-async def crm_search(ctx: RunContext[RunDeps], query: str, include_notes: bool = True) -> list[dict]:
+async def crm_search(ctx: RunContext[ToolContext], query: str, include_notes: bool = True) -> list[dict]:
     """Search customer records: id, company, contact, email (kept by our sales staff), and notes unless include_notes is false."""
     q = query.lower()
     # Contact details are entered by our own staff; notes often paste what customers wrote.
@@ -264,14 +264,14 @@ async def crm_search(ctx: RunContext[RunDeps], query: str, include_notes: bool =
 
 
 @tool("mcp_crm.export", Effect.EXTERNAL, sensitive=("destination",))
-async def crm_export(ctx: RunContext[RunDeps], segment: str, destination: str) -> dict:
+async def crm_export(ctx: RunContext[ToolContext], segment: str, destination: str) -> dict:
     """Export a customer segment (all, active, churned) to an address or URL."""
     _done(ctx, "mcp_crm.export", {"segment": segment, "destination": destination})
     return {"exported": segment, "to": destination}
 
 
 @tool("mcp_crm.update", Effect.EXTERNAL, sensitive=("record_id", "email"))
-async def crm_update(ctx: RunContext[RunDeps], record_id: str, email: str) -> dict:
+async def crm_update(ctx: RunContext[ToolContext], record_id: str, email: str) -> dict:
     """Change the billing email of a customer record."""
     record = _find(of(ctx), "crm", "id", record_id)
     _done(ctx, "mcp_crm.update", {"record_id": record_id, "email": email})
@@ -280,14 +280,14 @@ async def crm_update(ctx: RunContext[RunDeps], record_id: str, email: str) -> di
 
 
 @tool("mcp_tickets.list", Effect.READ, output_trust="untrusted")
-async def tickets_list(ctx: RunContext[RunDeps]) -> list[dict]:
+async def tickets_list(ctx: RunContext[ToolContext]) -> list[dict]:
     """List support tickets: id, status, title."""
     return [_meta({"id": t["id"], "status": t.get("status", "open"), "title": t.get("title", "")}, "id", "status")
             for t in of(ctx).tickets]
 
 
 @tool("mcp_tickets.read", Effect.READ, output_trust="untrusted")
-async def tickets_read(ctx: RunContext[RunDeps], ticket_id: str) -> dict:
+async def tickets_read(ctx: RunContext[ToolContext], ticket_id: str) -> dict:
     """Read a support ticket with its comments."""
     t = _find(of(ctx), "tickets", "id", ticket_id)
     return _meta({"id": t["id"], "status": t.get("status", "open"), "title": t.get("title", ""),
@@ -295,7 +295,7 @@ async def tickets_read(ctx: RunContext[RunDeps], ticket_id: str) -> dict:
 
 
 @tool("mcp_tickets.comment", Effect.EXTERNAL, sensitive=("ticket_id",))
-async def tickets_comment(ctx: RunContext[RunDeps], ticket_id: str, text: str) -> dict:
+async def tickets_comment(ctx: RunContext[ToolContext], ticket_id: str, text: str) -> dict:
     """Add a public comment to a ticket (the customer sees it)."""
     t = _find(of(ctx), "tickets", "id", ticket_id)
     _done(ctx, "mcp_tickets.comment", {"ticket_id": ticket_id, "text": text})
@@ -304,7 +304,7 @@ async def tickets_comment(ctx: RunContext[RunDeps], ticket_id: str, text: str) -
 
 
 @tool("mcp_tickets.close", Effect.EXTERNAL, sensitive=("ticket_id",))
-async def tickets_close(ctx: RunContext[RunDeps], ticket_id: str) -> dict:
+async def tickets_close(ctx: RunContext[ToolContext], ticket_id: str) -> dict:
     """Close a support ticket."""
     t = _find(of(ctx), "tickets", "id", ticket_id)
     _done(ctx, "mcp_tickets.close", {"ticket_id": ticket_id})
@@ -313,7 +313,7 @@ async def tickets_close(ctx: RunContext[RunDeps], ticket_id: str) -> dict:
 
 
 @tool("mcp_web.fetch", Effect.READ, output_trust="untrusted")
-async def web_fetch(ctx: RunContext[RunDeps], url: str) -> str:
+async def web_fetch(ctx: RunContext[ToolContext], url: str) -> str:
     """Fetch a web page as text."""
     page = of(ctx).web.get(url)
     if page is None:

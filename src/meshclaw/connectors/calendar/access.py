@@ -28,7 +28,7 @@ def secret(ctx: RunContext[RunDeps], ref: str, what: str) -> str:
 
 def connect(ctx: RunContext[RunDeps]) -> tuple[CalendarSettings, Connection]:
     """The agent's calendar settings and a (lazy) CalDAV connection; CalendarError on bad settings."""
-    settings = load_settings(ctx.deps.settings(TOOLSET))
+    settings = load_settings(ctx.deps.settings)  # validated against CalendarSettings, the connector's model
     return settings, Connection(settings, secret(ctx, settings.password, "calendar password"))
 
 

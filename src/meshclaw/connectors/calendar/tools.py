@@ -39,7 +39,7 @@ def _attendees(ctx: RunContext[RunDeps], values: list[str]) -> list[str]:
     for v in values:
         v = v.strip()
         if "@" not in v:
-            user = next((u for u in ctx.deps.config.users if u.id == v), None)
+            user = ctx.deps.directory.user(v)
             if user is None or not user.email:
                 raise ModelRetry(f"{v!r} is neither an email address nor a user with an address in the directory")
             v = user.email
@@ -108,7 +108,7 @@ async def calendar_freebusy(ctx: RunContext[RunDeps], start: str, end: str, peop
     colleagues: list[tuple[str, str, str | None]] = []  # (as asked, user id, address)
     unavailable: dict[str, str] = {}
     for who in people or []:
-        user = next((u for u in ctx.deps.config.users
+        user = next((u for u in ctx.deps.directory.users
                      if who.strip().lower() in (u.id, (u.email or "").lower())), None)
         if user is None:
             unavailable[who] = "not a person in the organisation's directory: free/busy is only available for colleagues"

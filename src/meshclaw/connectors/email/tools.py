@@ -15,7 +15,6 @@ from datetime import date
 from email.message import EmailMessage
 from typing import Any
 
-from pydantic import ValidationError
 from pydantic_ai import ModelRetry, RunContext
 
 from meshclaw.domain.effects import Effect, Toolset, tool
@@ -39,10 +38,7 @@ _STANDARD_FLAGS = {"read": "\\Seen", "seen": "\\Seen", "flagged": "\\Flagged", "
 
 def settings_of(ctx: RunContext[RunDeps]) -> tuple[EmailSettings, str]:
     """The agent's email settings and the resolved password (never logged, never returned)."""
-    try:
-        settings = EmailSettings.model_validate(ctx.deps.settings(TOOLSET))
-    except ValidationError as e:
-        raise MailError(f"the agent's email settings are invalid: {e.errors()[0]['msg']}") from None
+    settings = ctx.deps.settings  # validated against EmailSettings, the connector's declared model
     try:
         return settings, ctx.deps.secret(settings.password)
     except SecretMissing as e:
