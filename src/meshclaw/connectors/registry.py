@@ -94,5 +94,5 @@ def _event_problems(config: Config, lines: LineMap) -> list[ConfigProblem]:
                                                   f"{', '.join(sorted(events)) or 'none'})"))
             elif source not in agent.toolsets:
                 problems.append(lines.problem(at, f"{trigger.event} comes from the {source} connector: "
-                                                  f"give agent {agent.name} a {source} toolset"))
+                                                  f"give agent {agent.name} the {source} toolset"))
     return problems
