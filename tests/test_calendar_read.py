@@ -14,6 +14,7 @@ from meshclaw.connectors.calendar import CalendarError, NotAllowed, busy_now, lo
 from meshclaw.connectors.calendar.client import Connection
 from meshclaw.connectors.calendar.tools import calendar_freebusy, calendar_list
 from meshclaw.domain.provenance import Labelled, Source, Trust
+from meshclaw.domain.errors import ConnectorProblem
 from tests.servers.calendar_fixtures import calendar_ctx, calendar_settings, radicale_server  # noqa: F401
 
 
@@ -183,8 +184,9 @@ def test_display_name_finds_the_calendar(radicale_server, calendar_ctx):
 
 def test_bad_settings_and_unreachable_server_are_clear_errors(radicale_server, calendar_ctx):
     s = radicale_server
-    with pytest.raises(CalendarError, match="url must use https unless the CalDAV server is on this machine"):
-        run(calendar_list(calendar_ctx("alice", url="http://cal.example.com/"), "2026-01-01", "2026-01-02"))
+    # Settings are validated against the connector's model before any of its tools runs.
+    with pytest.raises(ConnectorProblem, match="url must use https unless the CalDAV server is on this machine"):
+        calendar_ctx("alice", url="http://cal.example.com/")
     with pytest.raises(CalendarError, match="the calendar password cannot be resolved"):
         run(calendar_list(calendar_ctx("alice", password="secret:nobody_cal"), "2026-01-01", "2026-01-02"))
     with pytest.raises(CalendarError, match="cannot reach the CalDAV server at http://127.0.0.1:1/"):

@@ -82,8 +82,7 @@ class ToolContext:
     rehearsal: bool
     provenance: ProvenanceView
     state: Any = None
-    _secret_refs: frozenset[str] = field(default=frozenset(), repr=False)
-    _resolve: Callable[[str], str] = field(default=lambda ref: "", repr=False)
+    _resolve: Callable[[str], str] = field(default=lambda ref: "", repr=False)  # checks the ref is declared
     _emit: Callable[[dict[str, Any]], None] = field(default=lambda event: None, repr=False)
     _model: Callable[[str | None], Any] | None = field(default=None, repr=False)
     _granted: Callable[[str], bool] = field(default=lambda tool: False, repr=False)
@@ -93,8 +92,6 @@ class ToolContext:
 
         Raises NotAuthorized for any other reference, and SecretMissing if it resolves to nothing.
         """
-        if ref not in self._secret_refs:
-            raise NotAuthorized(f"the {self.connector} connector did not declare the secret {ref.partition(':')[0]}:…")
         return self._resolve(ref)
 
     def idempotency_key(self, tool_call_id: str) -> str:
@@ -138,7 +135,7 @@ def settings_of(connector: Connector, grant: ToolsetGrant, toolset: str) -> Base
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(map(str, err["loc"])) or "settings"
-        raise ConnectorProblem(f"toolsets.{toolset}.settings.{where}: {err['msg']}") from None
+        raise ConnectorProblem(f"toolsets.{toolset}.settings.{where}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
 def tool_context(deps: RunDeps, toolset: str) -> ToolContext:
@@ -156,6 +153,12 @@ def tool_context(deps: RunDeps, toolset: str) -> ToolContext:
     if connector.state == "notes" and deps.store is not None:
         state = OwnerNotes(deps.store.notes, deps.owner.id, deps.agent.name, deps.run_id)
     listeners = tuple(deps.listeners)
+    declared, secrets = frozenset(connector.secrets(settings)), deps.secrets
+
+    def resolve(ref: str) -> str:
+        if ref not in declared:
+            raise NotAuthorized(f"the {name} connector did not declare the secret {ref.partition(':')[0]}:…")
+        return secrets.resolve(ref)
 
     def emit(event: dict[str, Any]) -> None:
         for listen in listeners:
@@ -163,7 +166,7 @@ def tool_context(deps: RunDeps, toolset: str) -> ToolContext:
 
     model = None
     if "model" in connector.capabilities:
-        config, store, secrets, agent_model = deps.config, deps.store, deps.secrets, deps.agent.model
+        config, store, agent_model = deps.config, deps.store, deps.agent.model
 
         def model(model_name: str | None) -> Any:
             from .metered import metered_model
@@ -177,7 +180,7 @@ def tool_context(deps: RunDeps, toolset: str) -> ToolContext:
         directory=OrgDirectory(tuple(deps.config.users), tuple(d.lower() for d in deps.config.organisation.domains)),
         connector=name, settings=settings, rehearsal=deps.rehearsal,
         provenance=ProvenanceView(deps.provenance), state=state,
-        _secret_refs=frozenset(connector.secrets(settings)), _resolve=deps.secrets.resolve, _emit=emit, _model=model,
+        _resolve=resolve, _emit=emit, _model=model,
         _granted=lambda tool: find_grant(agent, tool) is not None,
     )
 
