@@ -172,8 +172,7 @@ def test_config_check_knows_the_events_connectors_declare(home, cli):
     write_config(home, fixed + "    triggers: [{event: email.recieved, task: triage}]\n")
     p = cli("config", "check")
     assert p.returncode == 2
-    assert "line 16: agents.0.triggers.0.event: unknown event 'email.recieved' (the installed connectors emit: " \
-           "email.received)" in p.stderr
+    assert "line 16: agents.0.triggers.0.event: unknown event 'email.recieved' (the connectors emit: email.received)" in p.stderr
     write_config(home, fixed + "    triggers: [{event: email.received, task: triage}]\n")
     assert cli("config", "check").returncode == 0
     clock_only = fixed.split("    toolsets:")[0] + "    toolsets: {clock: {grants: [clock.now]}}\n"
@@ -182,3 +181,28 @@ def test_config_check_knows_the_events_connectors_declare(home, cli):
     assert p.returncode == 2
     assert "agents.0.triggers.0.event: email.received comes from the email connector: give agent mailer the email " \
            "toolset" in p.stderr
+
+
+def test_config_check_knows_the_readers_model_must_be_defined(home, cli):
+    write_config(home, """
+users: [{id: alice, name: Alice}]
+models: {script: {kind: scripted, turns: [{text: done}]}}
+agents:
+  - name: reader
+    owner: alice
+    instructions: x
+    model: script
+    toolsets:
+      reader: {settings: {model: extractor}, grants: [reader.extract]}
+""")
+    p = cli("config", "check")
+    assert p.returncode == 2
+    assert "line 9: agents.0.toolsets.reader.settings.model: 'extractor' is not defined under 'models'" in p.stderr
+
+
+def test_a_module_connectors_events_can_trigger_its_agent(home, cli):
+    write_config(home, PROBE_CONFIG + "    triggers: [{event: probe.poked, task: look}]\n")
+    assert cli("config", "check").returncode == 0
+    write_config(home, PROBE_CONFIG + "    triggers: [{event: probe.pokd, task: look}]\n")
+    p = cli("config", "check")
+    assert p.returncode == 2 and "unknown event 'probe.pokd' (the connectors emit: email.received, probe.poked)" in p.stderr

@@ -44,7 +44,9 @@ def validate_connector_settings(config: Config, lines: LineMap) -> list[ConfigPr
     event against the events the connectors declare; each problem with its line in the file.
 
     ``lines`` is the map ``load_config_with_lines`` returns. A toolset whose connector cannot be
-    loaded is reported once here. MCP toolsets are validated by the configuration's own model.
+    loaded is reported once here; a connector with the ``model`` capability must name (in its
+    ``model`` setting, if any) a model defined under ``models``. MCP toolsets are validated by the
+    configuration's own model.
     """
     problems: list[ConfigProblem] = []
     for i, agent in enumerate(config.agents):
@@ -56,7 +58,11 @@ def validate_connector_settings(config: Config, lines: LineMap) -> list[ConfigPr
             except UnknownToolset as e:
                 problems.append(lines.problem(("agents", i, "toolsets", name), str(e)))
                 continue
-            problems += _settings_problems(connector, grant, ("agents", i, "toolsets", name, "settings"), lines)
+            at = ("agents", i, "toolsets", name, "settings")
+            problems += _settings_problems(connector, grant, at, lines)
+            model = grant.settings.get("model") if "model" in connector.capabilities else None
+            if isinstance(model, str) and model not in config.models:
+                problems.append(lines.problem(at + ("model",), f"{model!r} is not defined under 'models'"))
     problems += _event_problems(config, lines)
     return problems
 
@@ -80,19 +86,29 @@ def _settings_problems(connector: Connector, grant: ToolsetGrant, at: tuple, lin
 
 
 def _event_problems(config: Config, lines: LineMap) -> list[ConfigProblem]:
-    events: dict[str, str] | None = None
+    """A trigger's event must come from one of the agent's own toolsets, whose connector declares it."""
+    installed: dict[str, str] | None = None
     problems = []
     for i, agent in enumerate(config.agents):
+        if not any(t.event for t in agent.triggers):
+            continue
+        installed = known_events() if installed is None else installed
+        own: dict[str, str] = {}  # event -> the agent's toolset whose connector emits it
+        for name, grant in agent.toolsets.items():
+            if grant.mcp is None:
+                try:
+                    own.update({e: name for e in connector_for(name, grant).events if e not in own})
+                except UnknownToolset:
+                    pass  # reported with the toolset
         for j, trigger in enumerate(agent.triggers):
-            if trigger.event is None:
+            if trigger.event is None or trigger.event in own:
                 continue
-            events = known_events() if events is None else events
             at = ("agents", i, "triggers", j, "event")
-            source = events.get(trigger.event)
+            source = installed.get(trigger.event)
             if source is None:
-                problems.append(lines.problem(at, f"unknown event {trigger.event!r} (the installed connectors emit: "
-                                                  f"{', '.join(sorted(events)) or 'none'})"))
-            elif source not in agent.toolsets:
+                known = ", ".join(sorted({*installed, *own})) or "none"
+                problems.append(lines.problem(at, f"unknown event {trigger.event!r} (the connectors emit: {known})"))
+            else:
                 problems.append(lines.problem(at, f"{trigger.event} comes from the {source} connector: "
                                                   f"give agent {agent.name} the {source} toolset"))
     return problems
