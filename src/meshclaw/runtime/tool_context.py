@@ -20,6 +20,7 @@ from meshclaw.domain.config import ToolsetGrant, User
 from meshclaw.domain.connector import Connector, connector_for
 from meshclaw.domain.effects import Toolset
 from meshclaw.domain.errors import ConnectorProblem, NotAuthorized
+from meshclaw.domain.runs import RunEvent
 from meshclaw.policy.guard import find_grant
 from meshclaw.policy.provenance import Origin, ProvenanceTracker
 
@@ -83,7 +84,7 @@ class ToolContext:
     provenance: ProvenanceView
     state: Any = None
     _resolve: Callable[[str], str] = field(default=lambda ref: "", repr=False)  # checks the ref is declared
-    _emit: Callable[[dict[str, Any]], None] = field(default=lambda event: None, repr=False)
+    _emit: Callable[[RunEvent], None] = field(default=lambda event: None, repr=False)
     _model: Callable[[str | None], Any] | None = field(default=None, repr=False)
     _granted: Callable[[str], bool] = field(default=lambda tool: False, repr=False)
 
@@ -98,8 +99,8 @@ class ToolContext:
         """Stable across crash and replay (the same as the run's ``RunDeps.idempotency_key``)."""
         return RunDeps.idempotency_key(self, tool_call_id)  # type: ignore[arg-type] - uses run_id only
 
-    def emit(self, event: dict[str, Any]) -> None:
-        """Send an event to the run's listeners (the printed steps of ``meshclaw run``)."""
+    def emit(self, event: RunEvent) -> None:
+        """Send a typed event (``meshclaw.domain.runs``) to the run's listeners (the printed steps of ``meshclaw run``)."""
         self._emit(event)
 
     def model(self, name: str | None = None) -> Any:
@@ -160,7 +161,7 @@ def tool_context(deps: RunDeps, toolset: str) -> ToolContext:
             raise NotAuthorized(f"the {name} connector did not declare the secret {ref.partition(':')[0]}:…")
         return secrets.resolve(ref)
 
-    def emit(event: dict[str, Any]) -> None:
+    def emit(event: RunEvent) -> None:
         for listen in listeners:
             listen(event)
 
