@@ -70,6 +70,10 @@ class OwnerNotes:
         return self._repo.list(self._owner, contains=contains, limit=limit)
 
 
+def _no_secrets(ref: str) -> str:
+    raise NotAuthorized("this tool's connector declared no secrets")
+
+
 @dataclass(frozen=True)
 class ToolContext:
     """``ctx.deps`` of a tool call: see the module docstring for what it holds and why."""
@@ -78,12 +82,13 @@ class ToolContext:
     agent: str
     owner: User
     directory: OrgDirectory
-    connector: str
+    connector: str  # the agent's name for this toolset (``email``)
     settings: BaseModel
     rehearsal: bool
     provenance: ProvenanceView
     state: Any = None
-    _resolve: Callable[[str], str] = field(default=lambda ref: "", repr=False)  # checks the ref is declared
+    # Built by tool_context() below: the resolver refuses any reference the connector did not declare.
+    _resolve: Callable[[str], str] = field(default=_no_secrets, repr=False)
     _emit: Callable[[RunEvent], None] = field(default=lambda event: None, repr=False)
     _model: Callable[[str | None], Any] | None = field(default=None, repr=False)
     _granted: Callable[[str], bool] = field(default=lambda tool: False, repr=False)
