@@ -172,7 +172,7 @@ def test_config_check_knows_the_events_connectors_declare(home, cli):
     write_config(home, fixed + "    triggers: [{event: email.recieved, task: triage}]\n")
     p = cli("config", "check")
     assert p.returncode == 2
-    assert "line 16: agents.0.triggers.0.event: unknown event 'email.recieved' (the connectors emit: email.received)" in p.stderr
+    assert "line 16: agents.0.triggers.0.event: unknown event 'email.recieved' (known: email.received)" in p.stderr
     write_config(home, fixed + "    triggers: [{event: email.received, task: triage}]\n")
     assert cli("config", "check").returncode == 0
     clock_only = fixed.split("    toolsets:")[0] + "    toolsets: {clock: {grants: [clock.now]}}\n"
@@ -205,4 +205,4 @@ def test_a_module_connectors_events_can_trigger_its_agent(home, cli):
     assert cli("config", "check").returncode == 0
     write_config(home, PROBE_CONFIG + "    triggers: [{event: probe.pokd, task: look}]\n")
     p = cli("config", "check")
-    assert p.returncode == 2 and "unknown event 'probe.pokd' (the connectors emit: email.received, probe.poked)" in p.stderr
+    assert p.returncode == 2 and "unknown event 'probe.pokd' (known: email.received, probe.poked)" in p.stderr

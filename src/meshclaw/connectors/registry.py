@@ -107,7 +107,7 @@ def _event_problems(config: Config, lines: LineMap) -> list[ConfigProblem]:
             source = installed.get(trigger.event)
             if source is None:
                 known = ", ".join(sorted({*installed, *own})) or "none"
-                problems.append(lines.problem(at, f"unknown event {trigger.event!r} (the connectors emit: {known})"))
+                problems.append(lines.problem(at, f"unknown event {trigger.event!r} (known: {known})"))
             else:
                 problems.append(lines.problem(at, f"{trigger.event} comes from the {source} connector: "
                                                   f"give agent {agent.name} the {source} toolset"))
