@@ -24,6 +24,7 @@ from meshclaw.runtime.context import RunDeps
 from . import delivery, events, scheduling
 from .access import TOOLSET, call_key, connect, owner_email, smtp_password
 from .errors import CalendarError, NotAllowed
+from .filing import calendar_file_invitation
 from .replies import calendar_respond
 from .settings import CalendarSettings
 LIST_MAX_DAYS = 62
@@ -375,9 +376,10 @@ async def calendar_cancel(ctx: RunContext[RunDeps], uid: str, calendar: str | No
 
 
 def toolset() -> Toolset:
-    """The calendar toolset: list, freebusy, create, update, cancel, respond."""
+    """The calendar toolset: list, freebusy, create, update, cancel, respond (and, for workflow code, file_invitation)."""
     return Toolset(
         name=TOOLSET,
         description="The owner's calendar over CalDAV: events, free/busy, meetings with invitations by email, answers.",
-        functions=[calendar_list, calendar_freebusy, calendar_create, calendar_update, calendar_cancel, calendar_respond],
+        functions=[calendar_list, calendar_freebusy, calendar_create, calendar_update, calendar_cancel, calendar_respond,
+                   calendar_file_invitation],
     )

@@ -10,6 +10,8 @@ it cannot fix (wrong password, server gone, an uncertain send) raise MailError f
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import re
 from datetime import date
 from email.message import EmailMessage
@@ -308,10 +310,42 @@ async def email_send(
     return await send_once(settings, password, msg, recipients)
 
 
+# --- for workflow code: one message exactly as the server holds it (never offered to a model) ---
+
+MAX_RAW = 25 * 1024 * 1024  # larger messages are refused rather than held in memory
+
+
+def _raw_sync(settings: EmailSettings, password: str, folder: str, uid: int) -> tuple[str, str]:
+    with MailClient(settings, password) as client:
+        client.select(folder, readonly=True)
+        found = client.fetch([uid], "(UID RFC822.SIZE BODY.PEEK[])")
+        if not found:
+            raise MailNotFound(f"no message with uid {uid} in {folder!r}")
+        item = found[0]
+        if int(item.get("RFC822.SIZE") or 0) > MAX_RAW:
+            raise MailNotFound(f"message {uid} in {folder!r} is larger than {MAX_RAW // (1024 * 1024)} MB")
+        raw = next((v for k, v in item.items() if k.startswith("BODY[") and isinstance(v, bytes)), b"")
+    sender = str(email.message_from_bytes(raw, policy=email.policy.default).get("From", ""))
+    return raw.decode("utf-8", errors="surrogateescape"), sender
+
+
+@tool("email.raw", Effect.READ, output_trust="untrusted", offered=False)
+async def email_raw(ctx: RunContext[Any], uid: int, folder: str = "INBOX") -> Labelled:
+    """One message as the server holds it (RFC 5322 text), for workflow code.
+
+    Args:
+        uid: the message's uid in ``folder``.
+        folder: the folder, INBOX by default.
+    """
+    settings, password = settings_of(ctx)
+    text, sender = await asyncio.to_thread(_raw_sync, settings, password, folder, uid)
+    return Labelled({"uid": uid, "folder": folder, "message": text}, message_label(settings, folder, sender))
+
+
 def toolset() -> Toolset:
     return Toolset(
         name=TOOLSET,
         description="Email over IMAP and SMTP: list, search and read mail (untrusted data), file and flag it, "
         "draft replies, send.",
-        functions=[email_list, email_search, email_read, email_move, email_flag, email_draft, email_send],
+        functions=[email_list, email_search, email_read, email_move, email_flag, email_draft, email_send, email_raw],
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from meshclaw.domain.runs import AlertEvent
 from meshclaw.store.tool_pins import CHANGED, PINNED_NOW, fingerprint
 
 from .specs import ServerTool
@@ -42,6 +43,6 @@ def held_to_pin(deps: Any, tool_name: str, tool: ServerTool) -> bool:
         store.audit.append(f"{deps.run_id}:tool-changed:{tool_name}:{digest}", "alert", run_id=deps.run_id, agent=agent,
                            user_id=deps.owner.id, tool=tool_name, verdict="tool-changed", reason=message,
                            data={"fingerprint": digest, "definition": definition})
-        deps.emit({"kind": "alert", "message": message})
+        deps.emit(AlertEvent(message))
     deps.pin_checks[tool_name] = (digest, check.status != CHANGED)
     return check.status != CHANGED
