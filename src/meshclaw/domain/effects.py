@@ -27,6 +27,10 @@ class ToolSpec:
     call (recipients, targets, identifiers): if one came from untrusted content, the call does not
     run on its own.  ``output_trust`` says whether what the tool returns can be trusted as
     instructions ("trusted": the organisation's own data) or only as data ("untrusted").
+    ``egress`` name the arguments whose values leave the organisation even when the tool only
+    reads (a URL fetched, a query sent to a web search): the guard checks that they carry no data
+    read in the run and that their target was not chosen by outside content. Any URL in a read's
+    arguments is treated the same way whether declared or not.
     """
 
     name: str
@@ -35,6 +39,7 @@ class ToolSpec:
     sensitive_args: tuple[str, ...] = ()
     output_trust: str = "trusted"
     offered: bool = True  # False: callable from workflow code only, never shown to a model
+    egress: tuple[str, ...] = ()
 
     @property
     def model_name(self) -> str:
@@ -53,6 +58,7 @@ def tool(
     output_trust: str = "trusted",
     description: str | None = None,
     offered: bool = True,
+    egress: tuple[str, ...] | list[str] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a function as a MeshClaw tool. The function is returned unchanged, with its spec attached.
 
@@ -71,6 +77,7 @@ def tool(
             sensitive_args=tuple(sensitive),
             output_trust=output_trust,
             offered=offered,
+            egress=tuple(egress),
         )
         setattr(fn, TOOL_ATTR, spec)
         return fn

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .addresses import address_or_none, domain_of
+
 
 class Condition(BaseModel):
     """A condition on one argument. Every field that is set must hold."""
@@ -42,9 +44,11 @@ class Condition(BaseModel):
             return f"must be one of {', '.join(map(str, self.one_of))}"
         if self.domain_in is not None:
             allowed = {d.lower() for d in self.domain_in}
-            for address in _addresses(value):
-                domain = address.rpartition("@")[2].lower()
-                if "@" not in address or domain not in allowed:
+            for item in _items(value):
+                address = address_or_none(item)
+                if address is None:
+                    return f"{item!r} is not exactly one well-formed address"
+                if domain_of(address) not in allowed:
                     return f"{address!r} is outside {', '.join(sorted(allowed))}"
         if self.matches is not None and not (isinstance(value, str) and re.fullmatch(self.matches, value)):
             return f"must match {self.matches!r}"
@@ -71,12 +75,24 @@ class Condition(BaseModel):
         return " and ".join(parts)
 
 
-def _addresses(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [a.strip().rsplit("<", 1)[-1].rstrip(">").strip() for a in value.split(",") if a.strip()]
+def _items(value: Any) -> list[Any]:
+    """The single values an argument holds: a list's items, or the value itself (never split inside a string)."""
     if isinstance(value, (list, tuple)):
-        return [a for v in value for a in _addresses(v)]
-    return [repr(value)]
+        return [a for v in value for a in _items(v)]
+    return [value]
+
+
+def addresses_in(value: Any, depth: int = 0) -> list[str]:
+    """Every string that holds an ``@`` anywhere inside an argument (nested lists and dicts too)."""
+    if isinstance(value, str):
+        return [value] if "@" in value else []
+    if depth > 8:
+        return []
+    if isinstance(value, dict):
+        return [a for v in value.values() for a in addresses_in(v, depth + 1)]
+    if isinstance(value, (list, tuple, set)):
+        return [a for v in value for a in addresses_in(v, depth + 1)]
+    return []
 
 
 class RateLimit(BaseModel):
@@ -98,13 +114,33 @@ class Grant(BaseModel):
         default="policy", description="'always': every call waits for the owner's approval"
     )
 
-    def check_args(self, args: dict[str, Any]) -> str | None:
+    def check_args(self, args: dict[str, Any], free_text: tuple[str, ...] = ()) -> str | None:
+        """None if the call's arguments meet every condition, else what is wrong.
+
+        A grant that limits where addresses may go (``domain_in``) limits the whole call: an
+        address in an argument the condition does not name (``bcc``, ``options: {cc: [...]}``) must
+        be in the union of the grant's domains too, or it would escape the condition. Arguments in
+        ``free_text`` (a body, a note) mention addresses without sending anything there; their
+        payload is the provenance check's business.
+        """
         for name, condition in self.when.items():
             if name not in args or args[name] is None or args[name] == []:
                 continue  # an omitted optional argument (or its empty default) takes the tool's safe default
             problem = condition.check(args[name])
             if problem:
                 return f"{self.tool}: argument {name!r} {problem}"
+        domains = [d for c in self.when.values() if c.domain_in is not None for d in c.domain_in]
+        if domains:
+            limit = Condition(domain_in=domains)
+            for name, value in args.items():
+                if name in self.when or name in free_text:
+                    continue
+                for item in addresses_in(value):
+                    if len(item.split()) >= 4:
+                        continue  # prose that mentions an address (a body), not a recipient
+                    problem = limit.check(item)
+                    if problem:
+                        return f"{self.tool}: argument {name!r} {problem}"
         return None
 
     def describe(self) -> str:

@@ -25,7 +25,7 @@ from meshclaw.domain.errors import PolicyErrorBase
 from meshclaw.domain.grants import Grant
 from meshclaw.domain.provenance import CONFIG, OWNER, Label, Labelled, Source, Trust
 
-from .approvals import approval_key
+from .approvals import Scope, approval_key, is_approved
 from .guard import CallRequest, decide
 from .provenance import ProvenanceTracker, label_for, seed_run
 
@@ -50,7 +50,8 @@ class PolicyDenied(PolicyError):
 
 class ApprovalNeeded(PolicyError):
     """The call needs a person's approval first. ``Session.approve(error)`` approves exactly this call
-    (same tool, same sensitive arguments) for the rest of the session; then call again."""
+    (same tool, same arguments) for the rest of the session; then call again. ``Session.approve(error,
+    scope="targets")`` is the explicit wider choice: the tool with the same sensitive arguments."""
 
     def describe(self) -> str:
         return f"{self.spec.name} needs approval: {self.decision.reason} [{self.decision.rule}]"
@@ -105,8 +106,10 @@ class Session:
         """Content an outsider could have written (mail, web pages, chat): it must not steer consequential calls."""
         self.provenance.observe(value, Label(Source.EXTERNAL, Trust.UNTRUSTED, origin))
 
-    def approve(self, call: ApprovalNeeded) -> None:
-        self.approved.add(call.key)
+    def approve(self, call: ApprovalNeeded, scope: Scope = "call") -> None:
+        """Approve the call that raised ``call``: exactly that call (all its arguments), or with
+        ``scope="targets"`` every call of the tool to the same targets (see ``policy.approvals``)."""
+        self.approved.add(approval_key(call.spec, call.arguments, scope))
 
     def next_call_id(self) -> str:
         self.calls += 1
@@ -135,7 +138,7 @@ class Policy:
         request = CallRequest(
             spec=spec, args=dict(args), agent=self.agent, provenance=session.provenance,
             calls_this_run=session.call_counts.get(spec.name, 0), calls_today=calls_today,
-            approved=approval_key(spec, args) in session.approved, stopped=stopped,
+            approved=is_approved(spec, args, session.approved), stopped=stopped,
             provenance_policy=self.provenance_policy,
         )
         return decide(request)
@@ -155,8 +158,14 @@ class Policy:
     def executed(session: Session, spec: ToolSpec, value: Any) -> tuple[Any, Label]:
         """Count an executed call and remember what it returned, for later provenance checks."""
         Policy.count(session, spec)
+        return Policy.observed(session, spec, value)
+
+    @staticmethod
+    def observed(session: Session, spec: ToolSpec, value: Any, args: dict[str, Any] | None = None) -> tuple[Any, Label]:
+        """Remember what an executed call returned (with its arguments: a lookup the owner asked for
+        finds the owner's objects), without counting it."""
         value, label = label_for(spec, value)
-        session.provenance.observe(value, label)
+        session.provenance.observe_result(spec, args, value, label)
         return value, label
 
 

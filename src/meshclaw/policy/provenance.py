@@ -13,8 +13,16 @@ directory, the agent's standing instructions, any trusted tool output — is a v
 a real person or object, but once an outsider's words are in the model's context, the choice to
 act on it may be the outsider's. (Before that, every choice the model makes is the owner's.)
 
-Values are matched as whole tokens, not as substrings, so ``carol@example.co`` is not "found" in
-``carol@example.com`` and ``/shared/reports`` is not found in ``/shared/reports/q3.xlsx``.
+A mention is not yet intent: the value must stand in the request in the role the call gives it
+(``policy.intent``: "read the mail from eve@..., do not reply to her" does not intend eve; "the
+3 pm call" does not name item 3). And a lookup the owner asked for finds the owner's objects:
+the trusted fields (ids, system fields) of a read whose arguments the owner intended and that
+found exactly one object, and of an object this run created, are intended too ("move my 1:1 with
+Raj" → search → that event's id). Names outsiders chose stay as their result labels them.
+
+Values are matched as whole tokens of normalised text (``payload.normalise``), not as
+substrings, so ``carol@example.co`` is not "found" in ``carol@example.com`` and
+``/shared/reports`` is not found in ``/shared/reports/q3.xlsx``.
 """
 
 from __future__ import annotations
@@ -23,18 +31,26 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
+from urllib.parse import unquote, urlsplit
 
+from meshclaw.domain.addresses import address_or_none
 from meshclaw.domain.provenance import CONFIG, OWNER, Label, Source, Trust
+
+from . import payload
+from .intent import finditer, intended_at
 
 # Characters that continue an identifier (address, path, host, id): a match must not be glued to them.
 _LEFT = r"(?<![\w@.+/-])"
 _RIGHT = r"(?![\w@+/-]|\.\w)"
-RELAY_WORDS = 8  # shorter runs of words coincide by chance ("please let me know if you have any")
+RELAY_WORDS = payload.SHINGLE + payload.RELAY_SHINGLES - 1  # the shortest passage that counts as relayed
 _ADDRESS = re.compile(r"^([\w.+-]+)@([\w-]+(?:\.[\w-]+)+)$")
+_SENTENCE = re.compile(r"(?<=[a-z0-9/])\.(?=[A-Z][a-z])")  # "bob@example.com.Then": a full stop, not a label
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().lower()
+def _norm(text: str, *, prose: bool = False) -> str:
+    if prose:
+        text = _SENTENCE.sub(". ", text)
+    return payload.normalise(text)
 
 
 def flatten(value: Any) -> str:
@@ -47,10 +63,17 @@ def flatten(value: Any) -> str:
 
 
 def atoms(value: Any) -> list[str]:
-    """The individual values an argument carries: each string, each list item, each address."""
+    """The individual values an argument carries: each string, each list item, each dict value.
+
+    A string is one value: ``"<eve@outside.test> bob@example.com"`` is not split into two
+    addresses (it is not an address at all, see ``domain.addresses``); an address written with a
+    display name is traced by its address.
+    """
     if isinstance(value, str):
-        parts = [p.strip() for p in re.split(r"[,;]", value)] if "@" in value else [value.strip()]
-        return [p for p in parts if p]
+        text = value.strip()
+        if "@" in text and "<" in text:
+            text = address_or_none(text) or text
+        return [text] if text else []
     if isinstance(value, (list, tuple)):
         return [a for v in value for a in atoms(v)]
     if isinstance(value, dict):
@@ -58,6 +81,24 @@ def atoms(value: Any) -> list[str]:
     if value is None:
         return []
     return [str(value)]
+
+
+def targets_in(value: Any, depth: int = 0) -> list[str]:
+    """Addresses and URLs held as structured values anywhere inside an argument (not inside prose)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if payload.is_text(text):
+            return []
+        if "@" in text or payload.URL.fullmatch(text):
+            return atoms(text)
+        return []
+    if depth > 8:
+        return []
+    if isinstance(value, dict):
+        return [a for v in value.values() for a in targets_in(v, depth + 1)]
+    if isinstance(value, (list, tuple)):
+        return [a for v in value for a in targets_in(v, depth + 1)]
+    return []
 
 
 class LabelledFields(dict):
@@ -102,11 +143,30 @@ def _has_fields(value: Any, depth: int = 0) -> bool:
     return False
 
 
+def _count(value: Any) -> int:
+    """How many objects a result holds: a list's length (or that of the only list inside a dict), else 1."""
+    if isinstance(value, (list, tuple)):
+        return len(value)
+    if isinstance(value, dict):
+        lists = [v for v in value.values() if isinstance(v, (list, tuple)) and v and isinstance(v[0], dict)]
+        return len(lists[0]) if len(lists) == 1 else 1
+    return 1
+
+
 def contains(text: str, needle: str) -> bool:
     """Does ``needle`` occur in ``text`` as a whole token (both already normalised)?"""
     if needle not in text:  # cheap pre-check: most texts do not contain the value at all
         return False
     return re.search(_LEFT + re.escape(needle) + _RIGHT, text) is not None
+
+
+def _variants(needle: str) -> list[str]:
+    """The same value as people write it: a URL with or without its scheme or a trailing slash."""
+    out = [needle]
+    if payload.URL.fullmatch(needle):
+        bare = re.sub(r"^https?://", "", needle).rstrip("/")
+        out += [v for v in (needle.rstrip("/"), bare) if v not in out]
+    return out
 
 
 @dataclass
@@ -123,12 +183,56 @@ class ProvenanceTracker:
 
     trusted: list[tuple[str, Label]] = field(default_factory=list)
     untrusted: list[tuple[str, Label]] = field(default_factory=list)
+    found: list[tuple[str, Label]] = field(default_factory=list)  # the owner's objects, found or created at their request
+    _trusted_shingles: set[int] = field(default_factory=set, repr=False)
+    _untrusted_shingles: dict[int, tuple[str, Label]] = field(default_factory=dict, repr=False)
+    _read_words: set[str] = field(default_factory=set, repr=False)  # words of tool results (data read in this run)
+    _owner_words: set[str] = field(default_factory=set, repr=False)  # words of the request and configuration
+    _seen: set[tuple[str, Label]] = field(default_factory=set, repr=False)
 
-    def observe(self, value: Any, label: Label) -> None:
+    def observe(self, value: Any, label: Label, *, found: bool = False) -> None:
+        """Remember what the run saw. ``found``: the owner's own objects (see ``observe_result``)."""
         for piece, lb in _parts(value, label):
-            text = _norm(flatten(piece))
-            if text:
-                (self.trusted if lb.trust is Trust.TRUSTED else self.untrusted).append((text, lb))
+            raw = flatten(piece)
+            text = _norm(raw, prose=lb.source in (Source.OWNER, Source.CONFIG))
+            if not text or (text, lb) in self._seen and not found:
+                continue
+            self._seen.add((text, lb))
+            trusted = lb.trust is Trust.TRUSTED
+            (self.trusted if trusted else self.untrusted).append((text, lb))
+            if trusted and found and lb.source is not Source.OWNER:
+                self.found.append((text, lb))
+            words = payload._WORD.findall(text)
+            if lb.source in (Source.OWNER, Source.CONFIG, Source.DIRECTORY):
+                self._owner_words.update(words)
+            else:
+                self._read_words.update(words)
+            for i in range(len(words) - payload.SHINGLE + 1):
+                window = words[i:i + payload.SHINGLE]
+                h = payload._h(window)
+                if trusted:
+                    self._trusted_shingles.add(h)
+                else:
+                    self._untrusted_shingles.setdefault(h, (" ".join(window), lb))
+
+    def observe_result(self, spec: Any, args: dict[str, Any] | None, value: Any, label: Label) -> None:
+        """Remember what a call returned; a lookup the owner asked for, or a creation, finds the owner's objects.
+
+        A read whose every argument value the owner intended and that returned exactly one object
+        found that object for the owner; a write or external call that ran created or changed an
+        object at the owner's request (or with a person's approval). Either way its *trusted*
+        fields (ids, times, system fields) are the owner's intent; untrusted fields stay untrusted.
+        """
+        from meshclaw.domain.effects import Effect
+
+        found = False
+        if spec.effect is not Effect.READ:
+            found = True
+        elif args:
+            values = [a for v in args.values() if v not in (None, "", [], {}) and not isinstance(v, bool)
+                      for a in atoms(v)]
+            found = bool(values) and all(self.origin(a).intent for a in values) and _count(value) == 1
+        self.observe(value, label, found=found)
 
     @property
     def tainted(self) -> bool:
@@ -139,14 +243,31 @@ class ProvenanceTracker:
         return sorted({label.origin for _, label in self.untrusted})
 
     def origin(self, value: str) -> Origin:
-        needle = _norm(value)
+        for needle in _variants(_norm(value)):
+            o = self._origin(value, needle)
+            if o.trust != "unknown":
+                return o
+        return Origin(value, "unknown", "written by the model")
+
+    def _origin(self, value: str, needle: str) -> Origin:
         found: Origin | None = None
         for text, label in self.trusted:
-            if contains(text, needle):
-                where = label.origin or label.source.value
-                if label.source is Source.OWNER or (label.source is Source.DIRECTORY and self._owner_names(needle)):
+            spans = finditer(text, needle, _LEFT, _RIGHT)
+            if not spans:
+                continue
+            where = label.origin or label.source.value
+            if label.source is Source.OWNER:
+                if any(intended_at(text, a, b, needle) for a, b in spans):
                     return Origin(value, "trusted", where, intent=True)
+                found = found or Origin(value, "trusted", f"{where}, mentioned but not as a target")
+            elif label.source is Source.DIRECTORY and self._owner_names(needle):
+                return Origin(value, "trusted", where, intent=True)
+            else:
                 found = found or Origin(value, "trusted", where)
+        for text, label in self.found:
+            if contains(text, needle):
+                return Origin(value, "trusted", f"{label.origin or label.source.value}, found at the owner's request",
+                              intent=True)
         if found is not None:
             return found
         for text, label in self.untrusted:
@@ -155,39 +276,100 @@ class ProvenanceTracker:
         return Origin(value, "unknown", "written by the model")
 
     def relayed(self, value: Any) -> Origin | None:
-        """A passage of untrusted text (RELAY_WORDS words or more) that ``value`` carries verbatim.
+        """A passage of untrusted text that ``value`` carries verbatim (normalised), or None.
 
-        Such a passage is the outsider's words, not the model's: a consequential call that carries
-        it (a post, a mail body, a comment) relays them to wherever the call goes.
+        ``payload.RELAY_SHINGLES`` distinct informative shingles seen only in untrusted content
+        make a passage: the outsider's words, not the model's. Linear in the size of ``value``.
         """
-        words = _norm(flatten(value)).split(" ")
-        if not self.untrusted or len(words) < RELAY_WORDS:
+        if not self._untrusted_shingles:
             return None
-        for i in range(len(words) - RELAY_WORDS + 1):
-            passage = " ".join(words[i:i + RELAY_WORDS])
-            if any(passage in text for text, _ in self.trusted):
-                continue  # the owner (or a trusted source) said it too
-            for text, label in self.untrusted:
-                if passage in text:
-                    return Origin(passage, "untrusted", label.origin or label.source.value)
+        hits: list[tuple[str, Label]] = []
+        words = payload._WORD.findall(_norm(flatten(value)))
+        seen: set[int] = set()
+        for i in range(len(words) - payload.SHINGLE + 1):
+            window = words[i:i + payload.SHINGLE]
+            h = payload._h(window)
+            if h in seen or h in self._trusted_shingles or h not in self._untrusted_shingles:
+                continue
+            if sum(1 for w in window if w not in payload.STOPWORDS) < 3:
+                continue
+            seen.add(h)
+            hits.append(self._untrusted_shingles[h])
+            if len(hits) >= payload.RELAY_SHINGLES:
+                passage = " ".join(dict.fromkeys(" ".join(t for t, _ in hits).split()))
+                label = hits[0][1]
+                return Origin(passage, "untrusted", label.origin or label.source.value)
         return None
+
+    def read_data(self, value: str) -> list[str]:
+        """Words of ``value`` that came from data read in this run and not from the owner or the config.
+
+        Only words that carry information count: numbers of three digits or more, and words of
+        six letters or more; ``value`` is URL-decoded first.
+        """
+        words = payload._WORD.findall(payload.normalise(unquote(unquote(value))))
+        return [w for w in dict.fromkeys(words) if w in self._read_words and w not in self._owner_words
+                and ((sum(c.isdigit() for c in w) >= 3) or (len(w) >= 6 and w not in payload.STOPWORDS))]
+
+    def seen_verbatim(self, value: str) -> bool:
+        """Does ``value`` appear whole in anything the run saw (so nobody composed it in this run)?"""
+        needle = _norm(value)
+        return any(contains(text, needle) for text, _ in self.trusted + self.untrusted)
+
+    def owner_asks_for(self, words: Iterable[str]) -> bool:
+        """Does the owner's request use one of ``words`` (a kind of data it asks to send)?"""
+        owner = [text for text, label in self.trusted if label.source is Source.OWNER]
+        return any(re.search(rf"\b{re.escape(w)}", text) for w in words for text in owner)
+
+    def in_owner_text(self, value: str) -> bool:
+        needle = _norm(value)
+        return any(needle in text for text, label in self.trusted if label.source in (Source.OWNER, Source.CONFIG))
+
+    def host_trusted(self, link: str) -> bool:
+        """Is the host of a URL (or domain of an address), or a parent domain of it, traced to a trusted source?"""
+        address = address_or_none(link)
+        host = address.rpartition("@")[2] if address else (urlsplit(link if "//" in link else f"//{link}").hostname or "")
+        labels = host.lower().split(".")
+        for i in range(len(labels) - 1):
+            if self.origin(".".join(labels[i:])).trust == "trusted":
+                return True
+        return False
+
+    def host_untrusted(self, link: str) -> bool:
+        """Is the host of a URL known only from untrusted content?"""
+        host = urlsplit(link if "//" in link else f"//{link}").hostname or ""
+        return bool(host) and not self.host_trusted(link) and self.origin(host).trust == "untrusted"
 
     def _owner_names(self, address: str) -> bool:
         """Does the owner's request name the person behind this directory address ("Carol" → carol@...)?
 
-        Every word of the address's local part must appear as a word of the request. The directory
-        as observed holds addresses, not display names, so a functional mailbox (finance@) counts
-        as named whenever the request uses its word ("the finance close").
+        Every word of the address's local part must appear as a word of the request, in a role
+        the request gives it (not only "the mail from Carol"). The directory as observed holds
+        addresses, not display names, so a functional mailbox (finance@) counts as named whenever
+        the request uses its word ("the finance close").
         """
         m = _ADDRESS.match(address)
         if m is None:
             return False
         words = [w for w in re.split(r"[._+-]", m.group(1)) if w]
         owner = [text for text, label in self.trusted if label.source is Source.OWNER]
-        return bool(words) and any(all(re.search(rf"\b{re.escape(w)}\b", text) for w in words) for text in owner)
+        if not words:
+            return False
+        for text in owner:
+            if all(any(intended_at(text, x.start(), x.end(), w) for x in re.finditer(rf"\b{re.escape(w)}\b", text))
+                   for w in words):
+                return True
+        return False
 
     def trace(self, args: dict[str, Any], names: tuple[str, ...]) -> dict[str, list[Origin]]:
-        return {n: [self.origin(a) for a in atoms(args[n])] for n in names if n in args}
+        """Where each value of the named arguments came from, plus addresses and URLs held in any other argument."""
+        out = {n: [self.origin(a) for a in atoms(args[n])] for n in names if n in args}
+        for n, v in args.items():
+            if n not in names:
+                extra = targets_in(v)
+                if extra:
+                    out[n] = [self.origin(a) for a in extra]
+        return out
 
 
 def label_for(spec: Any, value: Any) -> tuple[Any, Label]:

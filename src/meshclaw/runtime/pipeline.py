@@ -29,7 +29,7 @@ from meshclaw.domain.decisions import Decision, Verdict
 from meshclaw.domain.effects import Effect, ToolSpec
 from meshclaw.domain.provenance import Label, Source, Trust
 from meshclaw.domain.runs import AuditKind
-from meshclaw.policy.approvals import approval_key
+from meshclaw.policy.approvals import is_approved
 from meshclaw.policy.guard import CallRequest, decide
 from meshclaw.policy.provenance import ProvenanceTracker, label_for
 
@@ -98,7 +98,7 @@ class GuardPipeline:
             request = CallRequest(
                 spec=spec, args=dict(args), agent=s.agent, provenance=s.provenance,
                 calls_this_run=s.call_counts.get(spec.name, 0), calls_today=lambda: s.calls_today(spec.name),
-                approved=approved or approval_key(spec, args) in s.approved_keys, stopped=stopped,
+                approved=approved or is_approved(spec, args, s.approved_keys), stopped=stopped,
                 provenance_policy=s.provenance_policy,
             )
             decision = decide(request)
@@ -136,13 +136,14 @@ class GuardPipeline:
                     {"args": args, "call_id": call_id})
         return Outcome("allow", decision.reason, decision.rule, None, None, error)
 
-    def settle(self, spec: ToolSpec, outcome: Outcome) -> None:
-        """After the step: count an allowed call (executed or failed) and remember what it returned."""
+    def settle(self, spec: ToolSpec, outcome: Outcome, args: dict[str, Any] | None = None) -> None:
+        """After the step: count an allowed call (executed or failed) and remember what it returned
+        (with the call's arguments: a lookup the owner asked for finds the owner's objects)."""
         if outcome.verdict != Verdict.ALLOW:
             return
         self.scope.call_counts[spec.name] = self.scope.call_counts.get(spec.name, 0) + 1
         if outcome.label is not None:
-            self.scope.provenance.observe(outcome.value, outcome.label)
+            self.scope.provenance.observe_result(spec, args, outcome.value, outcome.label)
 
     # --- whole calls -------------------------------------------------------------------------
 
@@ -179,7 +180,7 @@ class GuardPipeline:
             if not isinstance(e, _Retry):
                 self.scope.call_counts[spec.name] = self.scope.call_counts.get(spec.name, 0) + 1
             raise
-        self.settle(spec, outcome)
+        self.settle(spec, outcome, args)
         return outcome
 
     def run_sync(self, spec: ToolSpec, args: dict[str, Any], call_id: str, execute: Callable[[], Any], *,
@@ -199,7 +200,7 @@ class GuardPipeline:
                 self.scope.call_counts[spec.name] = self.scope.call_counts.get(spec.name, 0) + 1
                 raise
             outcome = self.finished(spec, args, call_id, decision, raw, time.perf_counter() - started)
-        self.settle(spec, outcome)
+        self.settle(spec, outcome, args)
         return outcome
 
     # --- helpers -----------------------------------------------------------------------------

@@ -192,7 +192,7 @@ class Protector:
     @staticmethod
     def _done(pipeline: GuardPipeline, call: "_Call", raw: Any, seconds: float) -> Any:
         outcome = pipeline.finished(call.spec, call.args, call.call_id, call.decision, raw, seconds)
-        pipeline.settle(call.spec, outcome)
+        pipeline.settle(call.spec, outcome, call.args)
         return outcome.value
 
     @staticmethod

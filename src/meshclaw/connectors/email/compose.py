@@ -11,9 +11,11 @@ import copy
 import hashlib
 import re
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, getaddresses
+from email.utils import formataddr, formatdate
 
 import aiosmtplib
+
+from meshclaw.domain.addresses import AddressError, parse_address
 
 from .errors import MailAuthError, MailConnectionError, MailError, SendUncertain
 from .settings import EmailSettings
@@ -38,10 +40,10 @@ def clean_addresses(values: list[str] | str | None, what: str) -> list[str]:
     for raw in values:
         if re.search(r"[\r\n]", raw):
             raise MailError(f"{what}: {raw!r} contains a line break")
-        for _, addr in getaddresses([raw]):
-            if not re.fullmatch(r"[^@\s<>,;\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|[^@\s<>,;\"]+@localhost", addr):
-                raise MailError(f"{what}: {raw!r} is not an email address")
-            out.append(addr)
+        try:  # the guard's parser: what it checked is exactly what is delivered
+            out.append(parse_address(raw))
+        except AddressError:
+            raise MailError(f"{what}: {raw!r} is not exactly one email address") from None
     if len(out) > MAX_RECIPIENTS:
         raise MailError(f"{what}: at most {MAX_RECIPIENTS} recipients")
     return out
