@@ -6,12 +6,17 @@ The notes tools touch only their connector's state, the run owner's notes (``ctx
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic_ai import RunContext
 
 from meshclaw.domain.effects import Effect, Toolset, tool
+from meshclaw.domain.provenance import Label, Source, Trust
+from meshclaw.policy.provenance import LabelledFields
 from meshclaw.runtime.tool_context import ToolContext
+
+NOTE_META = Label(Source.TOOL, Trust.TRUSTED, "note metadata kept by MeshClaw")
 
 
 @tool("notes.add", Effect.WRITE)
@@ -21,8 +26,32 @@ async def notes_add(ctx: RunContext[ToolContext], text: str) -> dict:
     Args:
         text: the note, one or two sentences.
     """
-    note_id, created = ctx.deps.state.add(ctx.deps.idempotency_key(ctx.tool_call_id or "call"), text.strip()[:4000])
+    text = text.strip()[:4000]
+    trust, origin = note_label(getattr(ctx.deps, "provenance", None), text)
+    note_id, created = ctx.deps.state.add(ctx.deps.idempotency_key(ctx.tool_call_id or "call"), text,
+                                          trust=trust, origin=origin)
     return {"note_id": note_id, "saved": True, "new": created}
+
+
+def note_label(provenance: Any, text: str) -> tuple[str, str]:
+    """The label a note keeps: trusted only if its run had read nothing untrusted, or the text is the
+    owner's own words; otherwise untrusted, naming what the run had read. Without a view of the
+    run's provenance, untrusted."""
+    if provenance is None:
+        return "untrusted", "written outside a run"
+    if not provenance.tainted or provenance.in_owner_text(text):
+        return "trusted", ""
+    return "untrusted", "written after reading " + ", ".join(provenance.untrusted_origins()[:3])
+
+
+def _note_view(n: Any) -> LabelledFields:
+    """A stored note as the model sees it; its text carries the label of the run that wrote it."""
+    if n.trust == "trusted":
+        text_label = Label(Source.TOOL, Trust.TRUSTED, f"note {n.id}, written by {n.agent}")
+    else:
+        text_label = Label(Source.EXTERNAL, Trust.UNTRUSTED, f"note {n.id}, {n.origin or 'of unknown provenance'}")
+    return LabelledFields({"id": n.id, "text": n.text, "at": n.created_at.isoformat(timespec="minutes")},
+                          {"id": NOTE_META, "at": NOTE_META, "text": text_label})
 
 
 @tool("notes.list", Effect.READ)
@@ -33,7 +62,7 @@ async def notes_list(ctx: RunContext[ToolContext], contains: str | None = None) 
         contains: only notes containing this text.
     """
     notes = ctx.deps.state.list(contains=contains, limit=20)
-    return [{"id": n.id, "text": n.text, "at": n.created_at.isoformat(timespec="minutes")} for n in notes]
+    return [_note_view(n) for n in notes]
 
 
 @tool("clock.now", Effect.READ)

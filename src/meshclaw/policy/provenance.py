@@ -153,6 +153,27 @@ def _count(value: Any) -> int:
     return 1
 
 
+_ID_KEY = re.compile(r"^(?:id|uid|uuid|key|path|href|[a-z]+_(?:id|uid))$")
+
+
+def _identifiers(value: Any, label: Label, depth: int = 0) -> Iterator[tuple[Any, Label]]:
+    """The identifier fields (``id``, ``uid``, ``event_id``, ``path`` ...) of a result, with their labels:
+    what names the object a lookup found, as opposed to what the object says."""
+    if depth > 4:
+        return
+    if isinstance(value, dict):
+        labels = value.labels if isinstance(value, LabelledFields) else {}
+        for key, item in value.items():
+            lb = labels.get(key, label)
+            if isinstance(key, str) and _ID_KEY.match(key) and isinstance(item, (str, int)) and not isinstance(item, bool):
+                yield item, lb
+            elif isinstance(item, (dict, list, tuple)):
+                yield from _identifiers(item, lb, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _identifiers(item, label, depth + 1)
+
+
 def contains(text: str, needle: str) -> bool:
     """Does ``needle`` occur in ``text`` as a whole token (both already normalised)?"""
     if needle not in text:  # cheap pre-check: most texts do not contain the value at all
@@ -219,20 +240,23 @@ class ProvenanceTracker:
         """Remember what a call returned; a lookup the owner asked for, or a creation, finds the owner's objects.
 
         A read whose every argument value the owner intended and that returned exactly one object
-        found that object for the owner; a write or external call that ran created or changed an
-        object at the owner's request (or with a person's approval). Either way its *trusted*
-        fields (ids, times, system fields) are the owner's intent; untrusted fields stay untrusted.
+        found that object for the owner: its *trusted* identifier fields (``id``, ``event_id``,
+        ``path``...) are the owner's intent, not everything the object says. A write or external
+        call that ran created or changed an object at the owner's request (or with a person's
+        approval): its trusted result is the owner's. Untrusted fields stay untrusted.
         """
         from meshclaw.domain.effects import Effect
 
-        found = False
         if spec.effect is not Effect.READ:
-            found = True
-        elif args:
+            self.observe(value, label, found=True)
+            return
+        if args:
             values = [a for v in args.values() if v not in (None, "", [], {}) and not isinstance(v, bool)
                       for a in atoms(v)]
-            found = bool(values) and all(self.origin(a).intent for a in values) and _count(value) == 1
-        self.observe(value, label, found=found)
+            if values and all(self.origin(a).intent for a in values) and _count(value) == 1:
+                for ident, lb in _identifiers(value, label):
+                    self.observe(ident, lb, found=True)
+        self.observe(value, label)
 
     @property
     def tainted(self) -> bool:

@@ -54,6 +54,14 @@ class ProvenanceView:
     def origin(self, value: str) -> Origin:
         return self._tracker.origin(value)
 
+    def untrusted_origins(self) -> list[str]:
+        """What untrusted content the run has read, in words (for labels a connector stores)."""
+        return self._tracker.untrusted_origins()
+
+    def in_owner_text(self, text: str) -> bool:
+        """Are these the owner's (or the configuration's) own words?"""
+        return self._tracker.in_owner_text(text)
+
 
 class OwnerNotes:
     """The ``notes`` state: the run owner's notes, added under this run and agent; no one else's."""
@@ -61,9 +69,10 @@ class OwnerNotes:
     def __init__(self, repo: "NoteRepository", owner: str, agent: str, run_id: str):
         self._repo, self._owner, self._agent, self._run_id = repo, owner, agent, run_id
 
-    def add(self, idempotency_key: str, text: str) -> tuple[int, bool]:
-        """Add a note once per idempotency key; (note id, created now?)."""
-        return self._repo.add(idempotency_key, owner=self._owner, agent=self._agent, run_id=self._run_id, text=text)
+    def add(self, idempotency_key: str, text: str, *, trust: str = "untrusted", origin: str = "") -> tuple[int, bool]:
+        """Add a note once per idempotency key, with the label of the run that wrote it; (note id, created now?)."""
+        return self._repo.add(idempotency_key, owner=self._owner, agent=self._agent, run_id=self._run_id, text=text,
+                              trust=trust, origin=origin)
 
     def list(self, *, contains: str | None = None, limit: int = 20) -> list["Note"]:
         """The owner's newest notes, newest first."""

@@ -80,6 +80,11 @@ class Note(Base):
     run_id: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The provenance of the text: "trusted" when the run that wrote it had read nothing untrusted
+    # (or the text is the owner's own words); else "untrusted", with what the run had read in
+    # ``origin``. NULL (notes older than these columns) reads back as untrusted.
+    trust: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    origin: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class AgentState(Base):
