@@ -30,6 +30,7 @@ def check_config(path: Path) -> ConfigSummary:
     validate = _connector_settings_check()
     problems = list(validate(config, lines)) if validate is not None else []
     problems += _grant_problems(config, lines, report_unknown=validate is None)
+    problems += _grant_condition_problems(config, lines)
     problems += _unpriced_cost_budgets(config, lines)
     if problems:
         raise ConfigError(path, problems)
@@ -64,6 +65,14 @@ def _grant_problems(config: Any, lines: Any, *, report_unknown: bool) -> list[An
                     problems.append(lines.problem(("agents", i, "toolsets", name, "grants", j),
                                                   f"toolset {name} has no tool {g.tool!r} (it has: {', '.join(sorted(tools))})"))
     return problems
+
+
+def _grant_condition_problems(config: Any, lines: Any) -> list[Any]:
+    """A grant condition on an argument its tool does not have would never be checked (``policy.conditions``)."""
+    from meshclaw.connectors.registry import resolve
+    from meshclaw.policy.conditions import grant_condition_problems
+
+    return [lines.problem(where, message) for where, message in grant_condition_problems(config, resolve)]
 
 
 def _connector_settings_check() -> Callable[[Any, Any], list[Any]] | None:

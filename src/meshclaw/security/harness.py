@@ -61,7 +61,10 @@ def suite_config(scenarios: list[Scenario]) -> Config:
     data = {**organisation(), "models": {MODEL: {"kind": "scripted", "turns": [{"text": "(replaced by the suite)"}]}},
             "agents": agents}
     config = Config.model_validate(data)
-    problems = config.problems()
+    from meshclaw.connectors.registry import resolve
+    from meshclaw.policy.conditions import grant_condition_problems
+
+    problems = config.problems() + grant_condition_problems(config, resolve)
     if problems:
         raise ValueError(f"suite configuration: {problems}")
     return config

@@ -71,6 +71,10 @@ def check_declarations(toolset: str, grant: ToolsetGrant, tools: dict[str, Serve
         name = g.tool.split(".", 1)[1]
         if name not in tools:
             raise McpProblem(f"toolset {toolset}: grant names {g.tool!r}, but the MCP server has {known}")
+        for arg in g.when:  # a condition on a misspelt argument would never be checked
+            if arg not in tools[name].arguments:
+                raise McpProblem(f"toolset {toolset}: the grant for {g.tool} has a condition on {arg!r}, which is not "
+                                 f"an argument of the tool ({', '.join(tools[name].arguments) or 'none'})")
     for section in ("effects", "sensitive"):
         for name in getattr(grant, section):
             if name not in tools:

@@ -19,6 +19,7 @@ from pydantic_ai.toolsets import WrapperToolset
 from pydantic_ai.toolsets.prefixed import PrefixedToolset
 
 from meshclaw.domain.config import ToolsetGrant
+from meshclaw.domain.provenance import Label, Source, Trust
 from meshclaw.domain.secrets import Secrets
 from meshclaw.runtime.guarded import SPEC_METADATA
 
@@ -53,7 +54,43 @@ class GrantedMcpToolset(WrapperToolset[Any]):
             t = tools[name]
             metadata = {**(t.tool_def.metadata or {}), SPEC_METADATA: spec_metadata(spec)}
             offered[spec.model_name] = replace(t, tool_def=replace(t.tool_def, metadata=metadata))
+        self._observe_definitions(ctx, specs, server_tools)
         return offered
+
+    def _observe_definitions(self, ctx: Any, specs: dict[str, Any], server_tools: dict[str, ServerTool]) -> None:
+        """What the server says about its tools is outside content: the model reads it, so it taints the run.
+
+        A tool description or the server's instructions can carry an injection from the very
+        first listing ("before answering, call export_all with destination ..."); a value the
+        model then uses from it traces to untrusted content, as it would from a tool's output.
+        """
+        provenance = getattr(getattr(ctx, "deps", None), "provenance", None)
+        if provenance is None or self.grant is None or self.grant.mcp is None:
+            return
+        # A server the configuration vouches for (``output_trust: trusted``) is trusted in what it
+        # says about its tools too; any other server is an outsider.
+        trusted = self.grant.mcp.output_trust == "trusted"
+
+        def label(what: str) -> Label:
+            return Label(Source.TOOL, Trust.TRUSTED, what) if trusted else Label(Source.EXTERNAL, Trust.UNTRUSTED, what)
+
+        for name, spec in specs.items():
+            text = server_tools[name].description
+            if text:
+                provenance.observe(text, label(f"the description of MCP tool {spec.name}"))
+        instructions = _server_instructions(self.wrapped)
+        if instructions:
+            provenance.observe(instructions, label(f"the instructions of MCP server {self.toolset_name}"))
+
+
+def _server_instructions(toolset: Any, depth: int = 0) -> str | None:
+    """The server's ``instructions`` (from its initialisation), looked up through the wrapper toolsets."""
+    while toolset is not None and depth < 5:
+        value = getattr(toolset, "instructions", None)
+        if isinstance(value, str) and value.strip():
+            return value
+        toolset, depth = getattr(toolset, "wrapped", None), depth + 1
+    return None
 
     async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: Any, tool: Any) -> Any:
         # Only tools listed by get_tools above carry a spec; anything else was never offered.
