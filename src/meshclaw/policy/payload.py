@@ -17,7 +17,6 @@ The guard checks three things about the *content* of a call (not its target):
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from typing import Any, Iterable, Iterator
@@ -60,7 +59,9 @@ def normalise(text: str) -> str:
 
 
 def _h(words: Iterable[str]) -> int:
-    return int.from_bytes(hashlib.blake2b(" ".join(words).encode(), digest_size=8).digest(), "big")
+    # Python's own string hash: shingles are compared only within one process (a run's tracker is
+    # rebuilt, not stored), so its per-process seed does not matter.
+    return hash(" ".join(words))
 
 
 def shingles(text: str) -> Iterator[tuple[int, bool]]:

@@ -174,6 +174,14 @@ def _identifiers(value: Any, label: Label, depth: int = 0) -> Iterator[tuple[Any
             yield from _identifiers(item, label, depth + 1)
 
 
+def _host(link: str) -> str:
+    """The host of a URL, or the domain of an address, lower-cased; "" if there is none."""
+    address = address_or_none(link)
+    if address:
+        return address.rpartition("@")[2]
+    return (urlsplit(link if "//" in link else f"//{link}").hostname or "").lower()
+
+
 def contains(text: str, needle: str) -> bool:
     """Does ``needle`` occur in ``text`` as a whole token (both already normalised)?"""
     if needle not in text:  # cheap pre-check: most texts do not contain the value at all
@@ -350,19 +358,21 @@ class ProvenanceTracker:
         return any(needle in text for text, label in self.trusted if label.source in (Source.OWNER, Source.CONFIG))
 
     def host_trusted(self, link: str) -> bool:
-        """Is the host of a URL (or domain of an address), or a parent domain of it, traced to a trusted source?"""
-        address = address_or_none(link)
-        host = address.rpartition("@")[2] if address else (urlsplit(link if "//" in link else f"//{link}").hostname or "")
-        labels = host.lower().split(".")
-        for i in range(len(labels) - 1):
-            if self.origin(".".join(labels[i:])).trust == "trusted":
-                return True
-        return False
+        """Is the host of a URL (or the domain of an address), or a parent domain of it, in trusted content?"""
+        labels = _host(link).split(".")
+        return any(self._host_in(".".join(labels[i:]), self.trusted) for i in range(len(labels) - 1))
 
     def host_untrusted(self, link: str) -> bool:
         """Is the host of a URL known only from untrusted content?"""
-        host = urlsplit(link if "//" in link else f"//{link}").hostname or ""
-        return bool(host) and not self.host_trusted(link) and self.origin(host).trust == "untrusted"
+        host = _host(link)
+        return bool(host) and not self.host_trusted(link) and self._host_in(host, self.untrusted)
+
+    @staticmethod
+    def _host_in(host: str, texts: list[tuple[str, Label]]) -> bool:
+        if not host:
+            return False
+        pattern = re.compile(r"(?<![\w-])" + re.escape(host) + r"(?![\w-]|\.\w)")
+        return any(host in text and pattern.search(text) for text, _ in texts)
 
     def _owner_names(self, address: str) -> bool:
         """Does the owner's request name the person behind this directory address ("Carol" → carol@...)?
