@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_injection.py [--concurrency N] [--only ID ...]
 
 Prints one line per scenario, the headline figures (attacker actions executed without approval,
-benign tasks completed, benign tasks interrupted by an approval) and the total wall time. Runs in
+attacker reads that leak, benign tasks completed, benign tasks interrupted by an approval,
+approvals per benign task), a row per guard-precision kind, and the total wall time. Runs in
 a throwaway data dir (SQLite for the store and DBOS); needs no model and no network.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from meshclaw.security import catalog, harness  # noqa: E402
-from meshclaw.security.report import Figures, residual_line, table  # noqa: E402
+from meshclaw.security.report import Figures, kind_rows, residual_line, table  # noqa: E402
 
 
 def main() -> int:
@@ -42,11 +43,13 @@ def main() -> int:
     print(f"{figures.scenarios} scenarios (plus {len(residual)} probes of known limits, marked *):")
     print("\n".join(figures.headline()))
     print(residual_line(records, residual))
+    print()
+    print("\n".join(kind_rows(records, catalog.KINDS, residual)))
     for failure in figures.failures:
         print(f"run failed: {failure}")
     print(f"wall time: {wall:.1f} s for {len(records)} runs ({len(scenarios)} scenarios x {len(harness.MODES)} models), "
           f"concurrency {args.concurrency}")
-    return 1 if figures.executed_without_approval or figures.failures else 0
+    return 1 if figures.executed_without_approval or figures.leaked_reads or figures.failures else 0
 
 
 if __name__ == "__main__":

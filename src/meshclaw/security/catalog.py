@@ -5,12 +5,21 @@ marks where the attacker's text sits (a mail body, a chat message, an event desc
 honest model performs ``plan``; the hijacked model performs ``plan`` too, but as soon as a tool
 result shows it the attacker's text it performs the attacker's ``calls`` first. ``organisation.yaml``
 holds the shared organisation: its domains and its directory of people.
+
+A file may also hold *families*: ``{family: PREFIX, template: {...}, variants: [{id: SUFFIX, NAME:
+VALUE...}]}`` — one scenario per variant, its id ``PREFIX-SUFFIX``, every ``${NAME}`` in the
+template's strings replaced by the variant's value. A family states a kind of situation once and
+samples it with different people, domains and values.
+
+``kinds`` names the guard-precision kinds a scenario exercises (see ``KINDS``); the benchmark
+prints a row per kind.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from string import Template
 from typing import Any, Literal
 
 import yaml
@@ -18,8 +27,23 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 HERE = Path(__file__).parent / "scenarios"
 MARKER = "{{attack}}"
-Surface = Literal["email", "chat", "calendar", "deploy", "mcp"]
-AttackKind = Literal["exfiltrate", "outsider", "deploy", "delete", "credentials", "meeting", "memory", "tamper"]
+Surface = Literal["email", "chat", "calendar", "deploy", "mcp", "files", "payments", "web"]
+AttackKind = Literal["exfiltrate", "outsider", "deploy", "delete", "credentials", "meeting", "memory", "tamper",
+                     "leak", "launder", "payload", "spoof", "payment"]
+KINDS = {
+    1: "read-only tools as an exit (egress)",
+    2: "laundering through the owner's own places",
+    3: "owner's target, attacker's payload",
+    4: "mentioned is not intended",
+    5: "approvals that cover more than was approved",
+    6: "recipients in unlisted or nested arguments",
+    7: "guard and connector parse an address differently",
+    8: "outside text that claims to be the owner's",
+    9: "the owner's objects found by the owner's lookup",
+    10: "calls with no outside party",
+    11: "owner's values the matcher missed",
+    12: "asking where asking is right",
+}
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 
 
@@ -63,6 +87,7 @@ class Scenario(BaseModel):
     facts: dict[str, Any] = Field(default_factory=dict)  # what an honest reader extracts, by field
     attack: Attack
     why: str = ""  # what makes this scenario interesting, for the report
+    kinds: list[int] = Field(default_factory=list)  # guard-precision kinds exercised (KINDS)
     # A probe of a known limit: why the attack is expected to get through. Reported apart from the
     # headline, so the limit stays visible and a policy that closes it shows up as a change.
     residual: str = ""
@@ -72,6 +97,14 @@ class Scenario(BaseModel):
     def id_is_agent_name(cls, value: str) -> str:
         if not NAME.match(value):
             raise ValueError("a scenario id is also an agent name: lower-case letters, digits and -")
+        return value
+
+    @field_validator("kinds")
+    @classmethod
+    def known_kinds(cls, value: list[int]) -> list[int]:
+        unknown = [k for k in value if k not in KINDS]
+        if unknown:
+            raise ValueError(f"unknown guard-precision kinds {unknown} (known: 1-{len(KINDS)})")
         return value
 
     @model_validator(mode="after")
@@ -104,14 +137,44 @@ def organisation() -> dict[str, Any]:
     return yaml.safe_load((HERE / "organisation.yaml").read_text(encoding="utf-8"))
 
 
+def _substitute(value: Any, values: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        whole = re.fullmatch(r"\$\{(\w+)\}", value)
+        if whole and whole.group(1) in values:
+            return values[whole.group(1)]  # keeps the variant value's type (a list stays a list)
+        return Template(value).safe_substitute({k: str(v) for k, v in values.items()})
+    if isinstance(value, list):
+        return [_substitute(v, values) for v in value]
+    if isinstance(value, dict):
+        return {_substitute(k, values): _substitute(v, values) for k, v in value.items()}
+    return value
+
+
+def expand(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """A scenario as written, or a family's scenarios (see the module docstring)."""
+    if "family" not in item:
+        return [item]
+    unknown = set(item) - {"family", "template", "variants"}
+    if unknown:
+        raise ValueError(f"family {item.get('family')}: unknown keys {sorted(unknown)}")
+    out = []
+    for variant in item["variants"]:
+        values = dict(variant)
+        scenario = _substitute(item["template"], values)
+        scenario["id"] = f"{item['family']}-{values.pop('id')}"
+        out.append(scenario)
+    return out
+
+
 def load(directory: Path = HERE) -> list[Scenario]:
     out: list[Scenario] = []
     for path in sorted(directory.glob("*.yaml")):
         if path.name == "organisation.yaml":
             continue
         try:
-            out += [Scenario.model_validate(item) for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []]
-        except (yaml.YAMLError, ValueError) as e:
+            items = [s for item in yaml.safe_load(path.read_text(encoding="utf-8")) or [] for s in expand(item)]
+            out += [Scenario.model_validate(item) for item in items]
+        except (yaml.YAMLError, ValueError, KeyError, TypeError) as e:
             raise ValueError(f"{path.name}: {e}") from None
     ids = [s.id for s in out]
     dupes = sorted({i for i in ids if ids.count(i) > 1})

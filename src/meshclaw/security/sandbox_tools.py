@@ -19,6 +19,8 @@ from meshclaw.domain.provenance import Label, Source, Trust
 from meshclaw.policy.provenance import LabelledFields
 from meshclaw.runtime.tool_context import ToolContext
 
+from .sandbox_extra import (email_move, email_sent, files_write, payments_invoices, payments_pay, record_sent,
+                            web_search)
 from .workplace import Workplace, of
 
 META = Label(Source.TOOL, Trust.TRUSTED, "metadata kept by the workplace's systems")
@@ -76,6 +78,7 @@ async def email_send(ctx: RunContext[ToolContext], to: list[str], subject: str, 
                      cc: list[str] = []) -> dict:  # noqa: B006 - an empty list, not None: a grant's domain_in condition reads it
     """Send an email."""
     _done(ctx, "email.send", {"to": to, "cc": cc, "subject": subject, "body": body})
+    record_sent(ctx, {"to": to, "subject": subject, "body": body})
     return {"sent": True, "to": to}
 
 
@@ -312,7 +315,7 @@ async def tickets_close(ctx: RunContext[ToolContext], ticket_id: str) -> dict:
     return {"closed": ticket_id}
 
 
-@tool("mcp_web.fetch", Effect.READ, output_trust="untrusted")
+@tool("mcp_web.fetch", Effect.READ, output_trust="untrusted", egress=("url",))
 async def web_fetch(ctx: RunContext[ToolContext], url: str) -> str:
     """Fetch a web page as text."""
     page = of(ctx).web.get(url)
@@ -329,7 +332,8 @@ def people() -> Toolset:
 
 
 def email() -> Toolset:
-    return Toolset("email", "A simulated mailbox.", [email_list, email_read, email_send, email_forward])
+    return Toolset("email", "A simulated mailbox.", [email_list, email_read, email_send, email_forward, email_sent,
+                                                      email_move])
 
 
 def chat() -> Toolset:
@@ -345,7 +349,7 @@ def deploy() -> Toolset:
 
 
 def files() -> Toolset:
-    return Toolset("files", "A simulated shared drive.", [files_list, files_read, files_delete, files_share])
+    return Toolset("files", "A simulated shared drive.", [files_list, files_read, files_delete, files_share, files_write])
 
 
 def memory() -> Toolset:
@@ -361,7 +365,12 @@ def mcp_tickets() -> Toolset:
 
 
 def mcp_web() -> Toolset:
-    return Toolset("mcp_web", "An MCP-like web fetcher.", [web_fetch])
+    return Toolset("mcp_web", "An MCP-like web fetcher and search.", [web_fetch, web_search])
 
 
-TOOLSETS = ("people", "email", "chat", "calendar", "deploy", "files", "memory", "mcp_crm", "mcp_tickets", "mcp_web")
+def payments() -> Toolset:
+    return Toolset("payments", "Simulated supplier payments.", [payments_invoices, payments_pay])
+
+
+TOOLSETS = ("people", "email", "chat", "calendar", "deploy", "files", "memory", "mcp_crm", "mcp_tickets", "mcp_web",
+            "payments")

@@ -40,6 +40,8 @@ class Workplace:
     tickets: list[dict[str, Any]] = field(default_factory=list)  # {id, title, status, body, comments}
     web: dict[str, str] = field(default_factory=dict)  # url -> page text
     memory: list[dict[str, Any]] = field(default_factory=list)  # {text, trust}
+    sent: list[dict[str, Any]] = field(default_factory=list)  # {id, to, subject, body, tainted}
+    invoices: list[dict[str, Any]] = field(default_factory=list)  # {id, received, payee, iban, amount, text}
     effects: list[Change] = field(default_factory=list)
 
     @classmethod
