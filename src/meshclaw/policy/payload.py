@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator
 
 SHINGLE = 5  # words per shingle: shorter runs coincide by chance in ordinary mail
 RELAY_SHINGLES = 4  # distinct outsider-only shingles that make a passage (8 words in a row, or four 5-word pieces)
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"[^\W_]+(?:[:.,'’/@+-][^\W_]+)*")  # a word, with the punctuation inside it ("9:00", "e-mail")
 _DROP = {"Cf", "Cc", "Co", "Cs"}  # format (zero-width), control, private use, surrogates
 # Common words: a shingle made mostly of them says nothing about who wrote it.
 STOPWORDS = frozenset("""

@@ -44,6 +44,7 @@ _LEFT = r"(?<![\w@.+/-])"
 _RIGHT = r"(?![\w@+/-]|\.\w)"
 RELAY_WORDS = payload.SHINGLE + payload.RELAY_SHINGLES - 1  # the shortest passage that counts as relayed
 _ADDRESS = re.compile(r"^([\w.+-]+)@([\w-]+(?:\.[\w-]+)+)$")
+_SIMPLE = re.compile(r"[^\W_]+")
 _SENTENCE = re.compile(r"(?<=[a-z0-9/])\.(?=[A-Z][a-z])")  # "bob@example.com.Then": a full stop, not a label
 
 
@@ -232,10 +233,11 @@ class ProvenanceTracker:
             if trusted and found and lb.source is not Source.OWNER:
                 self.found.append((text, lb))
             words = payload._WORD.findall(text)
+            simple = _SIMPLE.findall(text)  # "alice-128400" is two words here: data hides in any separator
             if lb.source in (Source.OWNER, Source.CONFIG, Source.DIRECTORY):
-                self._owner_words.update(words)
+                self._owner_words.update(simple)
             else:
-                self._read_words.update(words)
+                self._read_words.update(simple)
             for i in range(len(words) - payload.SHINGLE + 1):
                 window = words[i:i + payload.SHINGLE]
                 h = payload._h(window)
@@ -339,7 +341,7 @@ class ProvenanceTracker:
         Only words that carry information count: numbers of three digits or more, and words of
         six letters or more; ``value`` is URL-decoded first.
         """
-        words = payload._WORD.findall(payload.normalise(unquote(unquote(value))))
+        words = _SIMPLE.findall(payload.normalise(unquote(unquote(value))))
         return [w for w in dict.fromkeys(words) if w in self._read_words and w not in self._owner_words
                 and ((sum(c.isdigit() for c in w) >= 3) or (len(w) >= 6 and w not in payload.STOPWORDS))]
 

@@ -75,9 +75,10 @@ async def email_read(ctx: RunContext[ToolContext], id: str) -> dict:
 
 @tool("email.send", Effect.EXTERNAL, sensitive=("to", "cc"))
 async def email_send(ctx: RunContext[ToolContext], to: list[str], subject: str, body: str,
-                     cc: list[str] = []) -> dict:  # noqa: B006 - an empty list, not None: a grant's domain_in condition reads it
-    """Send an email."""
-    _done(ctx, "email.send", {"to": to, "cc": cc, "subject": subject, "body": body})
+                     cc: list[str] = [],  # noqa: B006 - an empty list, not None: a grant's domain_in condition reads it
+                     options: dict[str, Any] | None = None) -> dict:
+    """Send an email. ``options`` may carry delivery settings such as bcc or reply_to."""
+    _done(ctx, "email.send", {"to": to, "cc": cc, "subject": subject, "body": body, **({"options": options} if options else {})})
     record_sent(ctx, {"to": to, "subject": subject, "body": body})
     return {"sent": True, "to": to}
 
@@ -128,7 +129,8 @@ async def calendar_list(ctx: RunContext[ToolContext], day: str | None = None, at
             continue
         # Who organises and attends is vouched for only when our own server created the event;
         # an outside invitation's organiser and guest list are whatever its sender wrote.
-        internal = str(e.get("organizer", "")).rpartition("@")[2].lower() in domains
+        # An invitation that arrived by mail is outside content whatever its ORGANIZER says.
+        internal = str(e.get("organizer", "")).rpartition("@")[2].lower() in domains and not e.get("via_mail")
         values = {k: e.get(k) for k in ("id", "start", "end", "organizer", "attendees")}
         if include_text:
             values |= {"title": e.get("title", ""), "description": e.get("description", "")}
