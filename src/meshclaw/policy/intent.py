@@ -8,6 +8,8 @@ intent only when
 - it is not only the source or subject of what the owner asks to read ("from", "by", "about",
   "regarding", "of" before it, in a clause without a verb of answering: "reply to the mail from
   eve" does intend eve), unless a later clause answers them ("... and reply to her"), and
+- for a person or an address: its clause addresses someone ("send", "reply", "invite", "meet")
+  or places it as a participant ("to", "with", "cc"); "check what eve@... wants" does not, and
 - for a short number: it stands where an identifier stands ("#3", "ticket 3", "id 3"), not as a
   time, a date, a count or a list number.
 
@@ -23,8 +25,10 @@ _NEGATION = re.compile(r"\b(?:not|don't|dont|never|no longer|without|nobody|no o
 _NOT_NEGATION = re.compile(r"\b(?:don't|do not|dont) forget\b|\bnot only\b")
 _SOURCE = {"from", "by", "about", "regarding", "re", "of", "sender", "mentioning", "concerning"}
 _ANSWER = re.compile(r"\b(?:reply|replies|respond|answer|write back|get back|call back)\b")
-_ADDRESSING = re.compile(r"\b(?:reply|respond|answer|send|email|mail|forward|write|tell|ask|invite|cc|share|message|"
-                         r"notify|ping|contact|call|add|loop|let)\b")
+_ADDRESSING = re.compile(r"\b(?:reply|respond|answer|send|email|e-mail|mail|forward|write|tell|ask|invite|cc|share|"
+                         r"message|notify|ping|contact|call|add|loop|let|meet|meeting|schedule|book|introduce|"
+                         r"post|dm|text|thank|remind|update|pay|transfer)\b")
+_PARTICIPANT = {"to", "with", "cc", "bcc", "for", "invite", "and", "&", "recipient", "attendee", "attendees", "me"}
 _PRONOUN = re.compile(r"\b(?:her|him|them|they|she|he|the sender|that person|that address)\b")
 _ID_NOUNS = {"id", "no", "number", "ticket", "issue", "item", "order", "invoice", "case", "message", "note", "event",
              "task", "pr", "bug", "entry", "record", "draft", "file", "request", "incident", "mail", "email",
@@ -60,8 +64,14 @@ def _number_is_an_id(text: str, start: int, end: int) -> bool:
     return bool(words) and words[-1] in _ID_NOUNS
 
 
-def intended_at(text: str, start: int, end: int, value: str) -> bool:
-    """Is the mention of ``value`` at ``text[start:end]`` (normalised owner text) a real request for it?"""
+def intended_at(text: str, start: int, end: int, value: str, *, person: bool | None = None) -> bool:
+    """Is the mention of ``value`` at ``text[start:end]`` (normalised owner text) a real request for it?
+
+    ``person``: the value names someone (an address, or a name from the directory); None: decided
+    from the value (an ``@`` in it).
+    """
+    if person is None:
+        person = "@" in value
     if SHORT_NUMBER.match(value) and not _number_is_an_id(text, start, end):
         return False
     spans = _clauses(text)
@@ -71,7 +81,12 @@ def intended_at(text: str, start: int, end: int, value: str) -> bool:
     if _negated(clause):
         return False
     before = re.findall(r"[\w']+", text[a:start])
-    if before and before[-1] in _SOURCE and not _ANSWER.search(clause):
+    subject_only = bool(before) and before[-1] in _SOURCE and not _ANSWER.search(clause)
+    if person and not subject_only:
+        # A person or an address is a target only where the clause addresses someone ("send",
+        # "reply", "invite") or places them as a participant ("to", "with", "cc").
+        subject_only = not (_ADDRESSING.search(clause) or (before and before[-1] in _PARTICIPANT))
+    if subject_only:
         # Only the subject of a reading; intended if a later clause answers or addresses them.
         for c0, c1 in spans[index + 1:]:
             later = text[c0:c1]

@@ -45,7 +45,8 @@ _RIGHT = r"(?![\w@+/-]|\.\w)"
 RELAY_WORDS = payload.SHINGLE + payload.RELAY_SHINGLES - 1  # the shortest passage that counts as relayed
 _ADDRESS = re.compile(r"^([\w.+-]+)@([\w-]+(?:\.[\w-]+)+)$")
 _SIMPLE = re.compile(r"[^\W_]+")
-_SENTENCE = re.compile(r"(?<=[a-z0-9/])\.(?=[A-Z][a-z])")  # "bob@example.com.Then": a full stop, not a label
+# "bob@example.com.Then archive": a full stop before the next sentence, not a domain label ("Partner.Example.org").
+_SENTENCE = re.compile(r"(?<=[a-z0-9/])\.(?=[A-Z][a-z]+(?:\s|$|[,;:!?]))")
 
 
 def _norm(text: str, *, prose: bool = False) -> str:
@@ -154,7 +155,7 @@ def _count(value: Any) -> int:
     return 1
 
 
-_ID_KEY = re.compile(r"^(?:id|uid|uuid|key|path|href|[a-z]+_(?:id|uid))$")
+_ID_KEY = re.compile(r"^(?:id|uid|uuid|key|path|href|created|[a-z]+_(?:id|uid))$")
 
 
 def _identifiers(value: Any, label: Label, depth: int = 0) -> Iterator[tuple[Any, Label]]:
@@ -253,12 +254,17 @@ class ProvenanceTracker:
         found that object for the owner: its *trusted* identifier fields (``id``, ``event_id``,
         ``path``...) are the owner's intent, not everything the object says. A write or external
         call that ran created or changed an object at the owner's request (or with a person's
-        approval): its trusted result is the owner's. Untrusted fields stay untrusted.
+        approval): the identifiers in its result are the owner's too (not the recipients it
+        echoes back). Untrusted fields stay untrusted.
         """
         from meshclaw.domain.effects import Effect
 
         if spec.effect is not Effect.READ:
-            self.observe(value, label, found=True)
+            # What the call created or changed (its id), not what it echoes back: a send's result
+            # repeats its recipients, and they must not become intended for the rest of the run.
+            for ident, lb in _identifiers(value, label):
+                self.observe(ident, lb, found=True)
+            self.observe(value, label)
             return
         if args:
             values = [a for v in args.values() if v not in (None, "", [], {}) and not isinstance(v, bool)
@@ -392,7 +398,7 @@ class ProvenanceTracker:
         if not words:
             return False
         for text in owner:
-            if all(any(intended_at(text, x.start(), x.end(), w) for x in re.finditer(rf"\b{re.escape(w)}\b", text))
+            if all(any(intended_at(text, x.start(), x.end(), w, person=True) for x in re.finditer(rf"\b{re.escape(w)}\b", text))
                    for w in words):
                 return True
         return False
