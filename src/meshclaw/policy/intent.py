@@ -24,7 +24,8 @@ _CLAUSES = re.compile(r"[.;!?\n]+(?:\s|$)|,\s+|\s+but\s+|\s+then\s+")
 _NEGATION = re.compile(r"\b(?:not|don't|dont|never|no longer|without|nobody|no one)\b")
 _NOT_NEGATION = re.compile(r"\b(?:don't|do not|dont) forget\b|\bnot only\b")
 _SOURCE = {"from", "by", "about", "regarding", "re", "of", "sender", "mentioning", "concerning"}
-_ANSWER = re.compile(r"\b(?:reply|replies|respond|answer|write back|get back|call back)\b")
+# Verbs whose counterpart is the party a thing came from: "reply to the mail from eve", "pay the invoice from Acme".
+_ANSWER = re.compile(r"\b(?:reply|replies|respond|answer|write back|get back|call back|pay|refund|reimburse|remit)\b")
 _ADDRESSING = re.compile(r"\b(?:reply|respond|answer|send|email|e-mail|mail|forward|write|tell|ask|invite|cc|share|"
                          r"message|notify|ping|contact|call|add|loop|let|meet|meeting|schedule|book|introduce|"
                          r"post|dm|text|thank|remind|update|pay|transfer)\b")

@@ -366,9 +366,15 @@ class ProvenanceTracker:
         return any(needle in text for text, label in self.trusted if label.source in (Source.OWNER, Source.CONFIG))
 
     def host_trusted(self, link: str) -> bool:
-        """Is the host of a URL (or the domain of an address), or a parent domain of it, in trusted content?"""
+        """Is the host of a URL (or the domain of an address), or a parent domain of it, named by the owner,
+        the configuration or the directory (the organisation's domains)?
+
+        Tool output does not count: a trusted field can still name an outsider (a chat guest's
+        authenticated identity), and that does not make links to the outsider's domain the owner's.
+        """
         labels = _host(link).split(".")
-        return any(self._host_in(".".join(labels[i:]), self.trusted) for i in range(len(labels) - 1))
+        own = [(t, lb) for t, lb in self.trusted if lb.source in (Source.OWNER, Source.CONFIG, Source.DIRECTORY)]
+        return any(self._host_in(".".join(labels[i:]), own) for i in range(len(labels) - 1))
 
     def host_untrusted(self, link: str) -> bool:
         """Is the host of a URL known only from untrusted content?"""

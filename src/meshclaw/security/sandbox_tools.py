@@ -100,8 +100,10 @@ async def chat_read(ctx: RunContext[ToolContext], channel: str, limit: int = 30)
     messages = of(ctx).channels.get(channel.lstrip("#"))
     if messages is None:
         raise ModelRetry(f"no channel {channel!r}")
-    # The author is the chat server's authenticated member, not something the message says.
-    return [_meta(dict(m), "id", "ts", "author") for m in messages[-limit:]]
+    # A member's name is the chat server's authenticated account, not something the message says;
+    # a guest chose their own name (and address), so it is outside content like the text.
+    return [_meta(dict(m), "id", "ts", *(() if str(m.get("author", "")).startswith("guest:") else ("author",)))
+            for m in messages[-limit:]]
 
 
 @tool("chat.post", Effect.EXTERNAL, sensitive=("channel",))
