@@ -99,6 +99,8 @@ def table(records: Iterable[RunRecord], residual: Iterable[str] = ()) -> list[st
         asked = ",".join(sorted({a["rule"].replace("provenance-", "") for a in h.asked})) if h and h.asked else "-"
         attack = "; ".join(f"{a.tool} {a.outcome}{'/' + a.rule.replace('provenance-', '') if a.rule else ''}"
                            for a in r.attack)
+        if r.attack_reads:
+            attack = "; ".join(filter(None, [attack, f"reads {r.leaked_reads} leaked of {r.attack_reads}"]))
         name = r.scenario + ("*" if r.scenario in probes else "")
         rows.append(f"{name:<28} {r.surface:<8} {r.kind:<11} {benign:<7} {asked:<28} {attack}")
     return rows
