@@ -23,6 +23,7 @@ from typing import Any
 from .client import MailClient
 from .compose import SENDING_FLAG, as_crlf_bytes, smtp_send
 from .errors import MailError, SendUncertain
+from .labels import PROVENANCE_HEADER, UNTRUSTED_COPY
 from .settings import EmailSettings
 
 
@@ -55,9 +56,9 @@ def _sent_state(settings: EmailSettings, password: str, message_id: str) -> tupl
     return "new", None
 
 
-def _store_pending(settings: EmailSettings, password: str, raw: bytes) -> int | None:
+def _store_pending(settings: EmailSettings, password: str, raw: bytes, untrusted: bool = False) -> int | None:
     with MailClient(settings, password) as client:
-        return client.append(settings.sent_folder, raw, ["\\Seen", SENDING_FLAG])
+        return client.append(settings.sent_folder, raw, ["\\Seen", SENDING_FLAG] + ([UNTRUSTED_COPY] if untrusted else []))
 
 
 def _settle(settings: EmailSettings, password: str, message_id: str, uid: int | None, delivered: bool) -> None:
@@ -87,8 +88,10 @@ async def send_once(settings: EmailSettings, password: str, msg: EmailMessage, r
             f"Check with the recipients, then remove the copy from {settings.sent_folder!r} to allow a new send."
         )
     pending_uid = None
+    untrusted = msg.get(PROVENANCE_HEADER) is not None
     if settings.append_sent:
-        pending_uid = await asyncio.to_thread(_store_pending, settings, password, as_crlf_bytes(msg))
+        pending_uid = await asyncio.to_thread(_store_pending, settings, password, as_crlf_bytes(msg), untrusted)
+    del msg[PROVENANCE_HEADER]  # the label is for the owner's copy, not for the recipients
     try:
         refused = await smtp_send(settings, password, msg, recipients)
     except SendUncertain:

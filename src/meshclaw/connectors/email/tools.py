@@ -27,7 +27,7 @@ from meshclaw.runtime.context import RunDeps
 from .client import MailClient, imap_quote
 from .compose import build, clean_addresses, message_id_for
 from .errors import MailError, MailNotFound
-from .labels import listing_label, message_label
+from .labels import PROVENANCE_HEADER, UNTRUSTED_COPY, listing_label, message_label
 from .outbox import save_draft, send_once
 from .mime_names import message_ids, reply_references
 from .reading import addresses, header_block, read_message, summarize
@@ -78,7 +78,8 @@ def _list_sync(settings: EmailSettings, password: str, folder: str, criteria: st
         "uidvalidity": status["UIDVALIDITY"],
         "messages": [s.brief() for s in summaries],
     }
-    return Labelled(value, listing_label(settings, folder, (s.sender for s in summaries)))
+    return Labelled(value, listing_label(settings, folder, (s.sender for s in summaries),
+                                         untrusted_copies=any(UNTRUSTED_COPY in s.flags for s in summaries)))
 
 
 @tool("email.list", Effect.READ, output_trust="untrusted")
@@ -141,7 +142,7 @@ def _read_sync(settings: EmailSettings, password: str, folder: str, uid: int, ma
             client.store(uid, ["\\Seen"], add=True)
             view["unread"] = False
     view["folder"] = folder
-    return Labelled(view, message_label(settings, folder, summary.sender))
+    return Labelled(view, message_label(settings, folder, summary.sender, summary.flags))
 
 
 @tool("email.read", Effect.READ, output_trust="untrusted")
@@ -263,6 +264,9 @@ async def _compose(ctx: RunContext[RunDeps], settings: EmailSettings, password: 
                     message_id=message_id, in_reply_to=in_reply_to, references=references)
     except MailError as e:
         raise ModelRetry(str(e)) from None
+    provenance = getattr(ctx.deps, "provenance", None)
+    if provenance is None or provenance.tainted:  # its Sent copy must not read back as the owner's words
+        msg[PROVENANCE_HEADER] = "untrusted"
     return msg, to_list + cc_list + bcc_list, to_list
 
 

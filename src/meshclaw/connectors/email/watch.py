@@ -171,7 +171,7 @@ class _Watcher:
         s = summarize(item)
         self._remember(item)
         value = {"folder": self.folder, **s.brief(), "uidvalidity": self.uidvalidity}
-        self.emit(Labelled(value, message_label(self.settings, self.folder, s.sender)))
+        self.emit(Labelled(value, message_label(self.settings, self.folder, s.sender, s.flags)))
 
     def _remember(self, item: dict[str, Any]) -> None:
         self.seen[_key(item)] = None
