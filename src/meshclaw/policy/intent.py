@@ -29,7 +29,12 @@ _ANSWER = re.compile(r"\b(?:reply|replies|respond|answer|write back|get back|cal
 _ADDRESSING = re.compile(r"\b(?:reply|respond|answer|send|email|e-mail|mail|forward|write|tell|ask|invite|cc|share|"
                          r"message|notify|ping|contact|call|add|loop|let|meet|meeting|schedule|book|introduce|"
                          r"post|dm|text|thank|remind|update|pay|transfer)\b")
-_PARTICIPANT = {"to", "with", "cc", "bcc", "for", "invite", "and", "&", "recipient", "attendee", "attendees", "me"}
+_PARTICIPANT = {"to", "cc", "bcc", "invite", "recipient", "recipients", "attendee", "attendees"}
+# "with" and "and" make a participant only of a meeting ("my 1:1 with Raj"), not of a reading
+# ("summarise the thread with eve@...").
+_WITH = {"with", "and", "&", "for"}
+_MEETING = re.compile(r"\b(?:1:1|one-on-one|meeting|call|sync|catch-up|catchup|lunch|dinner|session|standup|"
+                      r"interview|appointment|event|workshop|review|chat)\b")
 _PRONOUN = re.compile(r"\b(?:her|him|them|they|she|he|the sender|that person|that address)\b")
 _ID_NOUNS = {"id", "no", "number", "ticket", "issue", "item", "order", "invoice", "case", "message", "note", "event",
              "task", "pr", "bug", "entry", "record", "draft", "file", "request", "incident", "mail", "email",
@@ -86,7 +91,8 @@ def intended_at(text: str, start: int, end: int, value: str, *, person: bool | N
     if person and not subject_only:
         # A person or an address is a target only where the clause addresses someone ("send",
         # "reply", "invite") or places them as a participant ("to", "with", "cc").
-        subject_only = not (_ADDRESSING.search(clause) or (before and before[-1] in _PARTICIPANT))
+        subject_only = not (_ADDRESSING.search(clause) or (before and before[-1] in _PARTICIPANT)
+                            or (before and before[-1] in _WITH and _MEETING.search(clause)))
     if subject_only:
         # Only the subject of a reading; intended if a later clause answers or addresses them.
         for c0, c1 in spans[index + 1:]:

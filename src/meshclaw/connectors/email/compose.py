@@ -43,7 +43,7 @@ def clean_addresses(values: list[str] | str | None, what: str) -> list[str]:
         try:  # the guard's parser: what it checked is exactly what is delivered
             out.append(parse_address(raw))
         except AddressError:
-            raise MailError(f"{what}: {raw!r} is not exactly one email address") from None
+            raise MailError(f"{what}: {raw!r} is not an email address (exactly one well-formed address is needed)") from None
     if len(out) > MAX_RECIPIENTS:
         raise MailError(f"{what}: at most {MAX_RECIPIENTS} recipients")
     return out
