@@ -183,3 +183,21 @@ def test_notes_keep_the_label_of_the_run_that_wrote_them(tmp_path):
     later = ProvenanceTracker()
     later.observe([_note_view(n) for n in store.notes.list("alice")], Label(Source.TOOL, Trust.TRUSTED, "output of notes.list"))
     assert later.tainted and later.origin("ap@outside.test").trust == "untrusted"
+
+
+def test_a_condition_on_an_argument_the_tool_does_not_have_is_refused():
+    from meshclaw.connectors.registry import resolve
+    from meshclaw.domain.config import Config
+    from meshclaw.policy.conditions import grant_condition_problems
+
+    def config(condition: dict) -> Config:  # type: ignore[type-arg]
+        return Config.model_validate({
+            "users": [{"id": "alice", "name": "Alice", "email": "alice@example.com"}],
+            "models": {"m": {"kind": "scripted", "turns": [{"text": "hi"}]}},
+            "agents": [{"name": "a", "owner": "alice", "instructions": "x", "model": "m",
+                        "toolsets": {"notes": {"grants": [{"tool": "notes.add", "when": condition}]}}}]})
+
+    [(where, message)] = grant_condition_problems(config({"txt": {"max_items": 1}}), resolve)
+    assert where == ("agents", 0, "toolsets", "notes", "grants", 0, "when", "txt")
+    assert "notes.add has no argument 'txt'" in message and "text" in message
+    assert grant_condition_problems(config({"text": {"matches": "^[^@]*$"}}), resolve) == []
