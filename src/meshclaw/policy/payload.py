@@ -111,11 +111,24 @@ def personal_data(text: str) -> list[tuple[str, str]]:
     return out
 
 
+# A bare host written without a scheme: with a path ("pay.outside.test/now"), or ending in a common top-level domain.
+_BARE = re.compile(r"(?<![\w@./-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,24}(?:/[^\s<>\"'()\[\]{}]*)?", re.I)
+_TLDS = frozenset("com org net io co info biz app dev xyz site online link click top shop test example invalid ru cn "
+                  "uk de fr nl es it eu us ca au in br jp me tv ly gg to cc ai".split())
+
+
 def links(text: str) -> list[str]:
-    """URLs and mail addresses written inside free text, trailing sentence punctuation removed."""
+    """URLs, bare hosts and mail addresses written inside free text, trailing sentence punctuation removed."""
     found = [m.group(0).rstrip(".,;:!?") for m in URL.finditer(text)]
     rest = URL.sub(" ", text)
-    return found + [m.group(0).rstrip(".") for m in ADDRESS.finditer(rest)]
+    found += [m.group(0).rstrip(".") for m in ADDRESS.finditer(rest)]
+    rest = ADDRESS.sub(" ", rest)
+    for m in _BARE.finditer(rest):
+        value = m.group(0).rstrip(".,;:!?")
+        host = value.split("/", 1)[0]
+        if "/" in value or host.rsplit(".", 1)[-1].lower() in _TLDS:
+            found.append(value)
+    return found
 
 
 def is_text(value: Any) -> bool:
