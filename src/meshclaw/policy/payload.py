@@ -64,17 +64,6 @@ def _h(words: Iterable[str]) -> int:
     return hash(" ".join(words))
 
 
-def shingles(text: str) -> Iterator[tuple[int, bool]]:
-    """(hash, informative?) of each run of ``SHINGLE`` words of normalised ``text``.
-
-    A shingle is informative when at least three of its words are not common words.
-    """
-    words = _WORD.findall(normalise(text))
-    for i in range(len(words) - SHINGLE + 1):
-        window = words[i:i + SHINGLE]
-        yield _h(window), sum(1 for w in window if w not in STOPWORDS) >= 3
-
-
 def luhn(digits: str) -> bool:
     total, double = 0, False
     for c in reversed(digits):
