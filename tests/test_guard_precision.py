@@ -161,6 +161,12 @@ def test_a_value_the_owner_wrote_before_a_full_stop_is_matched():
     s = p.new_session("Send the agenda to dana@example.org.Then archive the thread")
     s.untrusted("agenda text", "mail")
     assert decide(p, s, SEND, {"to": ["dana@example.org"], "body": "Agenda attached."})[0] is Verdict.ALLOW
+    pay = ToolSpec("payments.pay", Effect.EXTERNAL, sensitive_args=("payee", "iban"))
+    bank = Policy(["payments.pay"], owner="alice", directory=DIRECTORY)
+    grouped = bank.new_session("Pay Acme Ltd 100 EUR to DE89 3704 0044 0532 0130 00")
+    grouped.untrusted("invoice text", "invoice")
+    assert decide(bank, grouped, pay, {"payee": "Acme Ltd", "iban": "DE89370400440532013000", "amount": 100})[0] is Verdict.ALLOW
+    assert decide(bank, grouped, pay, {"payee": "Acme Ltd", "iban": "DE89370400440532013001", "amount": 100})[0] is Verdict.ASK
 
 
 def test_asking_names_every_value_with_where_it_came_from():

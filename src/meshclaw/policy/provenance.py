@@ -47,6 +47,9 @@ _RIGHT = r"(?![\w@+/-]|\.\w)"
 RELAY_WORDS = payload.SHINGLE + payload.RELAY_SHINGLES - 1  # the shortest passage that counts as relayed
 _ADDRESS = re.compile(r"^([\w.+-]+)@([\w-]+(?:\.[\w-]+)+)$")
 _SIMPLE = re.compile(r"[^\W_]+")
+_CODE = re.compile(r"\+?[a-z0-9]*\d[a-z0-9]*(?:[ -][a-z0-9]+){0,12}")  # an IBAN, a card, a phone number, written in groups or not
+_CODE_RUN = re.compile(r"(?<![\w+])\+?[a-z]*\d[a-z0-9]*(?:[ -][a-z]*\d[a-z0-9]*)*(?!\w)")  # groups that each hold a digit
+_GROUPING = re.compile(r"(?<=[a-z0-9])[ -](?=[a-z0-9])")
 # "bob@example.com.Then archive": a full stop before the next sentence, not a domain label ("Partner.Example.org").
 _SENTENCE = re.compile(r"(?<=[a-z0-9/])\.(?=[A-Z][a-z]+(?:\s|$|[,;:!?]))")
 
@@ -156,11 +159,39 @@ class ProvenanceTracker:
         return sorted({label.origin for _, label in self.untrusted})
 
     def origin(self, value: str) -> Origin:
+        """Where ``value`` came from: the owner's intent first, then a trusted reference, then untrusted content."""
+        found: list[Origin] = []
         for needle in _variants(_norm(value)):
             o = self._origin(value, needle)
-            if o.trust != "unknown":
+            if o.intent:
                 return o
+            found.append(o)
+        compact = self._compact_origin(value)
+        if compact is not None:
+            found.insert(0, compact)
+        for trust in ("trusted", "untrusted"):
+            best = next((o for o in found if o.trust == trust and o.intent), None) or \
+                next((o for o in found if o.trust == trust), None)
+            if best is not None:
+                return best
         return Origin(value, "unknown", "written by the model")
+
+    def _compact_origin(self, value: str) -> Origin | None:
+        """A code the owner wrote in groups ("DE89 3704 0044 ...", "+44 20 7946 0000") used without them,
+        or the other way round: compared with spaces and dashes inside it removed."""
+        needle = _norm(value)
+        if not _CODE.fullmatch(needle):
+            return None
+        compact = _GROUPING.sub("", needle).lstrip("+")
+        if len(compact) < 6:
+            return None  # a short number is matched by its role in the request (see policy.intent), never loosely
+        for text, label in self.trusted:
+            if label.source not in (Source.OWNER, Source.CONFIG, Source.DIRECTORY):
+                continue
+            if any(_GROUPING.sub("", m.group(0)).lstrip("+") == compact for m in _CODE_RUN.finditer(text)):
+                owner = label.source is Source.OWNER
+                return Origin(value, "trusted", label.origin or label.source.value, intent=owner)
+        return None
 
     def _origin(self, value: str, needle: str) -> Origin:
         found: Origin | None = None
