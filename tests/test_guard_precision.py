@@ -211,3 +211,19 @@ def test_a_condition_on_an_argument_the_tool_does_not_have_is_refused():
     assert where == ("agents", 0, "toolsets", "notes", "grants", 0, "when", "txt")
     assert "notes.add has no argument 'txt'" in message and "text" in message
     assert grant_condition_problems(config({"text": {"matches": "^[^@]*$"}}), resolve) == []
+
+
+def test_config_check_refuses_a_condition_on_a_misspelt_argument(tmp_path):
+    import pytest
+
+    from meshclaw.domain.config_file import ConfigError
+    from meshclaw.operations.config import check_config
+
+    path = tmp_path / "meshclaw.yaml"
+    path.write_text(
+        "users:\n  - {id: alice, name: Alice, email: alice@example.com}\n"
+        "models:\n  m: {kind: scripted, turns: [{text: hi}]}\n"
+        "agents:\n  - name: a\n    owner: alice\n    instructions: x\n    model: m\n"
+        "    toolsets:\n      notes:\n        grants:\n          - {tool: notes.add, when: {txt: {max_items: 1}}}\n")
+    with pytest.raises(ConfigError, match="notes.add has no argument 'txt'"):
+        check_config(path)
