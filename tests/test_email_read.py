@@ -34,9 +34,11 @@ def unread_flags(mail, user=ALICE, folder="INBOX") -> list[bool]:
 
 def test_toolset_declares_effects_and_names():
     specs = {s.name: s for s in toolset().specs()}
-    assert set(specs) == {"email.list", "email.search", "email.read", "email.move", "email.flag", "email.draft", "email.send"}
-    assert {n for n, s in specs.items() if s.effect is Effect.READ} == {"email.list", "email.search", "email.read"}
-    assert all(specs[n].output_trust == "untrusted" for n in ("email.list", "email.search", "email.read"))
+    assert set(specs) == {"email.list", "email.search", "email.read", "email.move", "email.flag", "email.draft", "email.send",
+                          "email.raw"}
+    assert {n for n, s in specs.items() if s.effect is Effect.READ} == {"email.list", "email.search", "email.read", "email.raw"}
+    assert all(specs[n].output_trust == "untrusted" for n in ("email.list", "email.search", "email.read", "email.raw"))
+    assert [n for n, s in specs.items() if not s.offered] == ["email.raw"]  # for workflow code only
     assert {n for n, s in specs.items() if s.effect is Effect.WRITE} == {"email.move", "email.flag", "email.draft"}
     assert specs["email.send"].effect is Effect.EXTERNAL
     assert specs["email.send"].sensitive_args == ("to", "cc", "bcc")
