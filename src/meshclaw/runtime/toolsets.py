@@ -10,6 +10,8 @@ from meshclaw.domain.config import Agent, ToolsetGrant
 from meshclaw.domain.effects import Toolset, spec_of
 from meshclaw.domain.errors import ConnectorProblem
 
+from meshclaw.policy.conditions import tool_parameters
+
 from .guarded import GuardedToolset
 
 # Returns a Toolset of @tool functions, or (for an ``mcp:`` entry) a pydantic-ai toolset that lists
@@ -43,6 +45,11 @@ def granted_toolset(agent: Agent, resolve: ToolsetResolver) -> GuardedToolset:
                 known = ", ".join(sorted(available)) or "none"
                 raise ToolsetProblem(f"agent {agent.name}: grant names unknown tool {g.tool!r} (toolset {toolset_name} has: {known})")
             fn = available[g.tool]
+            unknown = sorted(set(g.when) - tool_parameters(fn))
+            if unknown:
+                # Fail closed: a condition on an argument the tool does not have would never hold it back.
+                raise ToolsetProblem(f"agent {agent.name}: the grant for {g.tool} has a condition on {', '.join(unknown)}, "
+                                     f"which {g.tool} does not take (it takes: {', '.join(sorted(tool_parameters(fn)))})")
             spec = spec_of(fn)
             functions.add_function(fn, name=spec.model_name, description=spec.description)
             specs[spec.model_name] = spec
