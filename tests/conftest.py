@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures_model import bundled_server  # noqa: F401 (a session-wide fixture)
+
 ROOT = Path(__file__).resolve().parents[1]
 MESHCLAW = [sys.executable, "-m", "meshclaw.surfaces.cli.main"]
 

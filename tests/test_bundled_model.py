@@ -195,13 +195,13 @@ needs_model = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def model():
+@pytest.fixture
+def model(bundled_server):
+    """A pydantic-ai model on the session's bundled server (tests.fixtures_model)."""
     from meshclaw.domain.config import BundledModel
-    from meshclaw.runtime.models.bundled import bundled_model, shutdown_bundled_server
+    from meshclaw.runtime.models.bundled import bundled_model
 
-    yield bundled_model(BundledModel(kind="bundled"), MODEL_HOME)
-    shutdown_bundled_server()
+    return bundled_model(BundledModel(kind="bundled"), MODEL_HOME)
 
 
 def notes_agent(model):

@@ -36,11 +36,7 @@ def test_only_bundled_agents_are_warmed(home):
 
 
 @pytest.mark.bundled_model
-def test_warmed_agent_starts_from_the_prefix_cache(home):
-    from meshclaw.runtime.models.bundled_install import model_path
-
-    if not model_path(home).is_file():
-        pytest.skip("the bundled model is not installed (scripts/test installs it)")
+def test_warmed_agent_starts_from_the_prefix_cache(home, bundled_server):
     with runtime(home, CONFIG) as rt:
         assert asyncio.run(rt.warm("keeper")) is True
         outcome, _ = run(rt, "keeper", "What time is it?")

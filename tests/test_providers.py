@@ -25,19 +25,10 @@ agents:
 """
 
 
-@pytest.fixture(scope="module")
-def llama(tmp_path_factory):
-    from meshclaw.domain.config import BundledModel
-    from meshclaw.runtime.models.bundled import _shared_server
-    from meshclaw.runtime.models.bundled_install import model_path
-    from meshclaw.surfaces.cli.home import meshclaw_home
-
-    path = model_path(meshclaw_home())
-    if not path.is_file():
-        pytest.skip(f"the bundled model is not installed at {path} (scripts/test installs it)")
-    server = _shared_server(path, BundledModel(kind="bundled"))
-    base = server.ensure_started().removesuffix("/").removesuffix("/v1")
-    return base, server.api_key
+@pytest.fixture
+def llama(bundled_server):
+    """The session's bundled server (tests.fixtures_model): its address without ``/v1``, and its key."""
+    return bundled_server.url.removesuffix("/").removesuffix("/v1"), bundled_server.api_key
 
 
 @pytest.mark.parametrize("agent", ["via-openai", "via-anthropic", "via-fallback"])
