@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import textwrap
 import uuid
 from pathlib import Path
 
 import pytest
 
+from tests.cli_support import MESHCLAW, ROOT, in_process, in_subprocess, runs_in_process
 from tests.fixtures_model import bundled_server  # noqa: F401 (a session-wide fixture)
 
-ROOT = Path(__file__).resolve().parents[1]
-MESHCLAW = [sys.executable, "-m", "meshclaw.surfaces.cli.main"]
+__all__ = ["MESHCLAW", "ROOT", "write_config"]
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +33,10 @@ def home(tmp_path, monkeypatch) -> Path:
     return h
 
 
-def write_config(home: Path, text: str) -> Path:
+def write_config(home: Path, text) -> Path:  # type: ignore[no-untyped-def]
+    """Write the configuration file of ``home``: YAML text, or a ``tests.builders.Org``."""
+    if not isinstance(text, str):
+        return text.write(home)
     path = home / "meshclaw.yaml"
     path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
     return path
@@ -43,11 +44,19 @@ def write_config(home: Path, text: str) -> Path:
 
 @pytest.fixture
 def cli(home):
-    """Run the real ``meshclaw`` command in a new process, as a person would."""
+    """Run the ``meshclaw`` command as a person would; its result has returncode, stdout and stderr.
 
-    def run(*args: str, env: dict | None = None, timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess:
-        e = dict(os.environ, PYTHONPATH=str(ROOT), MESHCLAW_HOME=str(home), **(env or {}))
-        p = subprocess.run([*MESHCLAW, *args], capture_output=True, text=True, env=e, timeout=timeout, cwd=ROOT)
+    Store-only commands (``tests.cli_support.IN_PROCESS``: runs, audit, approvals, grants, config...)
+    run in this process through Typer's CliRunner; the rest, and any call with ``process=True``, in a
+    new process.
+    """
+
+    def run(*args: str, env: dict | None = None, timeout: float = 120, check: bool = False,
+            process: bool = False) -> subprocess.CompletedProcess:
+        if runs_in_process(args) and not process:
+            p = in_process(args, env or {})
+        else:
+            p = in_subprocess(args, env or {}, home, timeout)
         if check and p.returncode != 0:
             raise AssertionError(f"meshclaw {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
         return p
