@@ -31,6 +31,13 @@ def say(text: str) -> dict[str, Any]:
     return {"text": text}
 
 
+def _put(items: tuple, key: Any, new: Any, key_of: Any) -> tuple:
+    # Replace the item with this key where it stands, or append it.
+    if any(key_of(i) == key for i in items):
+        return tuple(new if key_of(i) == key else i for i in items)
+    return items + (new,)
+
+
 def _toolsets(toolsets: dict[str, Any]) -> dict[str, Any]:
     # {"notes": ["notes.add"]} is shorthand for {"notes": {"grants": ["notes.add"]}}; a dict is kept as given.
     return {name: {"grants": list(spec)} if isinstance(spec, (list, tuple)) else dict(spec)
@@ -55,11 +62,11 @@ class Org:
     def user(self, id: str, name: str | None = None, **fields: Any) -> Org:
         """Add (or replace) a user; ``name`` defaults to the id capitalised, e.g. ``alice`` → ``Alice``."""
         entry = {"id": id, "name": name or id.capitalize(), **fields}
-        return replace(self, users=tuple(u for u in self.users if u["id"] != id) + (entry,))
+        return replace(self, users=_put(self.users, id, entry, lambda u: u["id"]))
 
     def model(self, name: str, kind: str, **settings: Any) -> Org:
         """Add (or replace) a model entry, e.g. ``model("remote", "openai", model="m", base_url=...)``."""
-        return replace(self, models=tuple(m for m in self.models if m[0] != name) + ((name, {"kind": kind, **settings}),))
+        return replace(self, models=_put(self.models, name, (name, {"kind": kind, **settings}), lambda m: m[0]))
 
     def scripted(self, name: str, *turns: dict[str, Any], **settings: Any) -> Org:
         """Add a scripted model that plays ``turns`` (see ``call`` and ``say``) in order."""
@@ -87,7 +94,7 @@ class Org:
 
     def set(self, key: str, value: Any) -> Org:
         """Add (or replace) any other top-level section, e.g. ``set("reader", {...})``."""
-        return replace(self, extra=tuple(e for e in self.extra if e[0] != key) + ((key, value),))
+        return replace(self, extra=_put(self.extra, key, (key, value), lambda e: e[0]))
 
     def data(self) -> dict[str, Any]:
         """The configuration as the dict a YAML file would hold."""

@@ -13,13 +13,16 @@ from meshclaw.domain.config_file import parse_config
 from meshclaw.domain.secrets import Secrets
 from meshclaw.runtime.engine import Runtime
 from meshclaw.store.facade import Store
+from tests.builders import Org
 
 
 @contextmanager
-def runtime(home: Path, config_text: str, store_url: str | None = None, *, promote: bool = True) -> Iterator[Runtime]:
-    """A launched Runtime over ``home``. ``promote``: its agents act for real, as if their owners had
-    promoted them (``Runtime.start`` rehearses agents that are not promoted)."""
-    config = parse_config(textwrap.dedent(config_text), home / "meshclaw.yaml")
+def runtime(home: Path, config_text: str | Org, store_url: str | None = None, *, promote: bool = True) -> Iterator[Runtime]:
+    """A launched Runtime over ``home`` for a configuration given as YAML text or a ``tests.builders.Org``.
+    ``promote``: its agents act for real, as if their owners had promoted them (``Runtime.start``
+    rehearses agents that are not promoted)."""
+    text = config_text if isinstance(config_text, str) else config_text.yaml()
+    config = parse_config(textwrap.dedent(text), home / "meshclaw.yaml")
     store = Store(home, store_url)
     if promote:
         for agent in config.agents:
