@@ -92,6 +92,14 @@ class Org:
                  "model": self.models[-1][0] if self.models else "script", **given}
         return replace(self, agents=self.agents + (entry,))
 
+    def local_user(self, user_id: str = "alice", login: str | None = None) -> Org:
+        """Map ``login`` (default: the login running the tests) to ``user_id`` in ``local_users``, so
+        commands act as that user (see tests/support/local_user.py)."""
+        from tests.support.local_user import LOGIN
+
+        current = dict(next((v for k, v in self.extra if k == "local_users"), {}))
+        return self.set("local_users", {**current, login or LOGIN: user_id})
+
     def set(self, key: str, value: Any) -> Org:
         """Add (or replace) any other top-level section, e.g. ``set("reader", {...})``."""
         return replace(self, extra=_put(self.extra, key, (key, value), lambda e: e[0]))

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.builders import Org
 from tests.runtime_support import run, runtime
 from tests.test_runs import config
 
 
-def budgeted(limit: int, where: str = "agent") -> str:
-    text = config()
+def budgeted(limit: int, where: str = "agent") -> Org:
+    budget = {"tokens_per_day": limit}
     if where == "agent":
-        return text.replace("    toolsets:", f"    budget: {{tokens_per_day: {limit}}}\n    toolsets:")
-    return text.replace("email: alice@example.com}", f"email: alice@example.com, budget: {{tokens_per_day: {limit}}}}}")
+        return config().agent("keeper", budget=budget)
+    return config().user("alice", email="alice@example.com", budget=budget)
 
 
 def test_run_stops_cleanly_before_exceeding_its_budget(home):

@@ -5,33 +5,18 @@ from __future__ import annotations
 from meshclaw.connectors.registry import resolve
 from meshclaw.domain.config import Agent
 from meshclaw.runtime.toolsets import granted_toolset
+from tests.builders import Org, call, say
 from tests.runtime_support import run, runtime
-from tests.support.local_user import mapped
 
-BASE = mapped("""
-organisation: {name: Example Corp, domains: [example.com]}
-users:
-  - {id: alice, name: Alice, email: alice@example.com}
-models:
-  script:
-    kind: scripted
-    turns:
-      - {tool: notes.add, args: {text: "buy milk"}}
-      - {tool: notes.list, args: {}}
-      - {text: "done"}
-agents:
-  - name: keeper
-    owner: alice
-    instructions: Keep notes.
-    model: script
-    autonomy: AUTONOMY
-    toolsets:
-      notes: {grants: GRANTS}
-""")
+NOTES = (Org().organisation().user("alice", email="alice@example.com")
+         .scripted("script", call("notes.add", text="buy milk"), call("notes.list"), say("done"))
+         .agent("keeper", instructions="Keep notes.", model="script")
+         .local_user("alice"))
 
 
-def config(autonomy="auto", grants="[notes.add, notes.list]") -> str:
-    return BASE.replace("AUTONOMY", autonomy).replace("GRANTS", grants)
+def config(autonomy: str = "auto", grants: tuple | list = ("notes.add", "notes.list")) -> Org:
+    """keeper, who notes "buy milk" then lists the notes, with this autonomy and these notes grants."""
+    return NOTES.agent("keeper", autonomy=autonomy, toolsets={"notes": grants})
 
 
 def test_only_granted_tools_are_offered():
@@ -60,7 +45,7 @@ def test_auto_run_executes_records_usage_and_audits(home):
 
 
 def test_ungranted_tool_call_never_executes(home):
-    with runtime(home, config(grants="[notes.list]")) as rt:
+    with runtime(home, config(grants=["notes.list"])) as rt:
         outcome, _ = run(rt, "keeper", "remember to buy milk")
         assert rt.store.notes.list("alice") == []
         assert not any(r.tool == "notes.add" for r in rt.store.audit.records(run_id=outcome.run_id))
@@ -76,8 +61,7 @@ def test_observe_agent_proposes_but_never_writes(home):
 
 
 def test_ask_agent_does_not_write_without_approval(home):
-    text = config(autonomy="ask").replace("    toolsets:", "    limits: {approval_seconds: 1}\n    toolsets:")
-    with runtime(home, text) as rt:
+    with runtime(home, config(autonomy="ask").agent("keeper", limits={"approval_seconds": 1})) as rt:
         outcome, events = run(rt, "keeper", "remember to buy milk")
         assert rt.store.notes.list("alice") == []
         assert any(e["kind"] == "tool" and e["verdict"] == "ask" for e in events)
@@ -109,7 +93,8 @@ def test_snapshot_round_trip_keeps_grant_conditions():
     from meshclaw.domain.config_file import parse_config
     from meshclaw.runtime.engine import snapshot
 
-    parsed = parse_config(config(grants='[{tool: notes.add, when: {text: {matches: "[^@]*"}}}]'), __import__("pathlib").Path("x"))
+    grants = [{"tool": "notes.add", "when": {"text": {"matches": "[^@]*"}}}]
+    parsed = parse_config(config(grants=grants).yaml(), __import__("pathlib").Path("x"))
     snap = snapshot(parsed.agents[0], parsed)
     rebuilt = Agent.model_validate(snap["agent"])
     grant = rebuilt.toolsets["notes"].grants[0]
