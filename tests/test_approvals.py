@@ -6,46 +6,32 @@ import asyncio
 import os
 import signal
 import subprocess
-import time
 
 from meshclaw.runtime.control import answer_approval
+from tests.builders import Org, call, say
 from tests.conftest import MESHCLAW, ROOT, write_config
 from tests.runtime_support import runtime
-from tests.support.local_user import mapped
+from tests.waiting import wait_for, wait_for_async
 
-CONFIG = mapped("""
-users: [{id: alice, name: Alice, email: alice@example.com}]
-models:
-  script:
-    kind: scripted
-    turns:
-      - {tool: notes.add, args: {text: "buy milk"}}
-      - {tool: notes.add, args: {text: "buy milk"}}
-      - {text: "done"}
-agents:
-  - name: keeper
-    owner: alice
-    instructions: Keep notes.
-    model: script
-    autonomy: ask
-    limits: {approval_seconds: EXPIRY}
-    toolsets:
-      notes: {grants: [notes.add, notes.list]}
-""")
+ADD_MILK = call("notes.add", text="buy milk")
+KEEPER = (Org().user("alice", email="alice@example.com")
+          .scripted("script", ADD_MILK, ADD_MILK, say("done"))
+          .agent("keeper", instructions="Keep notes.", model="script", autonomy="ask",
+                 toolsets={"notes": ["notes.add", "notes.list"]})
+          .local_user("alice"))
 
 
-def config(expiry=3600) -> str:
-    return CONFIG.replace("EXPIRY", str(expiry))
+def config(expiry=3600) -> Org:
+    """keeper, who asks before each of two identical notes; a request expires after ``expiry`` seconds."""
+    return KEEPER.agent("keeper", limits={"approval_seconds": expiry})
 
 
 async def _pending(rt, n=1, timeout=20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pending = rt.store.approvals.pending()
-        if len(pending) >= n:
-            return pending
-        await asyncio.sleep(0.05)
-    raise AssertionError("no approval request appeared")
+    def pending():  # type: ignore[no-untyped-def]
+        found = rt.store.approvals.pending()
+        return found if len(found) >= n else None
+
+    return await wait_for_async(pending, timeout, what="an approval request")
 
 
 def _answer(rt, approval, decision, scope="call"):  # type: ignore[no-untyped-def]
@@ -109,18 +95,18 @@ def _all_approvals(rt):  # type: ignore[no-untyped-def]
 
 
 def test_waiting_run_survives_sigkill_and_resumes_after_approval(home, cli):
-    write_config(home, config().replace("- {tool: notes.add, args: {text: \"buy milk\"}}\n      - {text", "- {text"))
+    write_config(home, config().scripted("script", ADD_MILK, say("done")))
     cli("promote", "keeper", check=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT), MESHCLAW_HOME=str(home))
     worker = subprocess.Popen([*MESHCLAW, "run", "keeper", "remember milk"], env=env, cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while True:
+
+    def asked():  # type: ignore[no-untyped-def]
+        assert worker.poll() is None, "the run ended before asking"
         listing = cli("approvals", "--json", check=True)
-        if '"tool": "notes.add"' in listing.stdout:
-            break
-        assert time.monotonic() < deadline and worker.poll() is None
-        time.sleep(0.2)
+        return listing if '"tool": "notes.add"' in listing.stdout else None
+
+    listing = wait_for(asked, 60, 0.2, what="keeper's approval request")
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait(10)
     import json
@@ -131,7 +117,7 @@ def test_waiting_run_survives_sigkill_and_resumes_after_approval(home, cli):
 
     # A fresh worker takes over the waiting run; the approval is given from a third process.
     resumer = subprocess.Popen([*MESHCLAW, "resume"], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    time.sleep(3)
+    wait_for(lambda: _executor_started(home, resumer.pid), 60, what="the resuming process's first heartbeat")
     approved = cli("approve", request["id"], check=True)
     assert "approved" in approved.stdout
     out, _ = resumer.communicate(timeout=60)
@@ -140,3 +126,14 @@ def test_waiting_run_survives_sigkill_and_resumes_after_approval(home, cli):
     assert runs.count("call  done  notes.add") == 1
     again = cli("approve", request["id"])
     assert again.returncode == 2 and "already approved" in again.stderr
+
+
+def _executor_started(home, pid: int) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the process ``pid`` has launched its runtime (its executor's first heartbeat is stored)."""
+    from sqlalchemy import select
+
+    from meshclaw.store.facade import Store
+    from meshclaw.store.tables import Executor
+
+    with Store(home).db.session() as s:
+        return s.scalar(select(Executor.id).where(Executor.pid == pid)) is not None
