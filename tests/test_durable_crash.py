@@ -7,34 +7,16 @@ import os
 import signal
 import sqlite3
 import subprocess
-import time
 
+from tests.builders import Org, call, say
 from tests.conftest import MESHCLAW, ROOT, write_config
-from tests.support.local_user import mapped
+from tests.waiting import wait_for
 
-CONFIG = mapped("""
-users:
-  - id: alice
-    name: Alice
-models:
-  script:
-    kind: scripted
-    turns:
-      - {tool: counter.bump, args: {key: a}}
-      - {tool: counter.bump, args: {key: b}}
-      - {tool: counter.bump, args: {key: c}}
-      - {text: all three bumped}
-agents:
-  - name: bumper
-    owner: alice
-    instructions: Bump the counter.
-    model: script
-    autonomy: auto
-    toolsets:
-      counter:
-        module: tests.support.counter_tools:toolset
-        grants: [counter.bump]
-""")
+CONFIG = (Org().user("alice")
+          .scripted("script", *(call("counter.bump", key=k) for k in "abc"), say("all three bumped"))
+          .agent("bumper", instructions="Bump the counter.", model="script", autonomy="auto",
+                 toolsets={"counter": {"module": "tests.support.counter_tools:toolset", "grants": ["counter.bump"]}})
+          .local_user("alice"))
 
 
 def _counts(db: str, table: str) -> dict[str, int]:
@@ -52,11 +34,12 @@ def test_sigkill_mid_run_then_resume_runs_each_side_effect_exactly_once(home, tm
     worker = subprocess.Popen([*MESHCLAW, "run", "bumper", "bump a, b and c"], env=env, cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     marker = counter + ".b.reached"
-    deadline = time.monotonic() + 60
-    while not os.path.exists(marker):
+
+    def reached() -> bool:
         assert worker.poll() is None, worker.stdout.read().decode()
-        assert time.monotonic() < deadline, "the run never reached the second call"
-        time.sleep(0.05)
+        return os.path.exists(marker)
+
+    wait_for(reached, 60, what="the run reaching the second call")
     os.killpg(worker.pid, signal.SIGKILL)  # mid-call: b's effect is written, its step is not checkpointed
     worker.wait(timeout=10)
     assert worker.returncode == -signal.SIGKILL
