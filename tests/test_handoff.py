@@ -7,30 +7,18 @@ import os
 import signal
 import stat
 import subprocess
-import time
 
 import pytest
 
+from tests.builders import Org, call, say
 from tests.conftest import MESHCLAW, ROOT, write_config
-from tests.support.local_user import LOGIN, mapped
+from tests.support.local_user import LOGIN
+from tests.waiting import wait_for
 
-CONFIG = mapped("""
-users: [{id: alice, name: Alice, email: alice@example.com}]
-models:
-  script:
-    kind: scripted
-    turns:
-      - {tool: notes.add, args: {text: "buy milk"}}
-      - {text: "saved"}
-agents:
-  - name: keeper
-    owner: alice
-    instructions: Keep notes.
-    model: script
-    autonomy: AUTONOMY
-    toolsets:
-      notes: {grants: [notes.add, notes.list]}
-""")
+KEEPER = (Org().user("alice", email="alice@example.com")
+          .scripted("script", call("notes.add", text="buy milk"), say("saved"))
+          .agent("keeper", instructions="Keep notes.", model="script", toolsets={"notes": ["notes.add", "notes.list"]})
+          .local_user("alice"))
 
 
 @pytest.fixture
@@ -38,7 +26,7 @@ def worker(home):
     procs = []
 
     def start(autonomy: str = "auto") -> subprocess.Popen:
-        write_config(home, CONFIG.replace("AUTONOMY", autonomy))
+        write_config(home, KEEPER.agent("keeper", autonomy=autonomy))
         env = dict(os.environ, PYTHONPATH=str(ROOT), MESHCLAW_HOME=str(home))
         p = subprocess.Popen([*MESHCLAW, "worker"], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True)
@@ -85,9 +73,7 @@ def test_the_worker_acts_as_the_connecting_login(home, cli, worker):
     p = cli("run", "keeper", "remember milk", check=True)
     assert "(in the worker)" in p.stderr
     # The worker reloads the configuration: this login is now bob, who may not run alice's agent.
-    write_config(home, CONFIG.replace("AUTONOMY", "auto").replace(f"{LOGIN}: alice", f"{LOGIN}: bob")
-                 .replace("users: [{id: alice, name: Alice, email: alice@example.com}]",
-                          "users: [{id: alice, name: Alice, email: alice@example.com}, {id: bob, name: Bob}]"))
+    write_config(home, KEEPER.agent("keeper", autonomy="auto").user("bob").local_user("bob"))
     refused = cli("run", "keeper", "remember milk")
     assert refused.returncode == 3
     assert refused.stderr.strip() == ("meshclaw: bob may not run keeper: only its owner alice, a delegate or an admin "
@@ -100,7 +86,7 @@ def test_the_worker_acts_as_the_connecting_login(home, cli, worker):
         answer = json.loads(s.makefile("r").readline())
     assert answer["kind"] == "error" and answer["code"] == 3
     assert answer["message"] == f"the request names login 'someone-else', but comes from {LOGIN!r}"
-    write_config(home, CONFIG.replace("AUTONOMY", "auto"))  # alice again: she reads what concerns her agent
+    write_config(home, KEEPER.agent("keeper", autonomy="auto"))  # alice again: she reads what concerns her agent
     operations = [(r["data"]["operation"], r["data"]["actor"], r["verdict"])
                   for r in json.loads(cli("audit", "show", "--kind", "operation", "--json", check=True).stdout)]
     assert operations == [("promote", "alice", "done"), ("run", "alice", "done"), ("run", "bob", "refused")]
@@ -121,10 +107,12 @@ def test_a_handed_over_run_waits_for_approval_in_the_worker(home, cli, worker):
     env = dict(os.environ, PYTHONPATH=str(ROOT), MESHCLAW_HOME=str(home))
     watching = subprocess.Popen([*MESHCLAW, "run", "keeper", "remember milk"], env=env, cwd=ROOT, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not (pending := json.loads(cli("approvals", "--json", check=True).stdout)):
-        assert time.monotonic() < deadline and watching.poll() is None
-        time.sleep(0.2)
+
+    def asked() -> list:
+        assert watching.poll() is None, "the run ended before asking"
+        return json.loads(cli("approvals", "--json", check=True).stdout)
+
+    pending = wait_for(asked, 60, 0.2, what="the approval request")
     cli("approve", pending[0]["id"], check=True)
     out, err = watching.communicate(timeout=60)
     assert watching.returncode == 0, err
