@@ -5,36 +5,19 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from tests.builders import Org, call, say
 from tests.conftest import write_config
-from tests.support.local_user import LOGIN, mapped
+from tests.waiting import wait_for
 
-CONFIG = mapped("""
-organisation: {name: Example Corp, domains: [example.com]}
-users:
-  - {id: alice, name: Alice, email: alice@example.com, manager: bob, budget: {cost_per_month: 20}}
-  - {id: bob, name: Bob, email: bob@example.com}
-  - {id: secops, name: Security Operations, roles: [admin]}
-models:
-  script:
-    kind: scripted
-    turns:
-      - {tool: notes.add, args: {text: "call the supplier"}}
-      - {text: "saved"}
-agents:
-  - name: keeper
-    owner: alice
-    instructions: Keep notes.
-    model: script
-    autonomy: auto
-    budget: {tokens_per_day: 50000}
-    toolsets:
-      notes:
-        grants:
-          - tool: notes.add
-            when: {text: {matches: "[^@]*"}}
-            limit: {per_day: 20}
-          - notes.list
-""")
+CONFIG = (Org().organisation()
+          .user("alice", email="alice@example.com", manager="bob", budget={"cost_per_month": 20})
+          .user("bob", email="bob@example.com")
+          .user("secops", name="Security Operations", roles=["admin"])
+          .scripted("script", call("notes.add", text="call the supplier"), say("saved"))
+          .agent("keeper", instructions="Keep notes.", model="script", autonomy="auto", budget={"tokens_per_day": 50000},
+                 toolsets={"notes": [{"tool": "notes.add", "when": {"text": {"matches": "[^@]*"}}, "limit": {"per_day": 20}},
+                                     "notes.list"]})
+          .local_user("alice"))
 
 
 def test_grants_show_in_plain_words(home, cli):
@@ -61,7 +44,7 @@ def test_kill_switch_is_durable_and_audited(home, cli):
     assert refused.returncode == 3
     assert refused.stderr.strip() == "meshclaw: alice may not stop every agent: only an admin may"
     assert cli("run", "keeper", "note it").returncode == 0  # the refused stop changed nothing
-    write_config(home, CONFIG.replace(f"{LOGIN}: alice", f"{LOGIN}: secops"))
+    write_config(home, CONFIG.local_user("secops"))
     cli("stop", "--all", check=True)
     assert cli("run", "keeper", "note it").returncode == 1
     started = cli("start", "keeper", check=True)
@@ -117,15 +100,17 @@ def test_stop_ends_a_live_run_within_seconds(home, cli):
 
     from tests.conftest import MESHCLAW, ROOT
 
-    write_config(home, CONFIG.replace("autonomy: auto", "autonomy: ask"))
+    write_config(home, CONFIG.agent("keeper", autonomy="ask"))
     cli("promote", "keeper", check=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT), MESHCLAW_HOME=str(home))
     live = subprocess.Popen([*MESHCLAW, "run", "keeper", "note it"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while '"tool": "notes.add"' not in cli("approvals", "--json", check=True).stdout:
-        assert time.monotonic() < deadline and live.poll() is None
-        time.sleep(0.2)
+
+    def asked() -> bool:
+        assert live.poll() is None, "the run ended before asking"
+        return '"tool": "notes.add"' in cli("approvals", "--json", check=True).stdout
+
+    wait_for(asked, 60, 0.2, what="the approval request")
     stopped_at = time.monotonic()
     assert "cancelled 1 run(s)" in cli("stop", "keeper", check=True).stdout
     out, _ = live.communicate(timeout=30)
