@@ -3,28 +3,16 @@ never taken as console markup, which could hide or restyle what a person is show
 
 from __future__ import annotations
 
+from tests.builders import Org, call, say
 from tests.conftest import write_config
-from tests.support.local_user import mapped
+from tests.waiting import wait_for_async
 
 TRICKY = "[white on white]approve me[/white on white] [/bold] [rehearsal]"
 
-CONFIG = mapped("""
-users: [{id: alice, name: Alice, email: alice@example.com}]
-models:
-  script:
-    kind: scripted
-    turns:
-      - {tool: notes.add, args: {text: "TRICKY"}}
-      - {text: "TRICKY"}
-agents:
-  - name: keeper
-    owner: alice
-    instructions: Keep notes.
-    model: script
-    autonomy: auto
-    toolsets:
-      notes: {grants: [notes.add]}
-""").replace("TRICKY", TRICKY.replace('"', '\\"'))
+CONFIG = (Org().user("alice", email="alice@example.com")
+          .scripted("script", call("notes.add", text=TRICKY), say(TRICKY))
+          .agent("keeper", instructions="Keep notes.", model="script", autonomy="auto", toolsets={"notes": ["notes.add"]})
+          .local_user("alice"))
 
 
 def test_live_steps_print_brackets_literally():
@@ -55,15 +43,12 @@ def test_an_approval_shows_its_arguments_literally(home, cli):
 
     from tests.runtime_support import runtime
 
-    asking = CONFIG.replace("autonomy: auto", "autonomy: ask")
+    asking = CONFIG.agent("keeper", autonomy="ask")
     write_config(home, asking)
     with runtime(home, asking) as rt:
         async def go() -> str:
             run_id = await rt.start("keeper", "note it")
-            for _ in range(400):
-                if rt.store.approvals.pending():
-                    break
-                await asyncio.sleep(0.05)
+            await wait_for_async(rt.store.approvals.pending, 20, what="the approval request")
             shown = (await asyncio.to_thread(cli, "approvals", env={"COLUMNS": "300"}, check=True)).stdout
             await asyncio.to_thread(cli, "stop", "keeper", check=True)
             await rt.wait(run_id)
