@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -18,6 +17,7 @@ from meshclaw.surfaces.schedules import fire, next_fire
 from tests.conftest import MESHCLAW, ROOT, write_config
 from tests.runtime_support import runtime
 from tests.support.local_user import mapped
+from tests.waiting import wait_for
 
 CONFIG = mapped("""
 users: [{id: alice, name: Alice, email: alice@example.com}]
@@ -99,13 +99,13 @@ def test_two_workers_fire_each_scheduled_time_once(home, cli, pg_url):
     workers = [subprocess.Popen([*MESHCLAW, "worker"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     try:
-        deadline = time.monotonic() + 60
-        while True:
+
+        def four_succeeded() -> bool:
             runs = json.loads(cli("runs", "--json", env={"MESHCLAW_DATABASE_URL": pg_url}, check=True).stdout)
-            if sum(r["status"] == "succeeded" for r in runs) >= 4:
-                break
-            assert time.monotonic() < deadline and all(w.poll() is None for w in workers), runs
-            time.sleep(0.5)
+            assert all(w.poll() is None for w in workers), runs
+            return sum(r["status"] == "succeeded" for r in runs) >= 4
+
+        wait_for(four_succeeded, 60, 0.5, what="four scheduled runs")
     finally:
         for w in workers:
             w.send_signal(signal.SIGTERM)
