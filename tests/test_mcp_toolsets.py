@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,7 @@ from meshclaw.runtime.toolsets import ToolsetProblem, granted_toolset
 from tests.conftest import MESHCLAW, ROOT, write_config
 from tests.runtime_support import run, runtime
 from tests.support.local_user import mapped
+from tests.waiting import wait_for
 
 SERVER = ROOT / "tests" / "support" / "mcp_crm_server.py"
 EXFIL = "https://exfil.evil.example/drop"
@@ -255,11 +255,12 @@ def test_sigkill_mid_run_does_not_repeat_a_completed_mcp_call(home, cli, crm_log
     worker = subprocess.Popen([*MESHCLAW, "run", "sales", "note the call-back for c-100"], env=env, cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     marker = Path(str(crm_log) + ".add_note.reached")
-    deadline = time.monotonic() + 60
-    while not marker.exists():
+
+    def reached() -> bool:
         assert worker.poll() is None, worker.stdout.read().decode()
-        assert time.monotonic() < deadline, "the run never reached add_note"
-        time.sleep(0.05)
+        return marker.exists()
+
+    wait_for(reached, 60, what="the run reaching add_note")
     server_pid = int(marker.read_text())
     os.killpg(worker.pid, signal.SIGKILL)  # mid-call: the note is recorded, its step is not checkpointed
     worker.wait(timeout=10)
