@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 from meshclaw.surfaces.triggers import serve_email_triggers
 from tests.runtime_support import runtime
 from tests.servers.fixtures import ALICE, email_settings_for, mail, mail_servers  # noqa: F401
+from tests.waiting import wait_for_async
 
 CONFIG = """
 organisation: {{name: Example Corp, domains: [example.com]}}
@@ -54,10 +54,12 @@ def test_new_mail_starts_a_guarded_run_of_the_watching_agent(home, mail):  # noq
             watchers = await serve_email_triggers(rt, stop, ready=ready, poll_interval=1)
             await asyncio.wait_for(ready.wait(), 10)
             await asyncio.to_thread(mail.deliver, CUSTOMER, ALICE)
-            deadline = time.monotonic() + 30
-            while not (runs := rt.store.runs.list(agent="triager")) or runs[0].status in ("pending", "running", "waiting"):
-                assert time.monotonic() < deadline, "no triggered run finished"
-                await asyncio.sleep(0.1)
+
+            def finished() -> list:
+                runs = rt.store.runs.list(agent="triager")
+                return runs if runs and runs[0].status not in ("pending", "running", "waiting") else []
+
+            runs = await wait_for_async(finished, 30, 0.1, what="a triggered run finishing")
             stop.set()
             await asyncio.gather(*watchers)
             return runs[0]
