@@ -8,43 +8,18 @@ import sqlite3
 
 import pytest
 
+from tests.builders import Org, call, say
 from tests.conftest import write_config
-from tests.support.local_user import mapped
 
-CONFIG = mapped("""
-users: [{id: alice, name: Alice, email: alice@example.com}]
-models:
-  script:
-    kind: scripted
-    turns:
-      - {tool: counter.get, args: {key: a}}
-      - {tool: counter.bump, args: {key: a}}
-      - {text: "bumped a"}
-  other:
-    kind: scripted
-    turns:
-      - {tool: counter.get, args: {key: zzz}}
-      - {text: "looked"}
-agents:
-  - name: bumper
-    owner: alice
-    instructions: Bump the counter.
-    model: script
-    autonomy: auto
-    toolsets:
-      counter:
-        module: tests.support.counter_tools:toolset
-        grants: [counter.get, counter.bump]
-  - name: looker
-    owner: alice
-    instructions: Look at the counter.
-    model: other
-    autonomy: auto
-    toolsets:
-      counter:
-        module: tests.support.counter_tools:toolset
-        grants: [counter.get]
-""")
+COUNTER = "tests.support.counter_tools:toolset"
+CONFIG = (Org().user("alice", email="alice@example.com")
+          .scripted("script", call("counter.get", key="a"), call("counter.bump", key="a"), say("bumped a"))
+          .scripted("other", call("counter.get", key="zzz"), say("looked"))
+          .agent("bumper", instructions="Bump the counter.", model="script", autonomy="auto",
+                 toolsets={"counter": {"module": COUNTER, "grants": ["counter.get", "counter.bump"]}})
+          .agent("looker", instructions="Look at the counter.", model="other", autonomy="auto",
+                 toolsets={"counter": {"module": COUNTER, "grants": ["counter.get"]}})
+          .local_user("alice"))
 
 
 def _rows(path: str, table: str) -> list[str]:
