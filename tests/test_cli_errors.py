@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
+from tests.builders import Org
 from tests.conftest import write_config
-from tests.support.local_user import mapped
 
-UNREACHABLE = mapped("""
-users: [{id: alice, name: Alice}]
-models:
-  remote: {kind: openai, model: some-model, base_url: "http://127.0.0.1:9/v1", timeout: 3}
-agents:
-  - {name: asker, owner: alice, instructions: x, model: remote, toolsets: {clock: {grants: [clock.now]}}}
-""")
+UNMAPPED = (Org().user("alice")
+            .model("remote", "openai", model="some-model", base_url="http://127.0.0.1:9/v1", timeout=3)
+            .agent("asker", instructions="x", toolsets={"clock": ["clock.now"]}))
+UNREACHABLE = UNMAPPED.local_user("alice")
 
 
 def test_new_agent_rehearses_until_promoted(home, cli):
@@ -64,11 +61,7 @@ def test_unreachable_provider(home, cli):
 
 
 def test_bundled_model_not_installed(home, cli):
-    write_config(home, mapped("""
-users: [{id: alice, name: Alice}]
-models: {local: {kind: bundled}}
-agents: [{name: a, owner: alice, instructions: x, model: local}]
-"""))
+    write_config(home, Org().user("alice").model("local", "bundled").agent("a", instructions="x").local_user("alice"))
     p = cli("run", "a", "hello", "--quiet")
     assert p.returncode == 1
     assert "meshclaw model install" in p.stderr and "Traceback" not in p.stderr
@@ -88,7 +81,7 @@ def test_missing_runs_and_config(home, cli):
 def test_an_unmapped_login_is_told_how_to_map_it(home, cli):
     from tests.support.local_user import LOGIN
 
-    write_config(home, UNREACHABLE.replace(f"local_users: {{{LOGIN}: alice}}", ""))
+    write_config(home, UNMAPPED)
     p = cli("approve", "0123abcd")
     assert p.returncode == 3
     assert p.stderr.strip() == (f"meshclaw: login {LOGIN!r} is not mapped to a user: add "
