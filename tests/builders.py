@@ -117,7 +117,7 @@ class Org:
 
     def yaml(self) -> str:
         """The configuration as YAML text."""
-        return yaml.safe_dump(self.data(), sort_keys=False, allow_unicode=True)
+        return yaml.safe_dump(self.data(), sort_keys=False, allow_unicode=True, width=1000)
 
     def write(self, home: Path, name: str = "meshclaw.yaml") -> Path:
         """Write the YAML to ``home/name`` (the default configuration file of that data dir); return its path."""
