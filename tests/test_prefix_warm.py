@@ -7,31 +7,19 @@ import asyncio
 
 import pytest
 
+from tests.builders import Org, say
 from tests.runtime_support import run, runtime
 
-CONFIG = """
-users: [{id: alice, name: Alice, email: alice@example.com}]
-models:
-  local: {kind: bundled}
-  script: {kind: scripted, turns: [{text: hi}]}
-agents:
-  - name: keeper
-    owner: alice
-    instructions: You keep the owner's notes. Save what the owner asks you to save, and list notes when asked.
-    model: local
-    autonomy: auto
-    toolsets:
-      notes: {grants: [notes.add, notes.list]}
-      clock: {grants: [clock.now]}
-  - name: scripted
-    owner: alice
-    instructions: Say hi.
-    model: script
-"""
+CONFIG = (Org().user("alice", email="alice@example.com")
+          .model("local", "bundled")
+          .scripted("script", say("hi"))
+          .agent("keeper", model="local", autonomy="auto", toolsets={"notes": ["notes.add", "notes.list"], "clock": ["clock.now"]},
+                 instructions="You keep the owner's notes. Save what the owner asks you to save, and list notes when asked.")
+          .agent("scripted", instructions="Say hi.", model="script"))
 
 
 def test_only_bundled_agents_are_warmed(home):
-    with runtime(home, CONFIG.replace("model: local", "model: script")) as rt:
+    with runtime(home, CONFIG.agent("keeper", model="script")) as rt:
         assert asyncio.run(rt.warm("keeper")) is False
 
 

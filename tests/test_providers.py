@@ -7,22 +7,22 @@ import os
 
 import pytest
 
+from tests.builders import Org
 from tests.runtime_support import run, runtime
 
 pytestmark = pytest.mark.bundled_model
 
-CONFIG = """
-users: [{{id: alice, name: Alice, email: alice@example.com}}]
-models:
-  local-openai: {{kind: openai, model: qwen, base_url: "{base}/v1", api_key: "env:LOCAL_LLM_KEY", timeout: 120, temperature: 0}}
-  local-anthropic: {{kind: anthropic, model: qwen, base_url: "{base}", api_key: "env:LOCAL_LLM_KEY", timeout: 120, temperature: 0}}
-  dead: {{kind: openai, model: qwen, base_url: "http://127.0.0.1:9/v1", timeout: 3}}
-  resilient: {{kind: fallback, chain: [dead, local-openai]}}
-agents:
-  - {{name: via-openai, owner: alice, instructions: Answer in one short sentence., model: local-openai}}
-  - {{name: via-anthropic, owner: alice, instructions: Answer in one short sentence., model: local-anthropic}}
-  - {{name: via-fallback, owner: alice, instructions: Answer in one short sentence., model: resilient}}
-"""
+def config(base: str) -> Org:
+    """Three agents on the llama.cpp server at ``base``: through the OpenAI API, the Anthropic API, and a fallback."""
+    local = {"model": "qwen", "api_key": "env:LOCAL_LLM_KEY", "timeout": 120, "temperature": 0}
+    org = (Org().user("alice", email="alice@example.com")
+           .model("local-openai", "openai", base_url=f"{base}/v1", **local)
+           .model("local-anthropic", "anthropic", base_url=base, **local)
+           .model("dead", "openai", model="qwen", base_url="http://127.0.0.1:9/v1", timeout=3)
+           .model("resilient", "fallback", chain=["dead", "local-openai"]))
+    for agent, model in [("via-openai", "local-openai"), ("via-anthropic", "local-anthropic"), ("via-fallback", "resilient")]:
+        org = org.agent(agent, instructions="Answer in one short sentence.", model=model)
+    return org
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def llama(bundled_server):
 def test_provider_answers_and_usage_is_recorded(agent, llama, home, monkeypatch):
     base, key = llama
     monkeypatch.setenv("LOCAL_LLM_KEY", key or "not-needed")
-    with runtime(home, CONFIG.format(base=base)) as rt:
+    with runtime(home, config(base)) as rt:
         outcome, _ = run(rt, agent, "What is the capital city of France?")
         assert outcome.status == "succeeded", outcome.error
         assert "paris" in outcome.output.lower(), outcome.output
@@ -46,7 +46,7 @@ def test_provider_answers_and_usage_is_recorded(agent, llama, home, monkeypatch)
 def test_missing_api_key_is_a_clear_error(llama, home, monkeypatch):
     base, _ = llama
     monkeypatch.delenv("LOCAL_LLM_KEY", raising=False)
-    with runtime(home, CONFIG.format(base=base)) as rt:
+    with runtime(home, config(base)) as rt:
         outcome, _ = run(rt, "via-anthropic", "hello")
         assert outcome.status == "failed"
         assert outcome.error == "model 'local-anthropic': environment variable LOCAL_LLM_KEY is not set"
