@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 
+import pytest
+
 from meshclaw.runtime.control import answer_approval
 from tests.builders import Org, call, say
 from tests.conftest import MESHCLAW, ROOT, write_config
@@ -72,6 +74,7 @@ def test_deny_means_not_done(home):
         assert rt.store.notes.list("alice") == []
 
 
+@pytest.mark.slow
 def test_unanswered_request_expires_to_deny(home):
     with runtime(home, config(expiry=1)) as rt:
         async def go():  # type: ignore[no-untyped-def]
@@ -94,6 +97,7 @@ def _all_approvals(rt):  # type: ignore[no-untyped-def]
         return list(s.scalars(select(Approval)))
 
 
+@pytest.mark.slow
 def test_waiting_run_survives_sigkill_and_resumes_after_approval(home, cli):
     write_config(home, config().scripted("script", ADD_MILK, say("done")))
     cli("promote", "keeper", check=True)

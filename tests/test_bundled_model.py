@@ -232,6 +232,7 @@ def tool_calls(result) -> list[tuple[str, dict]]:
     return [(p.tool_name, p.args_as_dict()) for m in result.all_messages() for p in m.parts if isinstance(p, ToolCallPart)]
 
 
+@pytest.mark.slow
 @pytest.mark.bundled_model
 @needs_model
 def test_agent_calls_current_time_and_answers(model):
@@ -244,6 +245,7 @@ def test_agent_calls_current_time_and_answers(model):
     assert result.usage.requests == 2  # one call, one answer: no repeated call
 
 
+@pytest.mark.slow
 @pytest.mark.bundled_model
 @needs_model
 def test_agent_saves_a_note_with_the_right_text(model):
@@ -255,6 +257,7 @@ def test_agent_saves_a_note_with_the_right_text(model):
     assert result.usage.requests == 2
 
 
+@pytest.mark.slow
 @pytest.mark.bundled_model
 @needs_model
 def test_streamed_run_calls_the_tool(model):
@@ -269,6 +272,7 @@ def test_streamed_run_calls_the_tool(model):
     assert output.strip() and '"name"' not in output
 
 
+@pytest.mark.slow
 @pytest.mark.bundled_model
 @needs_model
 def test_server_is_loopback_only_and_needs_the_process_key(model):
@@ -288,6 +292,7 @@ def test_server_is_loopback_only_and_needs_the_process_key(model):
     assert caught.value.code == 401
 
 
+@pytest.mark.slow
 @pytest.mark.bundled_model
 @needs_model
 def test_shutdown_stops_the_server_and_the_next_request_restarts_it(model):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.builders import Org
 from tests.conftest import write_config
 
@@ -11,6 +13,7 @@ UNMAPPED = (Org().user("alice")
 UNREACHABLE = UNMAPPED.local_user("alice")
 
 
+@pytest.mark.slow
 def test_new_agent_rehearses_until_promoted(home, cli):
     cli("init", check=True)
     p = cli("run", "scripted-assistant", "remember the Friday report", check=True)
@@ -21,6 +24,7 @@ def test_new_agent_rehearses_until_promoted(home, cli):
     assert "It is in rehearsal" in grants
 
 
+@pytest.mark.slow
 def test_cli_run_scripted_and_show(home, cli):
     assert cli("init").returncode == 0
     cli("promote", "scripted-assistant", check=True)
@@ -40,6 +44,7 @@ def test_unknown_agent(home, cli):
     assert p.stderr.strip().splitlines() == ["meshclaw: unknown agent 'nobody' (known: assistant, scripted-assistant)"]
 
 
+@pytest.mark.slow
 def test_broken_config_keeps_the_store(home, cli):
     cli("init", check=True)
     cli("run", "scripted-assistant", "remember", check=True)
@@ -52,6 +57,7 @@ def test_broken_config_keeps_the_store(home, cli):
     assert listing.stdout.count('"status": "succeeded"') == 1
 
 
+@pytest.mark.slow
 def test_unreachable_provider(home, cli):
     write_config(home, UNREACHABLE)
     p = cli("run", "asker", "what time is it", "--quiet")
@@ -60,6 +66,7 @@ def test_unreachable_provider(home, cli):
     assert "connection" in p.stderr.lower()
 
 
+@pytest.mark.slow
 def test_bundled_model_not_installed(home, cli):
     write_config(home, Org().user("alice").model("local", "bundled").agent("a", instructions="x").local_user("alice"))
     p = cli("run", "a", "hello", "--quiet")

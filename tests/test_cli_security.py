@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
+
 from tests.builders import Org, call, say
 from tests.conftest import write_config
 from tests.waiting import wait_for
@@ -30,6 +32,7 @@ def test_grants_show_in_plain_words(home, cli):
     assert "tokens per day: 50,000" in out and "its owner's: cost per month: $20.00" in out
 
 
+@pytest.mark.slow
 def test_kill_switch_is_durable_and_audited(home, cli):
     write_config(home, CONFIG)
     cli("promote", "keeper", check=True)
@@ -59,6 +62,7 @@ def test_kill_switch_is_durable_and_audited(home, cli):
         ("stop", "secops", "done"), ("start", "secops", "done"), ("start", "secops", "done")]
 
 
+@pytest.mark.slow
 def test_audit_verify_names_the_first_broken_record(home, cli):
     write_config(home, CONFIG)
     cli("promote", "keeper", check=True)
@@ -77,6 +81,7 @@ def test_audit_verify_names_the_first_broken_record(home, cli):
     assert '"tool": "notes.add"' in shown
 
 
+@pytest.mark.slow
 def test_rehearse_prints_what_it_would_do(home, cli):
     write_config(home, CONFIG)
     cli("promote", "keeper", check=True)
@@ -93,6 +98,7 @@ def test_bad_time_filter(home, cli):
     assert p.returncode == 2 and "not a time" in p.stderr
 
 
+@pytest.mark.slow
 def test_stop_ends_a_live_run_within_seconds(home, cli):
     import os
     import subprocess

@@ -8,9 +8,13 @@ import signal
 import sqlite3
 import subprocess
 
+import pytest
+
 from tests.builders import Org, call, say
 from tests.conftest import MESHCLAW, ROOT, write_config
 from tests.waiting import wait_for
+
+pytestmark = pytest.mark.slow
 
 CONFIG = (Org().user("alice")
           .scripted("script", *(call("counter.bump", key=k) for k in "abc"), say("all three bumped"))

@@ -15,6 +15,8 @@ from tests.conftest import MESHCLAW, ROOT, write_config
 from tests.support.local_user import LOGIN
 from tests.waiting import wait_for
 
+pytestmark = pytest.mark.slow
+
 KEEPER = (Org().user("alice", email="alice@example.com")
           .scripted("script", call("notes.add", text="buy milk"), say("saved"))
           .agent("keeper", instructions="Keep notes.", model="script", toolsets={"notes": ["notes.add", "notes.list"]})

@@ -142,6 +142,7 @@ def test_grant_outside_the_toolset_is_refused_when_the_agent_is_built():
 # --- what the model is offered -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_only_granted_mcp_tools_are_offered_to_the_model(crm_log):
     agent = parse_config(config([], ["crm.lookup_customer"]), Path("x.yaml")).agent("sales")
     offered: list[str] = []
@@ -158,6 +159,7 @@ def test_only_granted_mcp_tools_are_offered_to_the_model(crm_log):
 # --- runs through the real Runtime (DBOS) ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_granted_read_runs_ungranted_never_runs_and_untrusted_destination_is_not_exported(home, crm_log):
     text = config([LOOKUP, NOTE, EXPORT], ["crm.lookup_customer", "crm.export_all"])
     with runtime(home, text) as rt:
@@ -188,6 +190,7 @@ def test_granted_read_runs_ungranted_never_runs_and_untrusted_destination_is_not
     assert "tool:crm.lookup_customer" in steps and any(s.endswith("__mcp_server__crm.get_tools") for s in steps)
 
 
+@pytest.mark.slow
 def test_output_of_a_trusted_server_may_steer_an_external_call(home, crm_log):
     text = config([LOOKUP, EXPORT], ["crm.lookup_customer", "crm.export_all"], mcp=stdio(output_trust="trusted"))
     with runtime(home, text) as rt:
@@ -197,6 +200,7 @@ def test_output_of_a_trusted_server_may_steer_an_external_call(home, crm_log):
     assert [e["verdict"] for e in events if e["kind"] == "tool"] == ["allow", "allow"]
 
 
+@pytest.mark.slow
 def test_streamable_http_server_with_a_header_secret(home, crm_log, tmp_path, monkeypatch):
     monkeypatch.setenv("CRM_TOKEN", "tok-4242-secret")
     env = dict(os.environ, CRM_LOG=str(crm_log), CRM_EXPECTED_KEY="tok-4242-secret")
@@ -220,6 +224,7 @@ def test_streamable_http_server_with_a_header_secret(home, crm_log, tmp_path, mo
     assert "tok-4242-secret" not in audit_text
 
 
+@pytest.mark.slow
 def test_server_that_does_not_start_is_one_line(home, crm_log, monkeypatch, capfd):
     monkeypatch.setenv("CRM_FAIL", "1")
     text = config([LOOKUP], ["crm.lookup_customer"], mcp=stdio({"CRM_FAIL_AT_START": "env:CRM_FAIL"}))
@@ -232,6 +237,7 @@ def test_server_that_does_not_start_is_one_line(home, crm_log, monkeypatch, capf
     assert (home / "logs" / "mcp-crm.log").exists()
 
 
+@pytest.mark.slow
 def test_sensitive_argument_the_server_does_not_have_fails_the_run(home, crm_log):
     text = config([LOOKUP], ["crm.lookup_customer"]).replace("[destination]", "[destinaton]")
     with runtime(home, text) as rt:
@@ -245,6 +251,7 @@ def test_sensitive_argument_the_server_does_not_have_fails_the_run(home, crm_log
 # --- kill -9 mid-run ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_does_not_repeat_a_completed_mcp_call(home, cli, crm_log):
     turns = [LOOKUP, NOTE, {"tool": "crm.lookup_customer", "args": {"customer_id": "c-200"}}]
     text = config(turns, ["crm.lookup_customer", "crm.add_note"], mcp=stdio({"CRM_HANG_ON": "env:CRM_HANG_ON"}))

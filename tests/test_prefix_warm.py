@@ -23,6 +23,7 @@ def test_only_bundled_agents_are_warmed(home):
         assert asyncio.run(rt.warm("keeper")) is False
 
 
+@pytest.mark.slow
 @pytest.mark.bundled_model
 def test_warmed_agent_starts_from_the_prefix_cache(home, bundled_server):
     with runtime(home, CONFIG) as rt:

@@ -3,6 +3,8 @@ never taken as console markup, which could hide or restyle what a person is show
 
 from __future__ import annotations
 
+import pytest
+
 from tests.builders import Org, call, say
 from tests.conftest import write_config
 from tests.waiting import wait_for_async
@@ -25,6 +27,7 @@ def test_live_steps_print_brackets_literally():
     assert captured.get().count("[white on white]approve me[/white on white] [/bold]") == 4  # args, reason, result, output
 
 
+@pytest.mark.slow
 def test_runs_show_and_audit_show_print_brackets_literally(home, cli):
     write_config(home, CONFIG)
     cli("promote", "keeper", check=True)
@@ -37,6 +40,7 @@ def test_runs_show_and_audit_show_print_brackets_literally(home, cli):
     assert f"task: {TRICKY}" in shown and f"output: {TRICKY}" in shown
 
 
+@pytest.mark.slow
 def test_an_approval_shows_its_arguments_literally(home, cli):
     """Markup in an argument must not hide part of what a person is asked to approve."""
     import asyncio

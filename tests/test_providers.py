@@ -10,7 +10,7 @@ import pytest
 from tests.builders import Org
 from tests.runtime_support import run, runtime
 
-pytestmark = pytest.mark.bundled_model
+pytestmark = [pytest.mark.bundled_model, pytest.mark.slow]
 
 def config(base: str) -> Org:
     """Three agents on the llama.cpp server at ``base``: through the OpenAI API, the Anthropic API, and a fallback."""

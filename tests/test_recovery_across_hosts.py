@@ -14,7 +14,7 @@ from tests.builders import Org, call, say
 from tests.conftest import MESHCLAW, ROOT, write_config
 from tests.waiting import wait_for
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 CONFIG = (Org().user("alice", email="alice@example.com")
           .scripted("script", call("notes.add", text="buy milk"), say("saved"))

@@ -11,6 +11,8 @@ import pytest
 from tests.builders import Org, call, say
 from tests.conftest import write_config
 
+pytestmark = pytest.mark.slow
+
 COUNTER = "tests.support.counter_tools:toolset"
 CONFIG = (Org().user("alice", email="alice@example.com")
           .scripted("script", call("counter.get", key="a"), call("counter.bump", key="a"), say("bumped a"))

@@ -91,6 +91,7 @@ def test_a_firing_starts_one_run_and_respects_promotion_and_the_kill_switch(home
         assert len(rt.store.runs.list()) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_two_workers_fire_each_scheduled_time_once(home, cli, pg_url):
     write_config(home, config("*/2 * * * * *"))  # every two seconds
