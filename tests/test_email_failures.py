@@ -18,6 +18,8 @@ from meshclaw.connectors.email.tools import email_list, email_read, email_search
 from meshclaw.domain.provenance import Source, Trust
 from tests.servers.fixtures import alice_settings, mail, mail_ctx, mail_servers, seeded_mail  # noqa: F401
 
+pytestmark = pytest.mark.slow
+
 ALICE = "alice@example.com"
 
 

@@ -15,6 +15,8 @@ from meshclaw.domain.effects import Effect
 from meshclaw.domain.provenance import Labelled, Source, Trust
 from tests.servers.fixtures import mail, mail_ctx, mail_servers, seeded_mail  # noqa: F401
 
+pytestmark = pytest.mark.slow
+
 ALICE = "alice@example.com"
 
 

@@ -7,11 +7,15 @@ import email
 import email.policy
 from collections import Counter
 
+import pytest
+
 from meshclaw.connectors.email.seed import (
     INJECTION_PHRASES, catalog, date_of, load_into_mailbox, seed_messages, sent_messages, write_eml,
 )
 from meshclaw.connectors.email.tools import email_list, email_search
 from tests.servers.fixtures import alice_settings, mail, mail_ctx, mail_servers  # noqa: F401
+
+pytestmark = pytest.mark.slow
 
 
 def test_at_least_forty_messages_of_every_kind():

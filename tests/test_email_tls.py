@@ -11,6 +11,8 @@ from meshclaw.connectors.email import MailConnectionError
 from meshclaw.connectors.email.tools import email_list, email_send
 from tests.servers.fixtures import mail, mail_ctx, mail_servers  # noqa: F401
 
+pytestmark = pytest.mark.slow
+
 ALICE, BOB = "alice@example.com", "bob@example.com"
 
 

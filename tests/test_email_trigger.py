@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from meshclaw.surfaces.triggers import serve_email_triggers
 from tests.runtime_support import runtime
 from tests.servers.fixtures import ALICE, email_settings_for, mail, mail_servers  # noqa: F401
 from tests.waiting import wait_for_async
+
+pytestmark = pytest.mark.slow
 
 CONFIG = """
 organisation: {{name: Example Corp, domains: [example.com]}}

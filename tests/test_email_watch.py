@@ -12,6 +12,8 @@ from meshclaw.connectors.email import EmailSettings, MailAuthError, watch_inbox
 from meshclaw.domain.provenance import Labelled, Trust
 from tests.servers.fixtures import alice_settings, mail, mail_servers  # noqa: F401
 
+pytestmark = pytest.mark.slow
+
 ALICE = "alice@example.com"
 
 

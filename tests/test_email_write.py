@@ -17,6 +17,8 @@ from meshclaw.connectors.email.compose import SENDING_FLAG, message_id_for
 from meshclaw.connectors.email.tools import email_draft, email_flag, email_list, email_move, email_send
 from tests.servers.fixtures import mail, mail_ctx, mail_servers, seeded_mail  # noqa: F401
 
+pytestmark = pytest.mark.slow
+
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
 
 
