@@ -26,6 +26,8 @@ from tests.servers.calendar_fixtures import (  # noqa: F401
     calendar_ctx, calendar_mail, calendar_settings, imap_messages, mail, mail_servers, radicale_server)
 from tests.servers.radicale import free_port
 
+pytestmark = pytest.mark.slow
+
 
 def next_week(server, n: int, hh: int, mm: int = 0) -> str:
     """A local time in the week after the seeded one (n=0: Monday), so the seed stays as it is."""

@@ -16,6 +16,8 @@ from tests.servers.calendar_fixtures import (  # noqa: F401
     calendar_ctx, calendar_mail, calendar_settings, imap_messages, mail, mail_servers, radicale_server)
 from tests.test_calendar_meetings import itip_of, next_week
 
+pytestmark = pytest.mark.slow
+
 
 def run(coro):  # type: ignore[no-untyped-def]
     return asyncio.run(coro)
