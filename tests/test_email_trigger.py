@@ -3,44 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 
 from meshclaw.surfaces.triggers import serve_email_triggers
+from tests.builders import Org, call, say
 from tests.runtime_support import runtime
 from tests.servers.fixtures import ALICE, email_settings_for, mail, mail_servers  # noqa: F401
 from tests.waiting import wait_for_async
 
 pytestmark = pytest.mark.slow
 
-CONFIG = """
-organisation: {{name: Example Corp, domains: [example.com]}}
-users:
-  - {{id: alice, name: Alice, email: alice@example.com, manager: bob}}
-  - {{id: bob, name: Bob, email: bob@example.com}}
-models:
-  script:
-    kind: scripted
-    turns:
-      - {{tool: email.list, args: {{unread_only: true}}}}
-      - {{tool: email.draft, args: {{to: [bob@example.com], subject: "Triage", body: "A customer wrote in."}}}}
-      - {{tool: email.send, args: {{to: [priya.raman@acme-industries.example], subject: "Re: order", body: "Thanks!"}}}}
-      - {{text: triaged}}
-agents:
-  - name: triager
-    owner: alice
-    instructions: Triage new mail.
-    model: script
-    autonomy: auto
-    limits: {{approval_seconds: 2}}
-    triggers:
-      - {{event: email.received, task: "Triage the new message."}}
-    toolsets:
-      email:
-        settings: {settings}
-        grants: [email.list, email.read, email.draft, email.send]
-"""
+def config(settings: dict) -> Org:
+    """triager, started by new mail in alice's inbox: it lists, drafts to bob, and tries to answer the customer."""
+    return (Org().organisation()
+            .user("alice", email="alice@example.com", manager="bob").user("bob", email="bob@example.com")
+            .scripted("script", call("email.list", unread_only=True),
+                      call("email.draft", to=["bob@example.com"], subject="Triage", body="A customer wrote in."),
+                      call("email.send", to=["priya.raman@acme-industries.example"], subject="Re: order", body="Thanks!"),
+                      say("triaged"))
+            .agent("triager", instructions="Triage new mail.", model="script", autonomy="auto",
+                   limits={"approval_seconds": 2},
+                   triggers=[{"event": "email.received", "task": "Triage the new message."}],
+                   toolsets={"email": {"settings": settings,
+                                       "grants": ["email.list", "email.read", "email.draft", "email.send"]}}))
+
 
 CUSTOMER = (b"From: Priya Raman <priya.raman@acme-industries.example>\r\nTo: alice@example.com\r\n"
             b"Subject: order 4471 is late\r\nMessage-ID: <order-4471@acme.example>\r\n\r\n"
@@ -49,8 +36,7 @@ CUSTOMER = (b"From: Priya Raman <priya.raman@acme-industries.example>\r\nTo: ali
 
 def test_new_mail_starts_a_guarded_run_of_the_watching_agent(home, mail):  # noqa: F811
     (home / "secrets.env").write_text(f"mail_pw={mail.password(ALICE)}\n")
-    settings = json.dumps(email_settings_for(mail))
-    with runtime(home, CONFIG.format(settings=settings)) as rt:
+    with runtime(home, config(email_settings_for(mail))) as rt:
         rt.store.agents.set_promoted("triager", True, "test")
 
         async def go():  # type: ignore[no-untyped-def]
