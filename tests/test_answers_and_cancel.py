@@ -8,9 +8,10 @@ from datetime import datetime, timezone
 import pytest
 
 from meshclaw.runtime.answers import answer_problem, time_line
+from tests.builders import call, say
 from tests.runtime_support import run, runtime
 from tests.test_approvals import _answer, _pending, config as approval_config
-from tests.test_runs import BASE
+from tests.test_runs import config
 
 
 @pytest.mark.parametrize("text", ["", "   ", "<tool_call>{\"name\": \"notes_add\"}</tool_call>",
@@ -50,10 +51,9 @@ def test_every_model_request_carries_the_time_and_a_junk_answer_is_marked(home, 
         return model
 
     monkeypatch.setattr(scripted, "scripted_model", recording)
-    text = BASE.replace("AUTONOMY", "auto").replace("GRANTS", "[notes.add, notes.list]")
-    text = text.replace("{id: alice, name: Alice, email: alice@example.com}",
-                        "{id: alice, name: Alice, email: alice@example.com, timezone: Asia/Kolkata}")
-    text = text.replace('{text: "done"}', '{text: "The tool has run and its result is above."}')
+    text = (config().user("alice", email="alice@example.com", timezone="Asia/Kolkata")
+            .scripted("script", call("notes.add", text="buy milk"), call("notes.list"),
+                      say("The tool has run and its result is above.")))
     with runtime(home, text) as rt:
         outcome, _ = run(rt, "keeper", "remember to buy milk")
         assert outcome.status == "no-answer" and "prompt text" in outcome.error
