@@ -135,7 +135,8 @@ def test_an_unknown_workflow_is_a_clear_error(home):
 
 
 @pytest.mark.bundled_model
-def test_a_judgement_on_the_bundled_model_is_constrained_to_the_schema(home):
+@pytest.mark.slow
+def test_a_judgement_on_the_bundled_model_is_constrained_to_the_schema(home, bundled_server):
     """The real 1.5B model answers a typed judgement with a valid instance (JSON-schema constrained decoding)."""
     from typing import Literal
 
