@@ -11,7 +11,7 @@ from meshclaw.store.facade import Store
 from tests.runtime_support import run, runtime
 from tests.test_runs import config
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 def test_durable_run_on_postgres(home, pg_url):
