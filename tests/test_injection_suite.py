@@ -16,6 +16,8 @@ import pytest
 from meshclaw.security import catalog, harness
 from meshclaw.security.report import Figures, residual_line
 
+pytestmark = pytest.mark.slow
+
 # The benign tasks that need a person, and why: four act on a target the owner never named, after
 # reading untrusted content (a customer address found in the mail, an event id picked from a day's
 # listing of several events, an escalation contact known only from the agent's standing
