@@ -210,6 +210,7 @@ def test_policy_can_be_used_without_running_anything():
 # --- an MCP server behind the protector -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_mcp_server_behind_the_protector(home, tmp_path, monkeypatch):
     log = tmp_path / "crm.jsonl"
     monkeypatch.setenv("CRM_LOG_PATH", str(log))
