@@ -1,4 +1,5 @@
-"""Shared fixtures: a private data dir per test, the CLI as a subprocess, a throwaway PostgreSQL database."""
+"""Shared fixtures: a private data dir per test, the CLI (store-only commands in this process, the rest
+in a new one), the bundled model's server once per session, a throwaway PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import Org
 from tests.cli_support import MESHCLAW, ROOT, in_process, in_subprocess, runs_in_process
 from tests.fixtures_model import bundled_server  # noqa: F401 (a session-wide fixture)
 
@@ -34,7 +36,7 @@ def home(tmp_path, monkeypatch) -> Path:
     return h
 
 
-def write_config(home: Path, text) -> Path:  # type: ignore[no-untyped-def]
+def write_config(home: Path, text: str | Org) -> Path:
     """Write the configuration file of ``home``: YAML text, or a ``tests.builders.Org``."""
     if not isinstance(text, str):
         return text.write(home)
