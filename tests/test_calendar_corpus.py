@@ -22,6 +22,8 @@ from meshclaw.connectors.calendar.client import Connection
 from meshclaw.connectors.calendar.tools import calendar_list
 from tests.servers.calendar_fixtures import calendar_ctx, calendar_settings, radicale_server  # noqa: F401
 
+pytestmark = pytest.mark.slow
+
 DATA = Path(__file__).parent / "data" / "calendar"
 BERLIN = ZoneInfo("Europe/Berlin")
 WINDOW = (datetime(2026, 11, 30, tzinfo=BERLIN), datetime(2027, 1, 31, tzinfo=BERLIN))

@@ -21,6 +21,8 @@ from meshclaw.connectors.calendar.tools import calendar_cancel, calendar_update
 from tests.servers.calendar_fixtures import (  # noqa: F401
     calendar_ctx, calendar_mail, calendar_settings, imap_messages, mail, mail_servers, radicale_server)
 
+pytestmark = pytest.mark.slow
+
 DATA = Path(__file__).parent / "data" / "calendar"
 BERLIN = ZoneInfo("Europe/Berlin")
 UID = "series-edit-0017@example.com"
