@@ -17,6 +17,8 @@ from meshclaw.connectors.email.reading import header_block, labelled_text, parse
 from meshclaw.connectors.email.tools import email_list, email_read
 from tests.servers.fixtures import mail, mail_ctx, mail_servers  # noqa: F401
 
+pytestmark = pytest.mark.slow
+
 ALICE = "alice@example.com"
 CORPUS = Path(__file__).parent / "data" / "mail"
 EXPECTED = {k: v for k, v in json.loads((CORPUS / "expected.json").read_text("utf-8")).items() if not k.startswith("_")}

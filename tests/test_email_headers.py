@@ -15,6 +15,8 @@ from meshclaw.connectors.email.safe_text import decode_header_notes
 from meshclaw.connectors.email.tools import email_draft, email_send
 from tests.servers.fixtures import mail, mail_ctx, mail_servers  # noqa: F401
 
+pytestmark = pytest.mark.slow
+
 ALICE = "alice@example.com"
 
 

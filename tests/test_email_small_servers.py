@@ -18,6 +18,8 @@ from meshclaw.connectors.email.tools import email_draft, email_list, email_move,
 from tests.servers.fixtures import basic_mail, email_settings_for, make_run_context, minimal_mail  # noqa: F401
 from tests.servers.mail import MailServers
 
+pytestmark = pytest.mark.slow
+
 ALICE, BOB = "alice@example.com", "bob@example.com"
 
 

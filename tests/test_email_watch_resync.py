@@ -18,6 +18,8 @@ from meshclaw.connectors.email.tools import email_flag, email_list, email_move, 
 from tests.servers.fixtures import alice_settings, mail, mail_ctx, mail_servers  # noqa: F401
 from tests.test_email_failures import CuttingProxy
 
+pytestmark = pytest.mark.slow
+
 ALICE = "alice@example.com"
 SETTLE = 2.0  # seconds the watch keeps running after the last expected message, to catch repeats
 
