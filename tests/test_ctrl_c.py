@@ -6,21 +6,23 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
+
+import pytest
 
 from tests.conftest import MESHCLAW, ROOT, write_config
-from tests.test_approvals import CONFIG
+from tests.test_approvals import config
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.slow
 
 
 def test_ctrl_c_cancels_the_run_cleanly_and_for_good(home, cli):
-    write_config(home, CONFIG.replace("EXPIRY", "3600"))
+    write_config(home, config(expiry=3600))
     cli("promote", "keeper", check=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT), MESHCLAW_HOME=str(home))
     proc = subprocess.Popen([*MESHCLAW, "run", "keeper", "remember milk", "--here"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and '"status": "waiting"' not in cli("runs", "--json").stdout:
-        time.sleep(0.3)
+    wait_for(lambda: '"status": "waiting"' in cli("runs", "--json").stdout, 90, 0.3, what="the run waiting for approval")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (out, err)
