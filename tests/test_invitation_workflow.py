@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from meshclaw.connectors.calendar.tools import calendar_create, calendar_list
 from meshclaw.runtime.workflows import register_workflow
 from tests.runtime_support import run, runtime
@@ -13,6 +15,8 @@ from tests.servers.calendar_fixtures import (  # noqa: F401
     calendar_ctx, calendar_mail, calendar_settings, mail, mail_servers, radicale_server)
 from tests.servers.fixtures import email_settings_for
 from tests.test_calendar_meetings import next_week
+
+pytestmark = pytest.mark.slow
 
 
 @register_workflow("test-file-invitations")

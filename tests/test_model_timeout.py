@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 import threading
 
+import pytest
+
 from tests.runtime_support import run, runtime
 
 CONFIG = """
@@ -41,6 +43,7 @@ def silent_server() -> tuple[socket.socket, int]:
     return server, server.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_a_timed_out_request_is_recorded_and_explained(home, monkeypatch):
     monkeypatch.setenv("SLOW_KEY", "not-a-real-key")
     server, port = silent_server()
