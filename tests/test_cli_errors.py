@@ -37,6 +37,7 @@ def test_cli_run_scripted_and_show(home, cli):
     assert "Noted: prepare the Friday status report." in show.stdout
 
 
+@pytest.mark.slow
 def test_unknown_agent(home, cli):
     cli("init", check=True)
     p = cli("run", "nobody", "do it")
