@@ -86,6 +86,7 @@ def test_missing_runs_and_config(home, cli):
     assert p.returncode == 2 and "no such file" in p.stderr
 
 
+@pytest.mark.slow
 def test_an_unmapped_login_is_told_how_to_map_it(home, cli):
     from tests.support.local_user import LOGIN
 
