@@ -114,7 +114,7 @@ def _streaming_deps_again(rt):  # type: ignore[no-untyped-def]
 
 def test_a_grant_condition_on_an_argument_the_tool_lacks_stops_the_run(home):
     """Fail closed at run time too (config check says it first): the condition could never hold the call back."""
-    with runtime(home, config(grants='[{tool: notes.add, when: {txt: {matches: "milk"}}}, notes.list]')) as rt:
+    with runtime(home, config(grants=[{"tool": "notes.add", "when": {"txt": {"matches": "milk"}}}, "notes.list"])) as rt:
         outcome, _ = run(rt, "keeper", "remember to buy milk")
         assert outcome.status == "failed" and "condition on txt, which notes.add does not take" in outcome.error
         assert rt.store.notes.list("alice") == []
