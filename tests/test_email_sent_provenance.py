@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import pytest
+
 from meshclaw.connectors.email.tools import email_list, email_read, email_send
 from meshclaw.domain.provenance import Label, Source, Trust
 from meshclaw.policy.provenance import ProvenanceTracker
 from meshclaw.runtime.tool_context import ProvenanceView
 from tests.servers.fixtures import mail, mail_ctx, mail_servers  # noqa: F401
+
+pytestmark = pytest.mark.slow
 
 BOB = "bob@example.com"
 
