@@ -32,7 +32,9 @@ def test_toolset_declares_effects_and_sensitive_arguments():
     specs = {s.name: s for s in toolset().specs()}
     assert {n: s.effect.value for n, s in specs.items()} == {
         "calendar.list": "read", "calendar.freebusy": "read", "calendar.create": "external",
-        "calendar.update": "external", "calendar.cancel": "external", "calendar.respond": "external"}
+        "calendar.update": "external", "calendar.cancel": "external", "calendar.respond": "external",
+        "calendar.file_invitation": "write"}
+    assert [n for n, s in specs.items() if not s.offered] == ["calendar.file_invitation"]  # for workflow code only
     assert specs["calendar.create"].sensitive_args == ("attendees", "calendar")
     assert specs["calendar.update"].sensitive_args == ("uid", "attendees")
     assert specs["calendar.respond"].sensitive_args == ("uid",)
