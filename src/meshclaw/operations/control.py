@@ -6,6 +6,8 @@ stopping or starting every agent at once (``ALL``) is for an admin.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -42,17 +44,23 @@ def _require_admin_for_all(ctx: Context, actor: Actor, operation: str) -> None:
     raise NotAuthorized(reason)
 
 
+def _switch_target(ctx: Context, actor: Actor, agent: str | None, operation: str) -> Any:
+    """The agent a kill-switch operation acts on (None: every agent, for admins only), once the actor may."""
+    target = agent_named(ctx.config, agent) if agent is not None else None
+    if target is None:
+        _require_admin_for_all(ctx, actor, operation)
+    else:
+        require_act(ctx, actor, target, operation)
+    return target
+
+
 def stop(ctx: Context, actor: Actor, agent: str | None) -> Switched:
     """Stop ``agent`` (None: every agent) now: its running and waiting runs are cancelled, and nothing
     new starts until ``start``. Raises NotFound, NotAuthorized (audited, nothing changed)."""
     from meshclaw.runtime.control import cancel_runs
     from meshclaw.store.agent_state import ALL
 
-    target = agent_named(ctx.config, agent) if agent is not None else None
-    if target is None:
-        _require_admin_for_all(ctx, actor, "stop")
-    else:
-        require_act(ctx, actor, target, "stop")
+    target = _switch_target(ctx, actor, agent, "stop")
     key = ALL if target is None else target.name
     ctx.store.agents.set_stopped(key, True, actor.user_id)  # first, so nothing new starts while we cancel
     active = ctx.store.runs.active(agent=None if target is None else target.name)
@@ -73,11 +81,7 @@ def start(ctx: Context, actor: Actor, agent: str | None) -> Switched:
     (audited, nothing changed). ``still_stopped`` says a global stop still holds the agent."""
     from meshclaw.store.agent_state import ALL
 
-    target = agent_named(ctx.config, agent) if agent is not None else None
-    if target is None:
-        _require_admin_for_all(ctx, actor, "start")
-    else:
-        require_act(ctx, actor, target, "start")
+    target = _switch_target(ctx, actor, agent, "start")
     key = ALL if target is None else target.name
     ctx.store.agents.set_stopped(key, False, actor.user_id)
     ctx.store.audit.append(f"start:{key}:{_now()}", AuditKind.KILL_SWITCH.value, agent=None if target is None else key,
