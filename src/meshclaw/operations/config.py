@@ -6,35 +6,50 @@ enough to say who anyone is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from meshclaw.domain.config_file import ConfigError, load_config_with_lines
+from meshclaw.domain.config_file import ConfigError, ConfigProblem, load_config_with_lines
 
 
 @dataclass(frozen=True)
 class ConfigSummary:
+    """A configuration that can be used; ``warnings`` are what is still to do on this machine (the
+    bundled model is not installed yet), each with its line."""
+
     path: Path
     users: int
     models: int
     agents: int
+    warnings: list[ConfigProblem] = field(default_factory=list)
 
 
-def check_config(path: Path) -> ConfigSummary:
+def check_config(path: Path, secrets_file: Path | None = None) -> ConfigSummary:
     """Validate the configuration at ``path``: the schema and references, each agent's grants against
-    its toolsets' tools, the connectors' own settings, and cost budgets on unpriced models.
+    its toolsets' tools, the connectors' own settings, cost budgets on unpriced models, the secrets
+    it names (in the environment, or in ``secrets_file``, default ``$MESHCLAW_HOME/secrets.env``),
+    that file's mode (0600), and whether its bundled model is installed.
 
-    Raises ConfigError listing every problem with its line; returns counts when there is none."""
+    Raises ConfigError listing every problem with its line; returns counts (and warnings) when
+    there is none."""
+    from meshclaw.domain.environment import environment
+
+    from .config_setup import bundled_model_missing, loose_secrets_file, missing_secrets
+
+    secrets_file = secrets_file or environment().home / "secrets.env"
     config, lines = load_config_with_lines(path)
     validate = _connector_settings_check()
     problems = list(validate(config, lines)) if validate is not None else []
     problems += _grant_problems(config, lines, report_unknown=validate is None)
     problems += _grant_condition_problems(config, lines)
     problems += _unpriced_cost_budgets(config, lines)
+    problems += loose_secrets_file(secrets_file)
+    problems += missing_secrets(lines, secrets_file)
     if problems:
         raise ConfigError(path, problems)
-    return ConfigSummary(path, len(config.users), len(config.models), len(config.agents))
+    return ConfigSummary(path, len(config.users), len(config.models), len(config.agents),
+                         bundled_model_missing(config, lines))
 
 
 def _grant_problems(config: Any, lines: Any, *, report_unknown: bool) -> list[Any]:
