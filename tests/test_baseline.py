@@ -22,6 +22,14 @@ def test_new_tool_after_history_and_bursts():
     assert burst.kind == "burst" and "30 times in the last hour" in burst.message
 
 
+def test_first_use_of_a_read_tool_is_expected_but_its_burst_is_not():
+    assert deviations("a", "notes.list", earlier_runs=5, total_calls=1, last_hour=1, last_week=1, read=True) == []
+    [new] = deviations("a", "notes.add", earlier_runs=5, total_calls=1, last_hour=1, last_week=1, read=False)
+    assert new.kind == "new-tool"
+    [burst] = deviations("a", "notes.list", earlier_runs=9, total_calls=40, last_hour=30, last_week=40, read=True)
+    assert burst.kind == "burst"
+
+
 def test_runtime_raises_an_alert_for_a_first_use(home):
     with runtime(home, lists_only()) as rt:
         for _ in range(3):
@@ -31,6 +39,19 @@ def test_runtime_raises_an_alert_for_a_first_use(home):
         alerts = [r for r in rt.store.audit.records(run_id=outcome.run_id) if r.kind == "alert"]
         assert [(a.tool, a.verdict) for a in alerts] == [("notes.add", "new-tool")]
         assert any(e["kind"] == "alert" for e in events)
+
+
+def test_runtime_raises_no_alert_for_the_first_use_of_a_granted_read_tool(home):
+    text = config().replace("      - {tool: notes.list, args: {}}\n", "")
+    assert text != config()
+    with runtime(home, text) as rt:
+        for _ in range(3):
+            run(rt, "keeper", "remember milk")
+    with runtime(home, config()) as rt:
+        outcome, _ = run(rt, "keeper", "list and remember")
+        calls = [r.tool for r in rt.store.audit.records(run_id=outcome.run_id) if r.kind == "call"]
+        assert "notes.list" in calls
+        assert [r for r in rt.store.audit.records(run_id=outcome.run_id) if r.kind == "alert"] == []
 
 
 def test_alerts_command_lists_them_newest_first(home, cli):

@@ -60,12 +60,14 @@ class RunSummary:
     error: str | None
     rehearsal: bool
     usage: Usage = field(default_factory=Usage)
+    model: str = ""  # the model's name in the configuration the run started with ("local", "claude")
 
     @classmethod
     def of(cls, store: Any, r: Any) -> "RunSummary":
         t = store.usage.totals(run_id=r.id)
+        model = str(((r.snapshot or {}).get("agent") or {}).get("model") or "")
         return cls(r.id, r.agent, r.user_id, r.status, r.trigger, r.task, r.created_at, r.finished_at, r.output, r.error,
-                   bool(r.rehearsal), Usage(t.requests, t.input_tokens, t.output_tokens, t.cache_read_tokens))
+                   bool(r.rehearsal), Usage(t.requests, t.input_tokens, t.output_tokens, t.cache_read_tokens), model)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)

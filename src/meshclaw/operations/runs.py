@@ -120,9 +120,11 @@ def rehearsal_summary(store: Any, run_id: str) -> list[str]:
 
 
 def list_runs(ctx: Context, actor: Actor, *, agent: str | None = None, status: str | None = None,
-              limit: int = 20) -> list[RunSummary]:
-    """Recent runs, newest first, of the agents whose owners ``actor`` may read (see ``authority``)."""
-    rows = ctx.store.runs.list(agent=agent, status=status, limit=limit, user_ids=readable_users(ctx.config, actor))
+              limit: int = 20, since: Any = None) -> list[RunSummary]:
+    """Recent runs, newest first, of the agents whose owners ``actor`` may read (see ``authority``);
+    ``since`` (an aware datetime) keeps runs started at or after it."""
+    rows = ctx.store.runs.list(agent=agent, status=status, limit=limit, user_ids=readable_users(ctx.config, actor),
+                               since=since)
     return [RunSummary.of(ctx.store, r) for r in rows]
 
 

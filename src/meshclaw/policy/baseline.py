@@ -19,10 +19,17 @@ class Deviation:
     message: str
 
 
-def deviations(agent: str, tool: str, *, earlier_runs: int, total_calls: int, last_hour: int, last_week: int) -> list[Deviation]:
-    """``total_calls``/``last_hour``/``last_week`` include the call just made."""
+def deviations(agent: str, tool: str, *, earlier_runs: int, total_calls: int, last_hour: int, last_week: int,
+               read: bool = False) -> list[Deviation]:
+    """The ways this call leaves the agent's baseline. ``total_calls``/``last_hour``/``last_week``
+    count the agent's calls of ``tool`` (ever, in the last hour, in the last 7 days) and include the
+    call just made; ``read``: the tool only looks (Effect.READ).
+
+    A first use of a granted read tool is expected (the grant says the agent may look), so only a
+    first write or external call is a "new-tool" deviation; a burst is one for every tool: more than
+    BURST_FLOOR calls in the last hour and over BURST_FACTOR times the agent's hourly rate of the week."""
     out = []
-    if total_calls == 1 and earlier_runs >= MIN_HISTORY_RUNS:
+    if total_calls == 1 and earlier_runs >= MIN_HISTORY_RUNS and not read:
         out.append(Deviation("new-tool", f"{agent} used {tool} for the first time (after {earlier_runs} runs without it)"))
     hourly_baseline = max(0, last_week - last_hour) / (7 * 24 - 1)
     if last_hour >= BURST_FLOOR and last_hour > BURST_FACTOR * hourly_baseline:

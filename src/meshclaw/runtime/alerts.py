@@ -21,8 +21,11 @@ RECHECK_SECONDS = 5.0
 
 
 def check_baseline(store: "Store", *, run_id: str, agent: str, owner_id: str, tool: str, key: str,
-                   emit: Callable[[RunEvent], None]) -> None:
-    """Append an ``alert`` audit record (and emit it) for each deviation of this call from the agent's baseline."""
+                   emit: Callable[[RunEvent], None], effect: str = "external") -> None:
+    """Append an ``alert`` audit record (and emit it) for each deviation of this call from the agent's baseline.
+
+    ``effect`` is the tool's effect class (``read``, ``write``, ``external``): a first use of a read
+    tool is no alert (see ``policy/baseline.py``); a burst of any tool is."""
     from meshclaw.policy.baseline import BURST_FLOOR, deviations
 
     audit = store.audit
@@ -44,6 +47,7 @@ def check_baseline(store: "Store", *, run_id: str, agent: str, owner_id: str, to
         total_calls=total,
         last_hour=last_hour,
         last_week=audit.count_calls(agent=agent, tool=tool, since=now - timedelta(days=7)) if last_hour >= BURST_FLOOR else last_hour,
+        read=effect == "read",
     )
     for d in found:
         store.audit.append(f"{key}:alert:{d.kind}", AuditKind.ALERT.value, run_id=run_id, agent=agent, user_id=owner_id,

@@ -38,7 +38,7 @@ def run_scope(deps: RunDeps) -> CallScope:
 
     def alerts(spec: ToolSpec, key: str) -> None:
         check_baseline(deps.store, run_id=deps.run_id, agent=deps.agent.name, owner_id=deps.owner.id, tool=spec.name,
-                       key=key, emit=deps.emit)
+                       key=key, emit=deps.emit, effect=spec.effect.value)
 
     return CallScope(run_id=deps.run_id, agent=deps.agent, owner_id=deps.owner.id, provenance=deps.provenance,
                      call_counts=deps.call_counts, approved_keys=deps.approved_keys, store=deps.store,

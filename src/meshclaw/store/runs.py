@@ -65,9 +65,12 @@ class RunRepository:
             return list(s.scalars(q))
 
     def list(self, *, agent: str | None = None, user_id: str | None = None, status: str | None = None, limit: int = 50,
-             user_ids: Collection[str] | None = None) -> list[Run]:
-        """Newest first. ``user_ids`` (None: anyone's) keeps only runs of agents those users own."""
+             user_ids: Collection[str] | None = None, since: datetime | None = None) -> list[Run]:
+        """Newest first. ``user_ids`` (None: anyone's) keeps only runs of agents those users own;
+        ``since`` only runs created at or after it."""
         q = select(Run).order_by(Run.created_at.desc()).limit(limit)
+        if since is not None:
+            q = q.where(Run.created_at >= since)
         if agent:
             q = q.where(Run.agent == agent)
         if user_id:

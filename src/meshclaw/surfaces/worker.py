@@ -36,6 +36,9 @@ async def serve(runtime: Any, home: Path, config_file: Path, store_url: str | No
     echo(f"worker ready: recovered {len(recovered)} interrupted run(s), {len(watchers)} inbox watcher(s), "
          f"{len(schedules)} schedule(s); `meshclaw run` hands runs to this worker")
     warming = asyncio.create_task(warm_triggered_agents(runtime, echo, echo_err))
+    from .run_log import log_runs
+
+    logging_runs = asyncio.create_task(log_runs(runtime.store, echo, stop))
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), timeout=RECOVER_EVERY)
@@ -46,7 +49,7 @@ async def serve(runtime: Any, home: Path, config_file: Path, store_url: str | No
 
     worker_socket(home).unlink(missing_ok=True)
     warming.cancel()
-    await asyncio.gather(warming, *watchers, *schedules, return_exceptions=True)
+    await asyncio.gather(warming, logging_runs, *watchers, *schedules, return_exceptions=True)
 
 
 def config_reloader(config: Any, config_file: Path, load_config: Callable[[], Any]) -> Callable[[], Any]:

@@ -33,9 +33,18 @@ def approvals(
             console.print(f"    {escape(k)} = {escape(json.dumps(v, ensure_ascii=False, default=str)[:200])}")
         for k, origins in a.origins.items():
             for o in origins:
-                console.print(f"    [dim]{escape(k)}: {escape(repr(o['value']))} from {o['source']} ({o['trust']})[/dim]")
+                console.print(f"    [dim]{escape(k)}: {escape(repr(o['value']))} {escape(origin_words(o))}[/dim]")
         console.print(f"    why asked: {escape(a.reason)}")
         console.print(f"    expires {a.expires_at:%Y-%m-%d %H:%M} UTC — `meshclaw approve {a.id}` or `meshclaw deny {a.id}`")
+
+
+def origin_words(origin: dict) -> str:
+    """Where one argument's value came from, in plain words (``origin``: value, source, trust)."""
+    if origin.get("trust") == "unknown":
+        return "not found in anything the run read — the model wrote it"
+    if origin.get("trust") == "untrusted":
+        return f"came from {origin.get('source')}, which is outside content (not trusted)"
+    return f"came from {origin.get('source')} (trusted)"
 
 
 def _answer(approval_id: str, decision: str, for_run: bool = False, note: Optional[str] = None) -> None:

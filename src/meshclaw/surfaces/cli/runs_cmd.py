@@ -19,6 +19,7 @@ def runs(
     agent: Optional[str] = typer.Option(None, "--agent", help="Only this agent's runs."),
     status: Optional[str] = typer.Option(None, "--status", help="Only runs with this status."),
     limit: int = typer.Option(20, "--limit", min=1, max=1000),
+    since: Optional[str] = typer.Option(None, "--since", help="Only runs started since: 2026-11-23, 2026-11-23T09:00, 30m, 12h, 7d."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List recent runs (your agents', and your reports' if you manage anyone)."""
@@ -28,20 +29,28 @@ def runs(
 
     from meshclaw.operations.runs import list_runs
 
+    from .audit_cmd import _when
     from .printer import console, escape
 
+    after = _when(since)  # a bad --since is one line before anything opens
     octx = context()
-    rows = list_runs(octx, local_actor(octx.config), agent=agent, status=status, limit=limit)
+    rows = list_runs(octx, local_actor(octx.config), agent=agent, status=status, limit=limit, since=after)
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2, default=str))
         return
-    table = Table("run", "agent", "status", "trigger", "started", "tokens in/out", "task")
+    # Readable at 80 columns: the id people copy is never cut; tokens and trigger are in `runs show`.
+    table = Table(box=None, caption="* a rehearsal" if any(r.rehearsal for r in rows) else None, caption_justify="left")
+    table.add_column("run", no_wrap=True, min_width=12)
+    for name in ("agent", "status", "started", "task"):
+        table.add_column(name, no_wrap=True)
+    agent_w = min(18, max([len(r.agent) for r in rows] + [5]))
+    status_w = max([len(r.status) + 1 for r in rows] + [6])
+    task_w = max(10, console.width - (12 + agent_w + status_w + 11 + 2 * 4 + 2))
     for r in rows:
         task = (r.task.splitlines() or [""])[0]  # a trigger's details follow on later lines
-        table.add_row(r.id[:12], r.agent, r.status + (" (rehearsal)" if r.rehearsal else ""), r.trigger,
-                      r.created_at.strftime("%Y-%m-%d %H:%M:%S"), f"{r.usage.input_tokens}/{r.usage.output_tokens}",
-                      escape(task[:50]))
-    console.print(table if rows else "no runs yet")
+        table.add_row(r.id[:12], _cut(r.agent, agent_w), r.status + ("*" if r.rehearsal else ""),
+                      r.created_at.strftime("%m-%d %H:%M"), escape(_cut(task, task_w)))
+    console.print(table if rows else ("no runs since " + since if since else "no runs yet"))
 
 
 @app.command("show")
@@ -60,9 +69,11 @@ def show(run_id: str = typer.Argument(..., help="A run id (a unique prefix is en
     run = detail.run
     console.print(f"[bold]run {run.id}[/bold]  agent {run.agent}  owner {run.user_id}  status {run.status}"
                   + ("  (rehearsal)" if run.rehearsal else ""))
+    if run.model:
+        console.print(f"model: {escape(run.model)} (as configured)")
     console.print(f"task: {escape(run.task)}")
     for u in detail.model_calls:
-        console.print(f"  model {u.model}: {u.input_tokens} in / {u.output_tokens} out ({u.cache_read_tokens} cached), {u.seconds:.2f} s")
+        console.print(f"  model {escape(run.model or u.model)}: {u.input_tokens} in / {u.output_tokens} out ({u.cache_read_tokens} cached), {u.seconds:.2f} s")
     for a in detail.steps:
         console.print(_step(a, escape))
     t = run.usage
@@ -71,6 +82,10 @@ def show(run_id: str = typer.Argument(..., help="A run id (a unique prefix is en
         console.print(f"output: {escape(run.output)}")
     if run.error:
         console.print(f"[red]error: {escape(run.error)}[/red]")
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _step(a, escape) -> str:  # type: ignore[no-untyped-def]
