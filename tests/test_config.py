@@ -19,8 +19,8 @@ def problems(text: str) -> list[str]:
 
 def test_starter_config_is_valid():
     config = parse_config(STARTER.read_text(), STARTER)
-    assert {a.name for a in config.agents} == {"assistant", "scripted-assistant"}
-    assert config.agent("assistant").toolsets["notes"].grants[0].tool == "notes.add"
+    assert {a.name for a in config.agents} == {"assistant", "scripted-assistant", "demo"}
+    assert {g.tool for g in config.agent("assistant").toolsets["notes"].grants} == {"notes.add", "notes.list"}
 
 
 def test_unknown_setting_points_at_its_line():
