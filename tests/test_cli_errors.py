@@ -42,7 +42,7 @@ def test_unknown_agent(home, cli):
     cli("init", check=True)
     p = cli("run", "nobody", "do it")
     assert p.returncode == 2
-    assert p.stderr.strip().splitlines() == ["meshclaw: unknown agent 'nobody' (known: assistant, scripted-assistant)"]
+    assert p.stderr.strip().splitlines() == ["meshclaw: unknown agent 'nobody' (known: assistant, scripted-assistant, demo)"]
 
 
 @pytest.mark.slow

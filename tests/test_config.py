@@ -84,7 +84,7 @@ def test_config_check_cli_reports_lines_and_exits_nonzero(home, cli):
 def test_init_then_check_then_refuses_to_overwrite(home, cli):
     assert cli("init").returncode == 0
     ok = cli("config", "check")
-    assert ok.returncode == 0 and "OK (2 users, 2 models, 2 agents)" in ok.stdout
+    assert ok.returncode == 0 and "OK (2 users, 3 models, 3 agents)" in ok.stdout
     again = cli("init")
     assert again.returncode == 2 and "already exists" in again.stderr
 
