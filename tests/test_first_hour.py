@@ -29,6 +29,7 @@ def test_every_with_combination_passes_config_check(cli, home, combo):
     _secrets(home, secrets_needed(sections))
     check = cli("config", "check")
     assert check.returncode == 0, check.stdout + check.stderr
+    assert "reaches other people" not in check.stdout  # every external grant in the examples asks
     text = (home / "meshclaw.yaml").read_text()
     for name in sections:  # each chosen block is really in the file, uncommented
         marker = {"email": "\n      email:\n", "calendar": "\n      calendar:\n", "reader": "\n      reader:\n",
@@ -129,3 +130,17 @@ def test_demo_shows_a_rehearsal_a_denial_and_an_approval(cli, home):
     # the person's own agent was not promoted behind their back
     again = cli("run", "--here", "scripted-assistant", "remember x")
     assert "rehearsal" in (again.stdout + again.stderr)
+
+
+def test_config_check_warns_of_an_external_tool_an_auto_agent_calls_without_asking(cli, home):
+    from tests.conftest import write_config
+
+    text = starter_text(("email",), login="x")
+    line = "            approval: always                                 # every mail waits for Alice\n"
+    assert line in text
+    write_config(home, text.replace(line, ""))
+    _secrets(home, ["alice_mail"])
+    p = cli("config", "check", check=True)
+    where = next(i + 1 for i, t in enumerate((home / "meshclaw.yaml").read_text().splitlines()) if "tool: email.send" in t)
+    assert (f"warning: line {where}: agents.0.toolsets.email.grants.5: assistant runs on autonomy auto and may call "
+            "email.send, which reaches other people, without asking: add `approval: always`") in " ".join(p.stdout.split())

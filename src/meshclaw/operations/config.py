@@ -15,8 +15,9 @@ from meshclaw.domain.config_file import ConfigError, ConfigProblem, load_config_
 
 @dataclass(frozen=True)
 class ConfigSummary:
-    """A configuration that can be used; ``warnings`` are what is still to do on this machine (the
-    bundled model is not installed yet), each with its line."""
+    """A configuration that can be used; ``warnings``, each with its line: what is still to do on this
+    machine (the bundled model is not installed yet), and grants that let an agent reach other people
+    without asking."""
 
     path: Path
     users: int
@@ -35,7 +36,7 @@ def check_config(path: Path, secrets_file: Path | None = None) -> ConfigSummary:
     there is none."""
     from meshclaw.domain.environment import environment
 
-    from .config_setup import bundled_model_missing, loose_secrets_file, missing_secrets
+    from .config_setup import bundled_model_missing, loose_secrets_file, missing_secrets, unattended_external_grants
 
     secrets_file = secrets_file or environment().home / "secrets.env"
     config, lines = load_config_with_lines(path)
@@ -49,7 +50,7 @@ def check_config(path: Path, secrets_file: Path | None = None) -> ConfigSummary:
     if problems:
         raise ConfigError(path, problems)
     return ConfigSummary(path, len(config.users), len(config.models), len(config.agents),
-                         bundled_model_missing(config, lines))
+                         bundled_model_missing(config, lines) + unattended_external_grants(config, lines))
 
 
 def _grant_problems(config: Any, lines: Any, *, report_unknown: bool) -> list[Any]:

@@ -91,3 +91,34 @@ def bundled_model_missing(config: Any, lines: Any) -> list[ConfigProblem]:
     return [lines.problem(("models", n, "kind"),
                           f"the bundled model is not installed (no verified {path}): run `meshclaw model install`")
             for n in names]
+
+
+def unattended_external_grants(config: Any, lines: Any) -> list[ConfigProblem]:
+    """An agent on ``autonomy: auto`` granted a tool that reaches other people (Effect.EXTERNAL)
+    without ``approval: always``: it would act outside its owner's workspace by itself. A warning,
+    not an error: the guard still asks where provenance demands, and an owner may mean it."""
+    from meshclaw.connectors.registry import UnknownToolset, resolve
+    from meshclaw.domain.config import Autonomy
+    from meshclaw.domain.effects import Effect, spec_of
+
+    out = []
+    for i, agent in enumerate(config.agents):
+        if agent.autonomy != Autonomy.AUTO:
+            continue
+        for name, toolset in agent.toolsets.items():
+            if toolset.mcp is not None:
+                effects = {f"{name}.{tool}": effect for tool, effect in toolset.effects.items()}
+            else:
+                try:
+                    effects = {spec_of(f).name: spec_of(f).effect for f in resolve(name, toolset).functions}
+                except UnknownToolset:
+                    continue
+            for j, g in enumerate(toolset.grants):
+                # an MCP tool not listed under effects counts as external unless the server marks it read-only
+                effect = effects.get(g.tool, Effect.EXTERNAL if toolset.mcp is not None else None)
+                if effect == Effect.EXTERNAL and g.approval != "always":
+                    out.append(lines.problem(("agents", i, "toolsets", name, "grants", j),
+                                             f"{agent.name} runs on autonomy auto and may call {g.tool}, which reaches "
+                                             "other people, without asking: add `approval: always` to this grant "
+                                             "(or use autonomy: ask)"))
+    return out
