@@ -39,13 +39,13 @@ def runs(
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2, default=str))
         return
     # Readable at 80 columns: the id people copy is never cut; tokens and trigger are in `runs show`.
-    table = Table(box=None, caption="* a rehearsal" if any(r.rehearsal for r in rows) else None, caption_justify="left")
+    table = Table(box=None, pad_edge=False, caption="* a rehearsal" if any(r.rehearsal for r in rows) else None, caption_justify="left")
     table.add_column("run", no_wrap=True, min_width=12)
     for name in ("agent", "status", "started", "task"):
         table.add_column(name, no_wrap=True)
     agent_w = min(18, max([len(r.agent) for r in rows] + [5]))
     status_w = max([len(r.status) + 1 for r in rows] + [6])
-    task_w = max(10, console.width - (12 + agent_w + status_w + 11 + 2 * 4 + 2))
+    task_w = max(10, console.width - (12 + agent_w + status_w + 11 + 2 * 4) - 1)
     for r in rows:
         task = (r.task.splitlines() or [""])[0]  # a trigger's details follow on later lines
         table.add_row(r.id[:12], _cut(r.agent, agent_w), r.status + ("*" if r.rehearsal else ""),
