@@ -118,6 +118,9 @@ def test_waiting_run_survives_sigkill_and_resumes_after_approval(home, cli):
     [request] = json.loads(listing.stdout)
     shown = cli("approvals", check=True).stdout
     assert "keeper (for alice) wants to run notes.add" in shown and "buy milk" in shown and "why asked" in shown
+    origin = next(line for line in shown.splitlines() if line.strip().startswith("text: 'buy milk'"))
+    assert "came from" in origin or "the model wrote it" in origin  # plain words, not "from written by ... (unknown)"
+    assert "(unknown)" not in shown
 
     # A fresh worker takes over the waiting run; the approval is given from a third process.
     resumer = subprocess.Popen([*MESHCLAW, "resume"], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
