@@ -78,3 +78,41 @@ def test_worker_logs_each_run_started_and_finished(home):
 
 def outcome_trigger(rt, run_id: str) -> str:
     return rt.store.runs.get(run_id).trigger
+
+
+LINKS = """
+users:
+  - {id: alice, name: Alice}
+models:
+  m:
+    kind: scripted
+    turns:
+      - {tool: links.find, args: {name: holidays}}
+      - {tool: links.find, args: {name: "../etc"}}
+      - {text: done}
+agents:
+  - name: keeper
+    owner: alice
+    instructions: x
+    model: m
+    autonomy: auto
+    toolsets:
+      links:
+        module: meshclaw.connectors.links:connector
+        settings:
+          links: {holidays: "https://intranet.example.com/holidays"}
+        grants:
+          - tool: links.find
+            when:
+              name: {matches: "[a-z-]+"}
+"""
+
+
+def test_the_starters_module_example_runs_under_the_guard(home):
+    with runtime(home, LINKS) as rt:
+        outcome, _ = run(rt, "keeper", "where are the holidays?")
+        records = rt.store.audit.records(run_id=outcome.run_id)
+    calls = [(r.tool, r.verdict, (r.data or {}).get("result")) for r in records if r.kind == "call"]
+    assert calls[0][:2] == ("links.find", "done") and "intranet.example.com/holidays" in str(calls[0][2])
+    [denied] = [r for r in records if r.kind == "decision" and r.verdict == "deny"]
+    assert "must match '[a-z-]+'" in (denied.reason or "")
