@@ -157,7 +157,14 @@ def test_settings_that_no_longer_validate_fail_the_call_not_the_run(home, monkey
     assert call.verdict == "error" and call.reason.startswith("ConnectorProblem: toolsets.probe.settings.label:")
 
 
+def _mail_secret(home) -> None:
+    """`config check` also checks that the secrets a configuration names exist (0600 file)."""
+    (home / "secrets.env").write_text("alice_mail=pw\n")
+    (home / "secrets.env").chmod(0o600)
+
+
 def test_config_check_names_a_misspelt_setting_with_its_line(home, cli):
+    _mail_secret(home)
     write_config(home, MAIL)
     p = cli("config", "check")
     assert p.returncode == 2 and "Traceback" not in p.stderr
@@ -168,6 +175,7 @@ def test_config_check_names_a_misspelt_setting_with_its_line(home, cli):
 
 
 def test_config_check_knows_the_events_connectors_declare(home, cli):
+    _mail_secret(home)
     fixed = MAIL.replace("          imap_hots: mail.example.com\n", "")
     write_config(home, fixed + "    triggers: [{event: email.recieved, task: triage}]\n")
     p = cli("config", "check")
@@ -202,7 +210,7 @@ agents:
 
 def test_a_module_connectors_events_can_trigger_its_agent(home, cli):
     write_config(home, PROBE_CONFIG + "    triggers: [{event: probe.poked, task: look}]\n")
-    assert cli("config", "check").returncode == 0
+    assert cli("config", "check", env={"PROBE_TOKEN": "token-1234"}).returncode == 0
     write_config(home, PROBE_CONFIG + "    triggers: [{event: probe.pokd, task: look}]\n")
     p = cli("config", "check")
     assert p.returncode == 2 and "unknown event 'probe.pokd' (known: email.received, probe.poked)" in p.stderr
