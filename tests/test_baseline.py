@@ -42,9 +42,8 @@ def test_runtime_raises_an_alert_for_a_first_use(home):
 
 
 def test_runtime_raises_no_alert_for_the_first_use_of_a_granted_read_tool(home):
-    text = config().replace("      - {tool: notes.list, args: {}}\n", "")
-    assert text != config()
-    with runtime(home, text) as rt:
+    adds_only = config().scripted("script", call("notes.add", text="buy milk"), say("done"))
+    with runtime(home, adds_only) as rt:
         for _ in range(3):
             run(rt, "keeper", "remember milk")
     with runtime(home, config()) as rt:

@@ -17,7 +17,7 @@ LONG = "keeper-with-a-rather-long-agent-name"
 
 
 def _long_config() -> str:
-    return config().replace("name: keeper", f"name: {LONG}")
+    return config().yaml().replace("name: keeper", f"name: {LONG}")
 
 
 def test_runs_table_fits_80_columns_and_keeps_the_id(home, cli):
@@ -31,7 +31,7 @@ def test_runs_table_fits_80_columns_and_keeps_the_id(home, cli):
 
 
 def test_runs_since(home, cli):
-    write_config(home, config())
+    config().write(home)
     with runtime(home, config()) as rt:
         outcome, _ = run(rt, "keeper", "remember milk")
     assert outcome.run_id in cli("runs", "--since", "30m", "--json", check=True).stdout
@@ -42,7 +42,7 @@ def test_runs_since(home, cli):
 
 
 def test_runs_show_names_the_configured_model(home, cli):
-    write_config(home, config())
+    config().write(home)
     with runtime(home, config()) as rt:
         outcome, _ = run(rt, "keeper", "remember milk")
     out = cli("runs", "show", outcome.run_id[:12], env={"COLUMNS": "200"}, check=True).stdout
