@@ -87,13 +87,15 @@ def _policy_steps(console: Any, agent: str, task: str) -> None:
             console.print(f"4. the scripted agent {POLICY_AGENT!r} is promoted: its calls are real")
         started = await start_run(runtime, actor, POLICY_AGENT, POLICY_TASK)
         waiting = asyncio.ensure_future(finish(runtime, started))
-        approved = await _approve_when_asked(ctx, actor, started.run_id, waiting, console)
+        approved, approval_lines = await _approve_when_asked(ctx, actor, started.run_id, waiting)
         done = await waiting
         denials = [r for r in ctx.store.audit.records(run_id=done.run_id) if r.kind == "decision" and r.verdict == "deny"]
         for r in denials:
             console.print(f"   refused {r.tool} {escape(str((r.data or {}).get('args')))}: {escape(r.reason or '')}")
         console.print(f"   [bold]you just saw a denial[/bold]: {len(denials)} call(s) outside the grant's condition "
                       "were refused with the reason, and the run went on without them")
+        for line in approval_lines:
+            console.print(f"   {escape(line)}")
         calls = [r for r in ctx.store.audit.records(run_id=done.run_id)
                  if r.kind == "call" and r.tool == (approved or "") and r.verdict == "done"]
         console.print(f"   [bold]you just saw an approval[/bold]: {approved or 'no call'} waited for {actor.user_id}, "
@@ -107,20 +109,17 @@ def _policy_steps(console: Any, agent: str, task: str) -> None:
         runtime.shutdown()
 
 
-async def _approve_when_asked(ctx: Any, actor: Any, run_id: str, waiting: Any, console: Any) -> str | None:
-    """Approve the run's first pending request as ``actor`` once it exists; the tool approved, or None
-    if the run ended without asking."""
+async def _approve_when_asked(ctx: Any, actor: Any, run_id: str, waiting: Any) -> tuple[str | None, list[str]]:
+    """Approve the run's first pending request as ``actor`` once it exists: (the tool approved, or None
+    if the run ended without asking; lines saying what happened, printed after the run's denials)."""
     from meshclaw.operations.approvals import answer, list_pending
-
-    from .printer import escape
 
     while not waiting.done():
         pending = [p for p in list_pending(ctx, actor) if p.run_id == run_id]
         if pending:
             p = pending[0]
-            console.print(f"   {p.tool} waits for approval {p.id}: {escape(p.reason)}")
             answer(ctx, actor, p.id, "approved", note="approved by `meshclaw demo`")
-            console.print(f"   approved {p.id} as {actor.user_id} (what `meshclaw approve {p.id}` does)")
-            return p.tool
+            return p.tool, [f"{p.tool} {p.args} waited for approval {p.id}: {p.reason}",
+                            f"approved {p.id} as {actor.user_id} (what `meshclaw approve {p.id}` does)"]
         await asyncio.sleep(0.2)
-    return None
+    return None, []
