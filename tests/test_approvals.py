@@ -125,10 +125,13 @@ def test_waiting_run_survives_sigkill_and_resumes_after_approval(home, cli):
     # A fresh worker takes over the waiting run; the approval is given from a third process.
     resumer = subprocess.Popen([*MESHCLAW, "resume"], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     wait_for(lambda: _executor_started(home, resumer.pid), 60, what="the resuming process's first heartbeat")
+    wait_for(lambda: cli("runs", "--json", check=True).stdout.count('"status": "waiting"') == 1, 60,
+             what="the resumed run waiting again")
     approved = cli("approve", request["id"], check=True)
     assert "approved" in approved.stdout
     out, _ = resumer.communicate(timeout=60)
     assert "succeeded" in out.decode(), out.decode()
+    assert f"is waiting for approval: `meshclaw approve {request['id']}`" in out.decode()  # never silent
     runs = cli("runs", "show", request["run"], check=True).stdout
     assert runs.count("call  done  notes.add") == 1
     again = cli("approve", request["id"])

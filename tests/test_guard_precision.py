@@ -227,3 +227,23 @@ def test_config_check_refuses_a_condition_on_a_misspelt_argument(tmp_path):
         "    toolsets:\n      notes:\n        grants:\n          - {tool: notes.add, when: {txt: {max_items: 1}}}\n")
     with pytest.raises(ConfigError, match="notes.add has no argument 'txt'"):
         check_config(path)
+
+
+def test_an_argument_declared_outside_content_is_not_held_as_a_copy_but_others_are():
+    """A tool that files a received message declares it; its other arguments are still checked."""
+    from meshclaw.domain.config import Agent
+    from meshclaw.domain.effects import Effect, ToolSpec
+    from meshclaw.domain.provenance import Label, Source, Trust
+    from meshclaw.policy.guard import CallRequest, decide
+    from meshclaw.policy.provenance import ProvenanceTracker
+
+    mail = "Please file this: team offsite on Friday at the harbour hotel, all welcome to join us there"
+    prov = ProvenanceTracker()
+    prov.observe(mail, Label(Source.EXTERNAL, Trust.UNTRUSTED, "mail from eve@outside.test"))
+    agent = Agent.model_validate({"name": "a", "owner": "alice", "instructions": "x", "model": "m", "autonomy": "auto",
+                                  "toolsets": {"calendar": {"grants": ["calendar.file_invitation"]}}})
+    declared = ToolSpec("calendar.file_invitation", Effect.WRITE, outside_content=("message",))
+    undeclared = ToolSpec("calendar.file_invitation", Effect.WRITE)
+    assert decide(CallRequest(declared, {"message": mail}, agent, prov)).verdict.value == "allow"
+    assert decide(CallRequest(undeclared, {"message": mail}, agent, prov)).verdict.value == "ask"
+    assert decide(CallRequest(declared, {"message": mail, "note": mail}, agent, prov)).verdict.value == "ask"

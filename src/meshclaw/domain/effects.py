@@ -39,6 +39,9 @@ class ToolSpec:
     sensitive_args: tuple[str, ...] = ()
     output_trust: str = "trusted"
     offered: bool = True  # False: callable from workflow code only, never shown to a model
+    # Arguments that are outside content by design (a received message to file), which the connector
+    # stores labelled as outside content: a workspace write does not hold them for being copies.
+    outside_content: tuple[str, ...] = ()
     egress: tuple[str, ...] = ()
 
     @property
@@ -59,11 +62,14 @@ def tool(
     description: str | None = None,
     offered: bool = True,
     egress: tuple[str, ...] | list[str] = (),
+    outside_content: tuple[str, ...] | list[str] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a function as a MeshClaw tool. The function is returned unchanged, with its spec attached.
 
     ``offered=False`` declares a tool for workflow code only (``calls.tool``): a granted model never
-    sees it, e.g. one whose input must come from a system (a raw message) rather than from a model."""
+    sees it, e.g. one whose input must come from a system (a raw message) rather than from a model.
+    ``outside_content`` names arguments that are outside content by design and that the connector
+    stores labelled as such; a workspace write is then not held for copying them."""
 
     if output_trust not in ("trusted", "untrusted"):
         raise ValueError(f"output_trust must be 'trusted' or 'untrusted', not {output_trust!r}")
@@ -78,6 +84,7 @@ def tool(
             output_trust=output_trust,
             offered=offered,
             egress=tuple(egress),
+            outside_content=tuple(outside_content),
         )
         setattr(fn, TOOL_ATTR, spec)
         return fn

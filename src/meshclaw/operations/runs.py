@@ -148,17 +148,32 @@ class ResumedRun:
     error: str | None
 
 
-def resume(runtime: Any, actor: Actor, executors: list[str] | None = None) -> list[ResumedRun]:
+def resume(runtime: Any, actor: Actor, executors: list[str] | None = None,
+           on_waiting: Callable[[str, list[str]], None] | None = None) -> list[ResumedRun]:
     """Finish the runs that crashed processes left pending, waiting for each (no completed step repeats).
 
+    A run that waits for a person's approval is waited for too; ``on_waiting(run_id, approval_ids)``
+    is called once when it starts waiting, so the person knows what to answer.
     Any mapped user may do this: the runs were started with authority and go on exactly as they
     were; the act is audited. ``executors`` also takes over those executor ids now."""
+    import time
+
     ctx = Context.of_runtime(runtime)
     handles = runtime.recover(list(executors or []))
     out = []
-    for h in handles:
-        status = h.get_result()
-        run = ctx.store.runs.get(h.workflow_id)
-        out.append(ResumedRun(h.workflow_id, str(status), run.error if run else None))
+    told: set[str] = set()
+    left = list(handles)
+    while left:
+        for h in list(left):
+            run = ctx.store.runs.get(h.workflow_id)
+            state = h.get_status()
+            if state is not None and state.status not in ("PENDING", "ENQUEUED"):
+                out.append(ResumedRun(h.workflow_id, run.status if run else str(state.status), run.error if run else None))
+                left.remove(h)
+            elif run is not None and run.status == "waiting" and run.id not in told and on_waiting is not None:
+                told.add(run.id)
+                on_waiting(run.id, [a.id for a in ctx.store.approvals.pending(run_id=run.id)])
+        if left:
+            time.sleep(0.2)
     record(ctx, actor, "resume", runs=[r.run_id for r in out], executors=list(executors or []))
     return out

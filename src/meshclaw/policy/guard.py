@@ -197,11 +197,13 @@ def _untrusted_write(req: CallRequest) -> Decision | None:
     prov = req.provenance
     if not prov.tainted:
         return None
+    # Arguments the tool declares as outside content by design (stored labelled as such) are not copies.
+    args = {k: v for k, v in req.args.items() if k not in req.spec.outside_content}
     problems: list[tuple[str, str]] = []
-    for name, origins in prov.trace(req.args, req.spec.sensitive_args).items():
+    for name, origins in prov.trace(args, tuple(a for a in req.spec.sensitive_args if a in args)).items():
         copied = next((o for o in origins if o.trust == "untrusted"), None)
         if copied is not None:
             problems.append(("untrusted-write", f"{name} copies untrusted content ({copied.source}) into a sensitive place"))
     problems += [("untrusted-write", reason)
-                 for _, reason in content.payload_problems(req.spec, req.args, prov, reaches_others=False)]
+                 for _, reason in content.payload_problems(req.spec, args, prov, reaches_others=False)]
     return _verdict(req, problems)

@@ -63,7 +63,9 @@ async def guarded_call(deps: RunDeps, spec: ToolSpec, args: dict[str, Any], call
     answer = await request_approval(deps, spec, args, call_id, outcome)
     if answer != APPROVED:
         why = "the owner said no" if answer == "denied" else "nobody answered in time"
-        return Outcome(Verdict.DENY.value, f"{spec.name} was {answer} ({why})", f"approval-{answer}")
+        refused = Outcome(Verdict.DENY.value, f"{spec.name} was {answer} ({why})", f"approval-{answer}")
+        _emit(deps, spec, args, refused)  # the person watching sees the refusal, not only the run's end
+        return refused
     outcome = await pipeline.run(spec, args, call_id, execute, approved=True)
     _emit(deps, spec, args, outcome)
     if outcome.rule == "kill-switch":

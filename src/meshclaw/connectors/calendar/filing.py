@@ -4,7 +4,8 @@ calendar, as a guarded call from workflow code (never offered to a model).
 The message comes from the mail system (``email.raw``), not from a model, so a model cannot hand
 it a forged one; the rules of ``inbox.apply_invitation`` (``incoming.decide``) decide what the
 message may change, and the guard pipeline decides, audits and checkpoints the write like any
-other call.
+other call. The message is outside content by design (``outside_content``): what it puts in the
+calendar is marked as coming from mail, and ``calendar.list`` labels it so.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .inbox import apply_invitation
 from .settings import load_settings
 
 
-@tool("calendar.file_invitation", Effect.WRITE, output_trust="untrusted", offered=False)
+@tool("calendar.file_invitation", Effect.WRITE, output_trust="untrusted", offered=False, outside_content=("message",))
 async def calendar_file_invitation(ctx: RunContext[Any], message: str) -> dict[str, Any]:
     """File the invitation, cancellation or answer that ``message`` (a whole email) carries in the owner's calendar.
 

@@ -69,7 +69,11 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
 
 def run() -> None:
     """Console-script entry: known failures become one line on stderr and a non-zero exit."""
+    import os
+
     from .errors import friendly
+
+    os.environ.setdefault("PYDANTIC_AI_NO_BANNER", "1")  # no library advertising in a run's output
 
     try:
         app()

@@ -52,7 +52,12 @@ def resume(
     actor = local_actor(config)
     runtime = open_runtime(config)
     try:
-        resumed = resume_runs(runtime, actor, list(executor or []))
+        def waiting(run_id: str, approvals: list[str]) -> None:
+            asks = ", ".join(f"`meshclaw approve {a}` or `meshclaw deny {a}`" for a in approvals) or "an answer"
+            typer.echo(f"run {run_id[:12]} is waiting for approval: {asks} (this command waits for it; "
+                       "Ctrl-C leaves it pending for a worker or a later resume)", err=True)
+
+        resumed = resume_runs(runtime, actor, list(executor or []), on_waiting=waiting)
         if not resumed:
             typer.echo("no interrupted runs")
         for r in resumed:
