@@ -74,6 +74,9 @@ def launch_dbos(home: Path, store_url: str | None) -> None:
         "notification_listener_polling_interval_sec": 0.1,
     }
     if url.startswith("sqlite"):
+        from meshclaw.store.database import private_file
+
+        private_file(home / "dbos.sqlite")  # the durable runs' checkpoints hold user data too
         config["system_database_engine"] = _sqlite_engine(url)
     DBOS(config=config)
     DBOS.launch()

@@ -101,3 +101,24 @@ class Database:
 
 def _first_line(e: Exception) -> str:
     return str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it does not exist (SQLite gives its -wal and -shm files
+    the database file's mode), and take group and other bits off an existing one: it holds user data."""
+    import os
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
+def private_dir(path: Path) -> None:
+    """Create the data dir (and parents) with mode 0700; a data dir MeshClaw made is never left open to others."""
+    existed = path.exists()
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not existed:
+        path.chmod(0o700)  # mkdir's mode is reduced by the umask; the final folder gets exactly 0700

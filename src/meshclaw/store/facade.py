@@ -11,7 +11,7 @@ from .agent_state import AgentStateRepository
 from .approvals import ApprovalRepository
 from .audit import AuditLog
 from .budget import BudgetLedger
-from .database import Database, StoreError, sqlite_url
+from .database import private_dir, private_file, Database, StoreError, sqlite_url
 from .executors import ExecutorRegistry
 from .notes import NoteRepository
 from .runs import RunRepository
@@ -40,7 +40,9 @@ class Store:
                  secret_values: "Iterable[str] | Callable[[], Iterable[str]]" = ()):
         self.home = home
         try:
-            home.mkdir(parents=True, exist_ok=True)
+            private_dir(home)
+            if url is None:
+                private_file(home / "meshclaw.sqlite")
         except OSError as e:
             raise StoreError(f"cannot create the data dir {home}: {e.strerror}") from None
         self.url = url or sqlite_url(home)
