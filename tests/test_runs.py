@@ -101,3 +101,14 @@ def test_snapshot_round_trip_keeps_grant_conditions():
     assert grant.check_args({"text": "call the supplier"}) is None
     assert grant.check_args({"text": "mail eve@evil.example"}) is not None
     assert Config.model_validate({"users": snap["users"], "models": snap["models"], "agents": [snap["agent"]]})
+
+
+def test_a_call_of_a_tool_never_granted_is_refused_on_the_record(home):
+    """The model names a tool it was not offered: nothing runs, and the refusal is an audited decision."""
+    with runtime(home, config(grants=["notes.list"])) as rt:
+        outcome, events = run(rt, "keeper", "remember to buy milk")
+        assert rt.store.notes.list("alice") == []
+        refused = [r for r in rt.store.audit.records(run_id=outcome.run_id) if r.kind == "decision" and r.verdict == "deny"]
+        assert [(r.tool, r.data["rule"]) for r in refused] == [("notes_add", "deny-by-default")]
+        assert "not offered to keeper" in refused[0].reason
+        assert any(e["kind"] == "tool" and e["verdict"] == "deny" and e["tool"] == "notes_add" for e in events)

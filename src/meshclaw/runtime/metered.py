@@ -28,6 +28,14 @@ class ModelTimedOut(ModelErrorBase):
     """A model request took longer than its configured ``timeout``; the message says what to change."""
 
 
+def _offered(params: Any) -> set[str] | None:
+    """The tool names a request offered the model (function and output tools); None if unknown."""
+    if params is None:
+        return None
+    tools = list(getattr(params, "function_tools", []) or []) + list(getattr(params, "output_tools", []) or [])
+    return {t.name for t in tools}
+
+
 def _is_timeout(e: BaseException) -> bool:
     """A client-side timeout, however the provider library words it (httpx, openai, anthropic, asyncio)."""
     seen: BaseException | None = e
@@ -93,7 +101,28 @@ class MeteredModel(WrapperModel):
                                       cost=self.pricing.estimate(tokens), limits=limits)
         return deps, key, limits
 
-    def _record(self, deps: RunDeps | None, key: str, response: Any, started: float, *, streamed: bool) -> None:
+    def _refuse_unoffered(self, deps: RunDeps, key: str, response: Any, offered: set[str] | None) -> None:
+        """A call of a tool the agent was never offered (not granted) never runs — pydantic-ai sends the
+        model a retry — but the guard's refusal is still a decision on the record, and shown."""
+        if offered is None:
+            return
+        from meshclaw.domain.runs import ToolEvent
+
+        from .models.textcalls import UNREADABLE_TOOL
+
+        for i, part in enumerate(p for p in response.parts if getattr(p, "part_kind", "") == "tool-call"):
+            if part.tool_name in offered or part.tool_name == UNREADABLE_TOOL:
+                continue
+            reason = f"{part.tool_name} is not offered to {deps.agent.name} (not granted): the call was refused"
+            args = part.args_as_dict() if hasattr(part, "args_as_dict") else {}
+            deps.store.audit.append(f"{key}:unoffered:{i}", AuditKind.DECISION.value, run_id=deps.run_id,
+                                    agent=deps.agent.name, user_id=deps.owner.id, tool=part.tool_name, verdict="deny",
+                                    reason=reason, data={"args": args, "rule": "deny-by-default",
+                                                         "call_id": part.tool_call_id})
+            deps.emit(ToolEvent(part.tool_name, "deny", args, reason))
+
+    def _record(self, deps: RunDeps | None, key: str, response: Any, started: float, *, streamed: bool,
+                offered: set[str] | None = None) -> None:
         if deps is None:
             return
         u = response.usage
@@ -112,6 +141,7 @@ class MeteredModel(WrapperModel):
                   "seconds": round(seconds, 3)},
         )
         deps.emit(ModelEvent(u.input_tokens, u.output_tokens, u.cache_read_tokens, seconds))
+        self._refuse_unoffered(deps, key, response, offered)
 
     def _record_timeout(self, deps: RunDeps | None, key: str, messages: Any, settings: Any, params: Any,
                         started: float) -> None:
@@ -144,7 +174,7 @@ class MeteredModel(WrapperModel):
         finally:
             if limits:
                 deps.store.budget.settle(key)  # type: ignore[union-attr]
-        self._record(deps, key, response, started, streamed=False)
+        self._record(deps, key, response, started, streamed=False, offered=_offered(model_request_parameters))
         return response
 
     @asynccontextmanager
@@ -162,4 +192,5 @@ class MeteredModel(WrapperModel):
             if limits:
                 deps.store.budget.settle(key)  # type: ignore[union-attr]
             if stream is not None:
-                self._record(deps, key, stream.get(), started, streamed=True)
+                self._record(deps, key, stream.get(), started, streamed=True,
+                             offered=_offered(model_request_parameters))
