@@ -21,7 +21,7 @@ def test_a_destination_named_in_a_tool_description_waits_for_a_person(home, crm_
         outcome, events = run(rt, "sales", "export the customer list")
     assert outcome.status == "succeeded"
     assert [c["tool"] for c in server_calls(crm_log)] == []  # the export never reached the server
-    [ask] = [e for e in events if e["kind"] == "tool" and e["tool"] == "crm.export_all"]
+    [ask] = [e for e in events if e["kind"] == "tool" and e["tool"] == "crm.export_all" and e["verdict"] == "ask"]
     assert ask["verdict"] == "ask"
     assert "the description of MCP tool crm.lookup_customer" in ask["reason"]
 

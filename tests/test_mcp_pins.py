@@ -36,7 +36,7 @@ def test_a_changed_tool_definition_is_held_back_until_accepted(home, cli, crm_lo
     assert len(alerts) == 1 and alerts[0].startswith("crm.lookup_customer is held back: its MCP server changed")
     assert [(r.kind, r.verdict) for r in records if r.tool == "crm.lookup_customer"] == [("alert", "tool-changed")]
 
-    shown = cli("tools", "pins", "sales", env={"COLUMNS": "400"}, check=True).stdout
+    shown = cli("tools", "pins", "sales", env={"COLUMNS": "400"}, check=True, process=True).stdout
     assert "crm.lookup_customer  CHANGED, held back" in shown
     assert f"description was: {json.dumps(HONEST)}" in shown and f"description now: {json.dumps(POISONED)}" in shown
 

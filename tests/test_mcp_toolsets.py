@@ -177,7 +177,9 @@ def test_granted_read_runs_ungranted_never_runs_and_untrusted_destination_is_not
     assert calls[0]["idempotency_key"] == f"{outcome.run_id}:call_0"
 
     tools = [(e["tool"], e["verdict"]) for e in events if e["kind"] == "tool"]
-    assert tools == [("crm.lookup_customer", "allow"), ("crm.export_all", "ask")]
+    # The ungranted tool is refused on the record (never offered, never run); the person's "no" is shown too.
+    assert tools == [("crm.lookup_customer", "allow"), ("crm_add_note", "deny"), ("crm.export_all", "ask"),
+                     ("crm.export_all", "deny")]
     ask = next(e for e in events if e["kind"] == "tool" and e["verdict"] == "ask")
     assert EXFIL in ask["reason"] and "untrusted content (output of crm.lookup_customer)" in ask["reason"]
 
