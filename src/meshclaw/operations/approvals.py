@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from .actor import Actor
 from .authority import may_act_for_agent, require_act
 from .context import Context, agent_named
 from .journal import REFUSED, record
+from .records import wire_dict
 
 APPROVED, DENIED = "approved", "denied"
 
@@ -32,9 +33,7 @@ class PendingApproval:
     expires_at: datetime
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["run"], out["user"] = out.pop("run_id"), out.pop("user_id")
-        return out
+        return wire_dict(self)
 
 
 @dataclass(frozen=True)

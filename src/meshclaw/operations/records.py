@@ -7,6 +7,13 @@ from datetime import datetime
 from typing import Any
 
 
+def wire_dict(record: Any) -> dict[str, Any]:
+    """A record dataclass as JSON output names it: ``run_id`` → ``run``, ``user_id`` → ``user``."""
+    out = asdict(record)
+    out["run"], out["user"] = out.pop("run_id"), out.pop("user_id")
+    return out
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     """One audit record as people see it (``hash`` is its link in the HMAC chain)."""
@@ -29,9 +36,7 @@ class AuditEntry:
                    r.hash)
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["run"], out["user"] = out.pop("run_id"), out.pop("user_id")
-        return out
+        return wire_dict(self)
 
 
 @dataclass(frozen=True)
