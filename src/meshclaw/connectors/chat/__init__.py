@@ -1,0 +1,1 @@
+"""Team chat: one set of tools over Matrix and Slack backends (``backend.ChatBackend``)."""
