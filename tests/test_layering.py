@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "meshclaw"
-LAYERS = ["domain", "policy", "store", "runtime", "connectors", "security", "operations", "surfaces"]
+LAYERS = ["domain", "policy", "store", "runtime", "connectors", "agents", "security", "operations", "surfaces"]
 
 
 def layer_of(module: str) -> str | None:

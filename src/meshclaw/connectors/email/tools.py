@@ -71,26 +71,35 @@ def _list_sync(settings: EmailSettings, password: str, folder: str, criteria: st
         uids = client.search(criteria)
         newest = sorted(uids, reverse=True)[:limit]
         summaries = sorted((summarize(i) for i in client.headers(newest)), key=lambda s: -s.uid)
+    own = folder in (settings.sent_folder, settings.drafts_folder)
     value = {
         "folder": folder,
         "total": status["EXISTS"],
         "matching": len(uids),
         "uidvalidity": status["UIDVALIDITY"],
-        "messages": [s.brief() for s in summaries],
+        # In the owner's own Sent and Drafts, who they wrote to and the ids of what they wrote (their history).
+        "messages": [s.brief() | ({"to": s.to, "message_id": s.message_id} if own else {}) for s in summaries],
     }
     return Labelled(value, listing_label(settings, folder, (s.sender for s in summaries),
                                          untrusted_copies=any(UNTRUSTED_COPY in s.flags for s in summaries)))
 
 
 @tool("email.list", Effect.READ, output_trust="untrusted")
-async def email_list(ctx: RunContext[RunDeps], folder: str = "INBOX", limit: int = 20, unread_only: bool = False) -> Labelled:
+async def email_list(ctx: RunContext[RunDeps], folder: str = "INBOX", limit: int = 20, unread_only: bool = False,
+                     without_label: str = "") -> Labelled:
     """List the newest messages in a mail folder: uid, sender, subject, date, unread.
 
     Use the uid with email.read to see a message. Folders: INBOX, Sent, Drafts, Archive, Junk, Trash.
+    without_label: only messages that do not carry this label word (IMAP UNKEYWORD, RFC 9051 6.4.4).
     """
     settings, password = settings_of(ctx)
     limit = max(1, min(limit, MAX_LIST))
-    return await _in_thread(_list_sync, settings, password, folder, "UNSEEN" if unread_only else "ALL", limit)
+    terms = ["UNSEEN"] if unread_only else []
+    if without_label.strip():
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", without_label.strip()):
+            raise ModelRetry(f"without_label must be a label word of letters and digits, not {without_label!r}")
+        terms.append(f"UNKEYWORD {without_label.strip()}")
+    return await _in_thread(_list_sync, settings, password, folder, " ".join(terms) or "ALL", limit)
 
 
 def _imap_date(value: str) -> str:

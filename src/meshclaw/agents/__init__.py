@@ -1,0 +1,1 @@
+"""Flagship agents: structured workflows built from guarded calls and one-item typed judgements."""

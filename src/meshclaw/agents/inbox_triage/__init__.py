@@ -1,0 +1,1 @@
+"""Inbox triage: evidence from headers and history, one judgement per message, filing, drafts, a briefing."""
