@@ -33,6 +33,7 @@ from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
+from meshclaw.domain.addresses import address_or_none
 from meshclaw.connectors.email.reading import header_block, parsed_view
 from meshclaw.connectors.email.safe_text import decode_header_value
 
@@ -304,7 +305,7 @@ def evidence_of(raw: bytes, owner: Owner, history: History = History()) -> Evide
     Never raises on malformed mail: what cannot be read is simply not evidence."""
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     name, sender = parseaddr(_header(msg, "From"))
-    sender = sender.lower()
+    sender = (address_or_none(sender) or "").lower()  # not exactly one well-formed address: no sender
     domain = sender.rpartition("@")[2]
     org = {d.lower() for d in owner.domains}
     ev = Evidence(sender=sender, sender_name=name, subject=_header(msg, "Subject")[:300])
