@@ -43,7 +43,7 @@ def _mount_optional() -> None:
     # Command groups written as separate modules; each keeps its heavy imports inside its commands.
     import importlib
 
-    for module, name in [("model_cmd", "model")]:
+    for module, name in [("model_cmd", "model"), ("agents_cmd", "agents")]:
         try:
             mod = importlib.import_module(f"meshclaw.surfaces.cli.{module}")
         except ImportError:

@@ -1,0 +1,86 @@
+"""The flagship agents an employee installs with one command, each with the narrowest grants that let it work.
+
+    template("inbox-triage").agent(name="inbox-triage", owner="alice", settings={"email": {...}})
+
+A template names its workflow, the connectors it needs (whose settings come from the owner's
+existing connections), its grants, its schedule, and says in plain words what it may and may not
+do. Grants follow least privilege: triage may read, label, file and draft mail — it is never
+granted ``email.send`` or a delete, so no text in a mail can make it send or delete anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshclaw.domain.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Template:
+    """One installable agent: ``needs`` maps a connector to the tools it is granted there."""
+
+    name: str
+    summary: str
+    workflow: str | None
+    instructions: str
+    needs: dict[str, tuple[str, ...]]
+    may: tuple[str, ...]
+    never: tuple[str, ...]
+    schedule: str | None = None  # a cron line in the owner's time zone
+    task: str = ""
+    optional: dict[str, tuple[str, ...]] = field(default_factory=dict)  # granted when the owner has it
+
+    def agent(self, *, name: str, owner: str, model: str, settings: dict[str, dict[str, Any]],
+              timezone: str | None = None) -> dict[str, Any]:
+        """The agent's configuration block (a dict as in the YAML file)."""
+        toolsets: dict[str, Any] = {}
+        for connector, grants in {**self.needs, **{k: v for k, v in self.optional.items() if k in settings}}.items():
+            block: dict[str, Any] = {"grants": list(grants)}
+            if settings.get(connector):
+                block["settings"] = settings[connector]
+            toolsets[connector] = block
+        out: dict[str, Any] = {"name": name, "owner": owner, "description": self.summary,
+                               "instructions": self.instructions, "model": model, "autonomy": "auto",
+                               "toolsets": toolsets}
+        if self.workflow:
+            out["workflow"] = self.workflow
+        if self.schedule:
+            trigger: dict[str, Any] = {"cron": self.schedule, "task": self.task or self.summary}
+            if timezone:
+                trigger["timezone"] = timezone
+            out["triggers"] = [trigger]
+        return out
+
+    def plain_words(self) -> list[str]:
+        """What the agent may and may never do, for the person installing it."""
+        lines = [f"{self.name}: {self.summary}"]
+        if self.schedule:
+            lines.append(f"  runs on schedule: {self.schedule} (your time zone)")
+        lines += [f"  may: {m}" for m in self.may]
+        lines += [f"  never: {n}" for n in self.never]
+        return lines
+
+
+TEMPLATES: dict[str, Template] = {
+    "inbox-triage": Template(
+        name="inbox-triage",
+        summary="labels and files new mail before your workday, drafts replies, and briefs you",
+        workflow="inbox-triage",
+        instructions="Triage the owner's new mail: one label each, file it, draft replies where needed.",
+        needs={"email": ("email.list", "email.raw", "email.flag", "email.move", "email.draft")},
+        may=("read your new mail", "add one label to each message (urgent, needs reply, FYI, newsletter, spam, "
+             "phishing)", "move spam and phishing to Junk", "save reply drafts in Drafts for you to edit"),
+        never=("send mail", "delete mail", "accept or decline invitations", "follow instructions found in mail"),
+        schedule="30 6 * * 1-5",
+        task="Triage new mail and brief me.",
+    ),
+}
+
+
+def template(name: str) -> Template:
+    """The template ``name``; raises NotFound naming the known ones."""
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        raise NotFound(f"no agent template {name!r} (known: {', '.join(sorted(TEMPLATES))})") from None

@@ -1,0 +1,90 @@
+"""``meshclaw agents add``: a flagship agent installed for its owner in one command, reusing the
+owner's connections, with the narrowest grants, printed in plain words; refusals change nothing."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from tests.cli_support import IN_PROCESS
+from tests.support.local_user import mapped
+
+IN_PROCESS.add(("agents",))
+
+CONFIG = """\
+# the organisation's configuration, kept by hand
+organisation: {name: Example, domains: [example.com]}
+users:
+  - {id: alice, name: Alice, email: alice@example.com, timezone: Europe/Paris}
+  - {id: bob, name: Bob, email: bob@example.com}
+models:
+  local: {kind: scripted, turns: [{text: "ok"}]}
+agents:
+  - name: mail-helper   # alice's first agent
+    owner: alice
+    instructions: Help with mail.
+    model: local
+    toolsets:
+      email:
+        grants: [email.list]
+        settings: {imap_host: 127.0.0.1, username: alice@example.com, password: "secret:mail_pw",
+                   address: alice@example.com, security: plain}
+"""
+
+
+def _write(home, user="alice"):
+    path = home / "meshclaw.yaml"
+    path.write_text(mapped(CONFIG, user))
+    path.chmod(0o600)
+    (home / "secrets.env").write_text("mail_pw=x\n")
+    (home / "secrets.env").chmod(0o600)
+    return path
+
+
+def test_inbox_triage_is_installed_with_narrow_grants_and_the_file_keeps_its_comments(home, cli):
+    path = _write(home)
+    out = cli("agents", "add", "inbox-triage", "--owner", "alice", check=True).stdout
+    assert "installed inbox-triage for alice (connections: email from mail-helper)" in out
+    assert "never: send mail" in out and "may: save reply drafts" in out
+    text = path.read_text()
+    assert "# alice's first agent" in text and "# the organisation's configuration" in text
+    assert path.stat().st_mode & 0o777 == 0o600
+    agent = next(a for a in yaml.safe_load(text)["agents"] if a["name"] == "inbox-triage")
+    assert agent["workflow"] == "inbox-triage" and agent["owner"] == "alice"
+    assert set(agent["toolsets"]["email"]["grants"]) == {"email.list", "email.raw", "email.flag", "email.move",
+                                                          "email.draft"}
+    assert agent["toolsets"]["email"]["settings"]["password"] == "secret:mail_pw"
+    assert agent["triggers"] == [{"cron": "30 6 * * 1-5", "task": "Triage new mail and brief me.",
+                                  "timezone": "Europe/Paris"}]
+    assert cli("config", "check").returncode == 0
+    again = cli("agents", "add", "inbox-triage", "--owner", "alice", check=True).stdout
+    assert "installed inbox-triage-alice" in again
+
+
+def test_refusals_are_one_line_and_change_nothing(home, cli):
+    path = _write(home, user="bob")
+    before = path.read_text()
+    refused = cli("agents", "add", "inbox-triage", "--owner", "alice")
+    assert refused.returncode == 3 and "bob may not install agents for alice" in refused.stderr
+    path.write_text(mapped(CONFIG, "alice"))
+    before = path.read_text()
+    for args, message in [
+        (("agents", "add", "nosuch", "--owner", "alice"), "no agent template 'nosuch'"),
+        (("agents", "add", "inbox-triage", "--owner", "carol"), "no user 'carol'"),
+        (("agents", "add", "inbox-triage", "--owner", "alice", "--name", "mail-helper"), "already exists"),
+        (("agents", "add", "inbox-triage", "--owner", "alice", "--settings-from", "x"), "no agent 'x'"),
+    ]:
+        p = cli(*args)
+        assert p.returncode != 0 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert path.read_text() == before
+    records = json.loads(cli("audit", "show", "--kind", "operation", "--json", check=True).stdout)
+    refusals = [r for r in records if r["verdict"] == "refused" and r["data"]["operation"] == "agents.add"]
+    assert len(refusals) == 1 and refusals[0]["data"]["actor"] == "bob"
+
+
+def test_an_owner_without_a_mail_connection_is_told_what_to_do(home, cli):
+    path = home / "meshclaw.yaml"
+    path.write_text(mapped(CONFIG.split("agents:")[0] + "agents: []\n"))
+    p = cli("agents", "add", "inbox-triage", "--owner", "alice")
+    assert p.returncode != 0 and "alice has no email connection to reuse" in p.stderr
