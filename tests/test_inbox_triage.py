@@ -117,3 +117,21 @@ def test_a_night_of_mail_is_labelled_filed_and_drafted_and_nothing_is_lost(mail,
         again, _ = run(rt, "triage", "triage my inbox")
         assert again.status == "succeeded" and again.output == "Inbox triage: nothing new."
         assert not [r for r in rt.store.audit.records(run_id=again.run_id) if r.kind == "judgement"]
+
+
+@pytest.mark.slow
+def test_a_run_stops_at_its_ceiling_of_actions_and_the_next_run_goes_on(mail, home):
+    mail.deliver_many([seed_mail(i, "Cloud Weekly <editor@cloudweekly.test>", f"Issue {i}", "news",
+                                 headers={"List-Id": "<weekly.cloudweekly.test>"}) for i in range(1, 6)], ALICE)
+    (home / "secrets.env").write_text(f"mail_pw={mail.password(ALICE)}\n")
+    (home / "secrets.env").chmod(0o600)
+    config = json.loads(_config(mail, {"label": "fyi", "reason": "x"}))
+    config["agents"][0]["limits"] = {"tool_calls_per_run": 8}
+    with runtime(home, json.dumps(config)) as rt:
+        first, _ = run(rt, "triage", "triage my inbox")
+        assert first.status == "stopped" and "ceiling is 8 per run" in first.error
+        assert sum(b"Triaged" in f for f, _ in mail.messages(ALICE)) == 2  # list, Sent, then 3 calls a message
+        second, _ = run(rt, "triage", "triage my inbox")
+        assert second.status == "stopped"
+        assert sum(b"Triaged" in f for f, _ in mail.messages(ALICE)) == 4
+        assert len(mail.messages(ALICE)) == 5

@@ -92,6 +92,10 @@ class BudgetExceeded(RunHalted):
     """The request would overspend a budget; the run stops with this message."""
 
 
+class ActionCeiling(BudgetExceeded):
+    """A workflow run reached its ceiling of tool calls or model requests (``limits``); it stops there."""
+
+
 class RunCancelled(RunHalted):
     """A person interrupted the run (Ctrl-C); nothing that had not started is carried out."""
 

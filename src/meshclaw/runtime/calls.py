@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from meshclaw.domain.decisions import Decision, Verdict
 from meshclaw.domain.effects import Effect, ToolSpec
-from meshclaw.domain.errors import ToolFailed, UsageError
+from meshclaw.domain.errors import ActionCeiling, ToolFailed, UsageError
 from meshclaw.policy.library import PolicyDenied
 
 from .context import RunDeps
@@ -42,6 +42,7 @@ class Calls:
         self.toolset = toolset
         self.model = model
         self._tools: dict[str, Any] | None = None
+        self._used: dict[str, int] = {}
 
     @property
     def task(self) -> str:
@@ -54,8 +55,21 @@ class Calls:
 
         return RunContext(deps=self.deps, model=self.model, usage=RunUsage(), tool_call_id=call_id, tool_name=tool_name)
 
+    def _ceiling(self, kind: str) -> None:
+        """Stop the run before its ``limits`` are passed: a workflow that loops stops, it does not run on."""
+        limits = self.deps.agent.limits
+        self._used[kind] = used = self._used.get(kind, 0) + 1
+        limit = limits.tool_calls_per_run if kind == "tool" else limits.model_requests_per_run
+        if used > limit:
+            field = "tool_calls_per_run" if kind == "tool" else "model_requests_per_run"
+            raise ActionCeiling(f"stopped before its {used}th {kind} call: the ceiling is {limit} per run "
+                                f"(limits.{field}); run it again to go on, or raise the limit")
+
     async def tool(self, name: str, /, **args: Any) -> Any:
-        """Call the granted tool ``name`` (``toolset.tool``) with ``args``; its result (see the module docstring)."""
+        """Call the granted tool ``name`` (``toolset.tool``) with ``args``; its result (see the module docstring).
+
+        Raises ``ActionCeiling`` (the run stops) past the agent's ``limits.tool_calls_per_run``."""
+        self._ceiling("tool")
         deps = self.deps
         call_id = f"code-{deps.code_calls}"
         deps.code_calls += 1
@@ -88,7 +102,10 @@ class Calls:
 
     async def judge(self, schema: type[T], *, instructions: str, content: str,
                     examples: Sequence[tuple[str, T]] = (), name: str | None = None) -> T:
-        """One schema-constrained model judgement about ``content`` (``judgement.judge``), metered and audited."""
+        """One schema-constrained model judgement about ``content`` (``judgement.judge``), metered and audited.
+
+        Raises ``ActionCeiling`` past the agent's ``limits.model_requests_per_run``."""
+        self._ceiling("model")
         deps = self.deps
         deps.code_calls += 1
         return await judge(deps, self.model, schema, instructions=instructions, content=content,
