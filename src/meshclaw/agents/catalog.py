@@ -32,6 +32,8 @@ class Template:
     optional: dict[str, tuple[str, ...]] = field(default_factory=dict)  # granted when the owner has it
     limits: dict[str, int] = field(default_factory=dict)  # the run's ceilings (config ``limits``)
 
+    autonomy: str = "auto"
+
     def agent(self, *, name: str, owner: str, model: str, settings: dict[str, dict[str, Any]],
               timezone: str | None = None) -> dict[str, Any]:
         """The agent's configuration block (a dict as in the YAML file)."""
@@ -42,7 +44,7 @@ class Template:
                 block["settings"] = settings[connector]
             toolsets[connector] = block
         out: dict[str, Any] = {"name": name, "owner": owner, "description": self.summary,
-                               "instructions": self.instructions, "model": model, "autonomy": "auto",
+                               "instructions": self.instructions, "model": model, "autonomy": self.autonomy,
                                "toolsets": toolsets}
         if self.workflow:
             out["workflow"] = self.workflow
@@ -79,6 +81,19 @@ TEMPLATES: dict[str, Template] = {
         task="Triage new mail and brief me.",
         # 50 messages a run (the workflow's page), at most five calls and two judgements each.
         limits={"tool_calls_per_run": 260, "model_requests_per_run": 110},
+    ),
+    "meeting-scheduler": Template(
+        name="meeting-scheduler",
+        summary="finds a time with colleagues from their free/busy and books it after your yes",
+        workflow="meeting-scheduler",
+        instructions="Schedule the meeting the owner asks for.",
+        needs={"calendar": ("calendar.freebusy", "calendar.create")},
+        may=("read when you and colleagues are busy (times only, never what the meetings are)",
+             "propose free slots in working hours", "send the invitation once you say yes"),
+        never=("book anything without your yes", "read what is in other people's meetings",
+               "change or cancel existing meetings"),
+        autonomy="ask",
+        limits={"tool_calls_per_run": 5, "model_requests_per_run": 2},
     ),
 }
 

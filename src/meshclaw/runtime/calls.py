@@ -45,6 +45,17 @@ class Calls:
         self._used: dict[str, int] = {}
 
     @property
+    def now(self) -> "datetime":
+        """When the run was created, in the owner's time zone: workflow code's "now" (the same on replay)."""
+        from datetime import datetime, timezone
+        from zoneinfo import ZoneInfo
+
+        at = self.deps.started_at or datetime.now(timezone.utc)
+        at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+        zone = self.deps.owner.timezone or self.deps.config.organisation.timezone
+        return at.astimezone(ZoneInfo(zone))
+
+    @property
     def task(self) -> str:
         """The run's task: the owner's request, or the trigger's configured task."""
         return self.deps.task

@@ -8,6 +8,8 @@ the run a model request belongs to. ``Outcome`` is what one guarded call's durab
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -59,6 +61,7 @@ class RunDeps:
     pin_checks: dict[str, tuple[str, bool]] = field(default_factory=dict)  # MCP tool -> (fingerprint, offered)
     code_calls: int = 0  # guarded calls made from workflow code so far, to number them deterministically
     now_line: str = ""  # the run's date, time and the owner's time zone, sent with every model request
+    started_at: "datetime | None" = None  # when the run was created (UTC): workflow code's "now", the same on replay
 
     def calls_today(self, tool_name: str) -> int:
         """Executed calls of this tool by this agent since midnight UTC (for per-day grant limits)."""

@@ -261,6 +261,7 @@ class Runtime:
         seed_run(deps.provenance, request=run.task, instructions=agent.instructions, owner_email=deps.owner.email,
                  directory=directory_entries(config))
         deps.now_line = time_line(run.created_at, deps.owner.timezone or config.organisation.timezone)
+        deps.started_at = run.created_at
         deps.provenance.observe(deps.now_line, Label(Source.TOOL, Trust.TRUSTED, "the run's clock"))
         return deps
 
