@@ -15,6 +15,7 @@ variables; ``tests/test_layering.py`` enforces it.
 | MESHCLAW_EXECUTOR_DEAD_AFTER    | seconds without heartbeats before another host's runs are taken  |
 | MESHCLAW_DBOS_LOG_LEVEL         | the durable-run library's log level (default WARNING)            |
 | MESHCLAW_DEBUG                  | show tracebacks for unexpected errors                            |
+| MESHCLAW_TOKEN                  | the personal token `meshclaw mcp-server --stdio` acts with (a secret: never printed) |
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 
 VARIABLES = ("MESHCLAW_HOME", "MESHCLAW_CONFIG", "MESHCLAW_DATABASE_URL", "MESHCLAW_AUDIT_KEY", "MESHCLAW_MODEL_DIR",
              "MESHCLAW_HOST", "MESHCLAW_EXECUTOR_DEAD_AFTER", "MESHCLAW_DBOS_LOG_LEVEL", "MESHCLAW_DEBUG",
-             "XDG_CACHE_HOME")
+             "XDG_CACHE_HOME", "MESHCLAW_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Environment:
     executor_dead_after: float
     dbos_log_level: str
     debug: bool
+    token: str | None = None  # MESHCLAW_TOKEN: a secret, left out of repr
 
     def __repr__(self) -> str:  # the audit key is a secret: never printed
         return f"Environment(home={self.home}, config_file={self.config_file}, database_url={'set' if self.database_url else None})"
@@ -75,4 +77,5 @@ def _read(values: tuple[str | None, ...]) -> Environment:
         executor_dead_after=dead,
         dbos_log_level=env["MESHCLAW_DBOS_LOG_LEVEL"] or "WARNING",
         debug=bool(env["MESHCLAW_DEBUG"]) and env["MESHCLAW_DEBUG"] not in ("0", "false", "no"),
+        token=env["MESHCLAW_TOKEN"] or None,
     )

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from . import approvals_cmd, audit_cmd, config_cmd, control_cmd, demo_cmd, grants_cmd, run_cmd, runs_cmd, tools_cmd
+from . import mcp_server_cmd, tokens_cmd
 
 app = typer.Typer(
     name="meshclaw",
@@ -37,6 +38,8 @@ app.add_typer(audit_cmd.app, name="audit")
 app.command("alerts")(audit_cmd.alerts)
 app.add_typer(grants_cmd.app, name="grants")
 app.add_typer(tools_cmd.app, name="tools")
+app.add_typer(tokens_cmd.app, name="tokens")
+app.command("mcp-server")(mcp_server_cmd.mcp_server)
 
 
 def _mount_optional() -> None:
