@@ -13,6 +13,8 @@ when set (checked like an HTTP token, once at start), else as the user this OS l
 
 from __future__ import annotations
 
+import contextvars
+import json
 import socket
 from typing import Any, Callable
 
@@ -35,43 +37,80 @@ INSTRUCTIONS = ("MeshClaw runs AI agents that act for employees. You act as the 
                 "list your agents, start a run, read its result and steps, and answer your pending approvals.")
 
 
+_checked: contextvars.ContextVar[tuple[str, AccessToken] | None] = contextvars.ContextVar("meshclaw_token", default=None)
+
+
+def _access(ctx: Any, token: str | None) -> AccessToken:
+    """Authenticate a presented token (NotAuthorized, audited, when refused) as the SDK's AccessToken."""
+    from meshclaw.operations.tokens import authenticate
+
+    actor, token_id = authenticate(ctx, token, surface=HTTP)
+    return AccessToken(token=token_id, client_id=token_id, scopes=[], subject=actor.user_id,
+                       claims={"roles": sorted(actor.roles)})
+
+
 class TokenVerifier:
-    """The SDK's bearer-token hook: a personal token → an AccessToken naming its user and roles, or None (401)."""
+    """The SDK's bearer-token hook: a personal token → an AccessToken naming its user and roles, or None (401).
+
+    ``BearerCheck`` has already checked the token of this request; this takes its answer."""
 
     def __init__(self, service: Service):
         self.service = service
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        from meshclaw.operations.tokens import authenticate
+        checked = _checked.get()
+        if checked is not None and checked[0] == token:
+            return checked[1]
 
         def check() -> AccessToken | None:
-            ctx = self.service.context()
             try:
-                actor, token_id = authenticate(ctx, token, surface=HTTP)
+                return _access(self.service.context(), token)
             except NotAuthorized:
-                return None  # audited by authenticate
-            return AccessToken(token=token_id, client_id=token_id, scopes=[], subject=actor.user_id,
-                               claims={"roles": sorted(actor.roles)})
+                return None
 
         return await anyio.to_thread.run_sync(check)
 
 
-class AuditMissingToken:
-    """ASGI wrapper: a request to the MCP endpoint without a bearer token is audited before the SDK
-    answers it 401 (the SDK's verifier is only asked when there is a token to check)."""
+class BearerCheck:
+    """ASGI wrapper in front of the SDK's app: every request to the MCP endpoint must carry a valid
+    personal token. A refused one (missing, malformed, unknown, revoked, expired) is audited and
+    answered 401 with the reason in ``WWW-Authenticate`` and the JSON body."""
 
     def __init__(self, app: Any, service: Service):
         self.app, self.service = app, service
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope.get("type") == "http" and scope.get("path", "").rstrip("/") == PATH:
-            auth = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not auth.lower().startswith(b"bearer "):
-                from meshclaw.operations.tokens import refused
+        if scope.get("type") != "http" or scope.get("path", "").rstrip("/") != PATH:
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+        token = header[7:].strip() if header[:7].lower() == "bearer " else None
 
-                why = "no token: send `Authorization: Bearer <token>`"
-                await anyio.to_thread.run_sync(lambda: refused(self.service.context(), HTTP, why))
-        await self.app(scope, receive, send)
+        def check() -> AccessToken | str:
+            try:
+                return _access(self.service.context(), token)
+            except NotAuthorized as e:
+                return e.one_line()
+
+        verdict = await anyio.to_thread.run_sync(check)
+        if isinstance(verdict, str):
+            await _unauthorized(send, verdict)
+            return
+        assert token is not None
+        mark = _checked.set((token, verdict))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _checked.reset(mark)
+
+
+async def _unauthorized(send: Any, why: str) -> None:
+    body = json.dumps({"error": "invalid_token", "error_description": why}).encode()
+    quoted = why.replace("\\", "").replace('"', "'")
+    await send({"type": "http.response.start", "status": 401,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"www-authenticate", f'Bearer error="invalid_token", error_description="{quoted}"'.encode("latin-1", "replace"))]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def caller_of(ctx: McpContext, fixed: Caller | None) -> Caller:
@@ -162,7 +201,7 @@ async def serve_http(service: Service, sock: socket.socket, ready: Callable[[str
 
     port = sock.getsockname()[1]
     mcp = build_server(service, port=port)
-    app = AuditMissingToken(mcp.streamable_http_app(streamable_http_path=PATH, host="127.0.0.1"), service)
+    app = BearerCheck(mcp.streamable_http_app(streamable_http_path=PATH, host="127.0.0.1"), service)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=3))
 
     async def announce() -> None:
@@ -177,5 +216,57 @@ async def serve_http(service: Service, sock: socket.socket, ready: Callable[[str
 
 
 async def serve_stdio(service: Service, caller: Caller) -> None:
-    """Serve over this process's stdin/stdout, every call acting as ``caller``, until stdin closes."""
-    await build_server(service, fixed=caller).run_stdio_async()
+    """Serve over this process's stdin/stdout, every call acting as ``caller``, until stdin closes.
+
+    A line that is not a JSON-RPC message gets a JSON-RPC parse error (id null) and the server
+    reads on; the SDK's own stdio transport would drop it without a word."""
+    from mcp.server.stdio import stdio_server
+
+    mcp = build_server(service, fixed=caller)
+    lowlevel = mcp._lowlevel_server  # the SDK's own run_stdio_async does the same with its streams
+    async with stdio_server() as (read_stream, write_stream):
+        await lowlevel.run(ParseErrorReplies(read_stream, write_stream), write_stream,
+                           lowlevel.create_initialization_options())
+
+
+class ParseErrorReplies:
+    """A read stream of an MCP transport that answers each unreadable message with a JSON-RPC parse
+    error (``-32700``, id null, the parser's first line) instead of passing the exception on."""
+
+    def __init__(self, inner: Any, write_stream: Any):
+        self.inner, self.write_stream = inner, write_stream
+
+    async def receive(self) -> Any:
+        from mcp.shared.message import SessionMessage
+        from mcp_types import PARSE_ERROR, ErrorData, JSONRPCError
+
+        while True:
+            item = await self.inner.receive()
+            if not isinstance(item, Exception):
+                return item
+            first = (str(item).strip().splitlines() or [type(item).__name__])[0]
+            error = ErrorData(code=PARSE_ERROR, message=f"Parse error: not a JSON-RPC message ({first[:200]})")
+            await self.write_stream.send(SessionMessage(JSONRPCError(jsonrpc="2.0", id=None, error=error)))
+
+    def __getattr__(self, name: str) -> Any:  # last_context and whatever else the SDK asks of its stream
+        return getattr(self.inner, name)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def __aiter__(self) -> "ParseErrorReplies":
+        return self
+
+    async def __anext__(self) -> Any:
+        import anyio
+
+        try:
+            return await self.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> "ParseErrorReplies":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
