@@ -150,3 +150,12 @@ def test_a_client_that_hangs_up_mid_call_leaves_the_server_serving_and_the_run_g
 
     asyncio.run(after())
     assert not any("Traceback" in line for line in server.stderr), "\n".join(server.stderr)
+
+
+def test_a_session_opened_with_one_token_is_not_usable_with_another(served):
+    server, home, tokens = served
+    opened = _post(server.url, tokens["alice"], INIT)
+    session = opened.headers["mcp-session-id"]
+    listing = {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "list_agents", "arguments": {}}}
+    r = _post(server.url, tokens["bob"], listing, **{"mcp-session-id": session, "mcp-protocol-version": "2025-06-18"})
+    assert r.status_code == 404 and "alice" not in r.text and "keeper" not in r.text

@@ -100,6 +100,8 @@ class Service:
 
         async def body(ctx: Context, actor: Actor) -> tuple[Any, dict[str, Any]]:
             started = await start_run(self.runtime, actor, agent, task)
+            for done in [k for k, t in self._waiters.items() if t.done()]:
+                self._waiters.pop(done)
             self._waiters[started.run_id] = asyncio.ensure_future(self.runtime.wait(started.run_id))
             state = await self._state(ctx, started.run_id, wait)
             if started.notice:
