@@ -73,6 +73,10 @@ class Service:
             await anyio.to_thread.run_sync(lambda: self._audit(ctx, caller, tool, args, verdict, e.one_line(), {}))
             prefix = "not authorized: " if isinstance(e, NotAuthorized) else ""
             raise CallRefused(prefix + e.one_line()) from None
+        except Exception as e:  # noqa: BLE001 - a fault of ours or of the store: on the record, one line out
+            line = f"unexpected error: {type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:200]}"
+            await anyio.to_thread.run_sync(lambda: self._audit(ctx, caller, tool, args, "error", line, {}))
+            raise CallRefused(line) from e
         await anyio.to_thread.run_sync(lambda: self._audit(ctx, caller, tool, args, "done", None, details))
         return jsonable(result)
 
@@ -96,9 +100,8 @@ class Service:
     async def start_run(self, caller: Caller, agent: str, task: str, wait_seconds: float = 0) -> Any:
         from meshclaw.operations.runs import start_run
 
-        wait = _bounded(wait_seconds)
-
         async def body(ctx: Context, actor: Actor) -> tuple[Any, dict[str, Any]]:
+            wait = _bounded(wait_seconds)
             started = await start_run(self.runtime, actor, agent, task)
             for done in [k for k, t in self._waiters.items() if t.done()]:
                 self._waiters.pop(done)
@@ -108,14 +111,13 @@ class Service:
                 state["notice"] = started.notice
             return state, {"run_id": started.run_id, "agent": started.agent, "owner": state["owner"]}
 
-        return await self.call(caller, "start_run", {"agent": agent, "task": task, "wait_seconds": wait}, body)
+        return await self.call(caller, "start_run", {"agent": agent, "task": task, "wait_seconds": wait_seconds}, body)
 
     async def get_run(self, caller: Caller, run_id: str, wait_seconds: float = 0) -> Any:
         from meshclaw.operations.runs import show_run
 
-        wait = _bounded(wait_seconds)
-
         async def body(ctx: Context, actor: Actor) -> tuple[Any, dict[str, Any]]:
+            wait = _bounded(wait_seconds)
             detail = await anyio.to_thread.run_sync(lambda: show_run(ctx, actor, run_id))  # authority first
             if wait and detail.run.status not in FINISHED_VALUES:
                 await self._state(ctx, detail.run.id, wait)
@@ -124,15 +126,14 @@ class Service:
             out["pending_approvals"] = await anyio.to_thread.run_sync(lambda: self._pending(ctx, actor, detail.run.id))
             return out, {"run_id": detail.run.id, "agent": detail.run.agent, "owner": detail.run.user_id}
 
-        return await self.call(caller, "get_run", {"run": run_id, "wait_seconds": wait}, body)
+        return await self.call(caller, "get_run", {"run": run_id, "wait_seconds": wait_seconds}, body)
 
     async def list_runs(self, caller: Caller, agent: str | None = None, limit: int = 20) -> Any:
         from meshclaw.operations.runs import list_runs
 
-        if not 1 <= limit <= 200:
-            raise CallRefused("limit is 1 to 200")
-
         async def body(ctx: Context, actor: Actor) -> tuple[Any, dict[str, Any]]:
+            if not 1 <= limit <= 200:
+                raise UsageError("limit is 1 to 200")
             runs = await anyio.to_thread.run_sync(lambda: list_runs(ctx, actor, agent=agent, limit=limit))
             return {"runs": [r.as_dict() for r in runs]}, {}
 
@@ -200,7 +201,7 @@ def _bounded(wait_seconds: float) -> float:
     try:
         wait = float(wait_seconds)
     except (TypeError, ValueError):
-        raise CallRefused(f"wait_seconds is a number of seconds, not {wait_seconds!r}") from None
+        raise UsageError(f"wait_seconds is a number of seconds, not {wait_seconds!r}") from None
     if not 0 <= wait <= MAX_WAIT:
-        raise CallRefused(f"wait_seconds is 0 to {MAX_WAIT:g}")
+        raise UsageError(f"wait_seconds is 0 to {MAX_WAIT:g}")
     return wait
