@@ -12,7 +12,9 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0004"  # keep equal to the newest file in migrations/versions
+# The newest migration: files are named NNNN_what.py with revision 'NNNN', each revising the one before
+# (tests/test_migrations_chain.py checks that the chain has exactly this one head).
+HEAD_REVISION = max(p.name[:4] for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
 from meshclaw.domain.errors import StoreError  # noqa: E402 - re-exported: the store's own error
