@@ -249,6 +249,8 @@ class Agent(Strict):
     instructions: str
     model: str
     workflow: str | None = Field(default=None, description="a named workflow runs instead of the model's tool loop")
+    options: dict[str, Any] = Field(default_factory=dict, description=(
+        "settings of the agent's workflow (e.g. the team channel a deploy watcher posts to)"))
     autonomy: Autonomy = Autonomy.ASK
     toolsets: dict[str, ToolsetGrant] = Field(default_factory=dict)
     triggers: list[Trigger] = Field(default_factory=list)

@@ -1,0 +1,97 @@
+"""The deploy watcher as a structured workflow, started by ``deploy.health_changed`` (or on demand).
+
+1. ``deploy.services`` and ``deploy.health`` for each watched service (``options.services``, default all):
+   code reads process state and the health check — no model, so a run costs no tokens.
+2. ``calendar.freebusy`` for the next minute: is the owner in a meeting now? If not, the owner can act:
+   the run tells them (direct message when granted) and does nothing else.
+3. For each failing service while the owner is away: ``deploy.logs`` (outside content: counted and
+   named by severity, never relayed), an incident note posted to ``options.team_channel`` with
+   ``chat.post`` (system facts only: service, versions, state, the check's reason), then
+   ``deploy.rollback`` — which waits for the owner's approval unless the owner granted rollback
+   without one (the grant decides, not this code). A refused or denied rollback is reported.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from meshclaw.domain.errors import ToolFailed
+from meshclaw.policy.library import PolicyDenied
+from meshclaw.runtime.calls import Calls
+from meshclaw.runtime.workflows import register_workflow
+
+NAME = "deploy-watcher"
+ERROR_WORDS = ("error", "exception", "fatal", "panic", "traceback", "refused", "timeout", "failed")
+
+
+async def _try(calls: Calls, notes: list[str], what: str, name: str, **args: Any) -> Any:
+    try:
+        return await calls.tool(name, **args)
+    except PolicyDenied as e:
+        notes.append(f"{what}: not done ({e.decision.reason})")
+    except ToolFailed as e:
+        notes.append(f"{what}: failed ({e})")
+    return None
+
+
+async def in_meeting(calls: Calls) -> tuple[bool, str]:
+    """(is the owner in a meeting now, until when as HH:MM) from their free/busy; (False, "") if unknown."""
+    now = calls.now
+    try:
+        fb = await calls.tool("calendar.freebusy", start=now.isoformat(timespec="minutes"),
+                              end=(now + timedelta(minutes=1)).isoformat(timespec="minutes"))
+    except (PolicyDenied, ToolFailed):
+        return False, ""
+    mine = (fb.get("busy") or {}).get("me") or []
+    return (True, str(mine[0][1])[11:16]) if mine else (False, "")
+
+
+def log_summary(lines: list[str]) -> str:
+    """How many of the newest log lines look like errors (counted, never quoted: logs are outside text)."""
+    bad = sum(1 for line in lines if any(w in str(line).lower() for w in ERROR_WORDS))
+    return f"{bad} of the last {len(lines)} log lines look like errors"
+
+
+@register_workflow(NAME)
+async def deploy_watcher(calls: Calls) -> str:
+    """Check the watched services and act while the owner is in a meeting (module docstring)."""
+    options = calls.deps.agent.options
+    listing = await calls.tool("deploy.services")
+    wanted = set(options.get("services") or [])
+    services = [s for s in listing.get("services", []) if not wanted or s["service"] in wanted]
+    failing = []
+    for s in services:
+        health = await calls.tool("deploy.health", service=s["service"])
+        if health.get("health") != "healthy":
+            failing.append((s["service"], s, health))
+    if not failing:
+        return f"All {len(services)} watched service(s) healthy."
+    away, until = await in_meeting(calls)
+    notes: list[str] = []
+    lines = []
+    for name, state, health in failing:
+        version = health.get("version") or state.get("version")
+        reason = health.get("reason") or "health check failing"
+        lines.append(f"{name} {version}: failing ({reason})")
+        if not away:
+            continue
+        logs = await _try(calls, notes, f"{name} logs", "deploy.logs", service=name, lines=50)
+        counted = log_summary(logs.get("lines", [])) if logs else "logs unavailable"
+        channel = options.get("team_channel")
+        if channel:
+            note = (f"Incident: {name} {version} is failing ({reason}); {counted}. "
+                    f"{calls.deps.owner.name} is in a meeting until {until}; a rollback to "
+                    f"{state.get('previous_version') or 'the previous version'} is proposed.")
+            if await _try(calls, notes, f"{name} incident note", "chat.post", channel_id=channel, text=note):
+                notes.append(f"{name}: incident note posted to the team channel")
+        done = await _try(calls, notes, f"{name} rollback", "deploy.rollback", service=name)
+        if done:
+            after = (done.get("health") or {}).get("health", "unknown")
+            notes.append(f"{name}: rolled back to {done.get('version')} (health now {after})")
+    if not away:
+        text = "Failing: " + "; ".join(lines) + ". You are not in a meeting, so I only tell you."
+        if calls.deps.owner.id and options.get("tell_owner", True):
+            await _try(calls, notes, "message to you", "chat.direct_message", user=calls.deps.owner.id, text=text)
+        return text + ("\n" + "\n".join(notes) if notes else "")
+    return "Failing while you were in a meeting: " + "; ".join(lines) + "\n" + "\n".join(notes)
