@@ -1,4 +1,4 @@
-"""Inbox triage accuracy and seconds per message, on two labelled inboxes.
+"""Inbox triage accuracy and seconds per message, on two labelled inboxes; the scheduler's request reading.
 
     .venv/bin/python benchmarks/bench_triage.py                 # evidence only: what code decides, and how often
     .venv/bin/python benchmarks/bench_triage.py --model bundled # the bundled 1.5B model judges the rest
@@ -93,10 +93,33 @@ async def run_set(name, loader, model) -> tuple[int, int]:
     return right, n
 
 
+async def run_scheduler(model) -> tuple[int, int]:
+    """The meeting scheduler's one judgement: people, length and window read right from each request."""
+    from benchmarks.data.scheduler_requests import CASES
+    from meshclaw.agents.meeting_scheduler.workflow import EXAMPLES, INSTRUCTIONS, MeetingRequest
+    from meshclaw.runtime.judgement import ask_model, judgement_prompt
+
+    right, seconds, wrong = 0, [], []
+    for text, people, minutes, when, on in CASES:
+        started = time.perf_counter()
+        got = await ask_model(model, MeetingRequest, INSTRUCTIONS, judgement_prompt(text, EXAMPLES))
+        seconds.append(time.perf_counter() - started)
+        ok = ([p.lower() for p in got.people] == [p.lower() for p in people] and got.minutes == minutes
+              and got.when == when and (when != "date" or got.date == on))
+        right += ok
+        if not ok:
+            wrong.append(f"  {text!r}: got {got.people} {got.minutes} {got.when} {got.date}")
+    n = len(CASES)
+    print(f"\n[meeting-scheduler requests] {right}/{n} read right ({100 * right / n:.1f}%), "
+          f"seconds per request: mean {sum(seconds) / n:.2f}")
+    print("\n".join(wrong))
+    return right, n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", choices=["none", "bundled"], default="none")
-    parser.add_argument("--set", choices=["northwind", "seed", "both"], default="both")
+    parser.add_argument("--set", choices=["northwind", "seed", "both", "scheduler"], default="both")
     args = parser.parse_args()
     model = None
     if args.model == "bundled":
@@ -117,7 +140,10 @@ def main() -> None:
             r, n = asyncio.run(run_set(name, loader, model))
             total[0] += r
             total[1] += n
-    print(f"\nall: {total[0]}/{total[1]} ({100 * total[0] / total[1]:.1f}%)")
+    if total[1]:
+        print(f"\ntriage, all: {total[0]}/{total[1]} ({100 * total[0] / total[1]:.1f}%)")
+    if model is not None and args.set in ("scheduler", "both"):
+        asyncio.run(run_scheduler(model))
 
 
 if __name__ == "__main__":
