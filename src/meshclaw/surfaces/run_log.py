@@ -12,14 +12,16 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from meshclaw.domain.runs import FINISHED
+from meshclaw.domain.visible_text import neutralise
 
 POLL_SECONDS = 1.0
 
 
 def run_line(run: Any, finished: bool) -> str:
-    """``run started: agent assistant, trigger cron, run 1a2b...`` (``status`` added when finished)."""
+    """``run started: agent assistant, trigger cron, run 1a2b...`` (``status`` added when finished);
+    a trigger's text (an event's details) is neutralised: no control character reaches the terminal."""
     what = f"agent {run.agent}, trigger {run.trigger}, run {run.id}" + (" (rehearsal)" if run.rehearsal else "")
-    return f"run finished: {what}, status {run.status}" if finished else f"run started: {what}"
+    return neutralise(f"run finished: {what}, status {run.status}" if finished else f"run started: {what}")
 
 
 async def log_runs(store: Any, echo: Callable[[str], None], stop: asyncio.Event, *,

@@ -13,12 +13,13 @@ from .app_context import context, local_actor
 def approvals(
     user: Optional[str] = typer.Option(None, "--user", help="Only requests for this user's agents."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    full: bool = typer.Option(False, "--full", help="Print every argument whole (a long one is cut, with a mark saying how much, otherwise)."),
 ) -> None:
     """List the pending approval requests you may answer: the exact action, its arguments, where each
-    came from, and why."""
+    came from, and why. Invisible and control characters in a value are shown as markers (⟨U+202E⟩)."""
     from meshclaw.operations.approvals import list_pending
 
-    from .printer import console, escape
+    from .printer import clip, console, escape
 
     ctx = context()
     pending = list_pending(ctx, local_actor(ctx.config), user=user)
@@ -30,7 +31,8 @@ def approvals(
     for a in pending:
         console.print(f"[bold]{a.id}[/bold]  {a.agent} (for {a.user_id}) wants to run [bold]{a.tool}[/bold]  run {a.run_id[:12]}")
         for k, v in a.args.items():
-            console.print(f"    {escape(k)} = {escape(json.dumps(v, ensure_ascii=False, default=str)[:200])}")
+            shown = json.dumps(v, ensure_ascii=False, default=str)
+            console.print(f"    {escape(k)} = {escape(shown if full else clip(shown, 200, how_to_see_all='`meshclaw approvals --full` shows all'))}")
         for k, origins in a.origins.items():
             for o in origins:
                 console.print(f"    [dim]{escape(k)}: {escape(repr(o['value']))} {escape(origin_words(o))}[/dim]")

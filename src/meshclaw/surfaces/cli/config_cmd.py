@@ -44,5 +44,7 @@ def check(path: Optional[Path] = typer.Option(None, "--path", help="Configuratio
 
     s = check_config(path or config_path())
     typer.echo(f"{s.path}: OK ({s.users} users, {s.models} models, {s.agents} agents)")
+    from .printer import echo
+
     for w in s.warnings:
-        typer.echo(f"warning: {w}")
+        echo(f"warning: {w}")

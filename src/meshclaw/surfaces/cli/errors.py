@@ -1,6 +1,8 @@
 """Turning failures into one clear line: bad input never shows a traceback.
 
-Errors are mapped by type (``meshclaw.domain.errors``), never by class name.
+Errors are mapped by type (``meshclaw.domain.errors``), never by class name. An error's text may
+quote outside content (a server's answer, a mail header): it is neutralised like every printout
+(``meshclaw.domain.visible_text.neutralise``), so it cannot carry a terminal escape sequence.
 """
 
 from __future__ import annotations
@@ -9,7 +11,15 @@ from meshclaw.domain.environment import environment
 
 
 def friendly(e: BaseException) -> tuple[str, int]:
-    """``(one line for a person, exit code)`` for any exception that reached the command line."""
+    """``(one line for a person, exit code)`` for any exception that reached the command line, with
+    every control character shown as a marker."""
+    from meshclaw.domain.visible_text import neutralise
+
+    message, code = _friendly(e)
+    return neutralise(message), code
+
+
+def _friendly(e: BaseException) -> tuple[str, int]:
     from meshclaw.domain.config_file import ConfigError
     from meshclaw.domain.errors import MeshclawError
 

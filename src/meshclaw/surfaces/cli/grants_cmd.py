@@ -60,5 +60,7 @@ def describe(agent_name: str) -> list[str]:
 @app.command("show")
 def show(agent: str = typer.Argument(..., help="The agent's name.")) -> None:
     """Print exactly what an agent may do, in plain words."""
+    from .printer import echo
+
     for line in describe(agent):
-        typer.echo(line)
+        echo(line)

@@ -69,13 +69,15 @@ def _login() -> str | None:
 
 
 def _finish(outcome: dict[str, Any], quiet: bool) -> int:
+    from .printer import echo
+
     if quiet and outcome.get("output"):
-        typer.echo(outcome["output"])
+        echo(outcome["output"])
     for line in outcome.get("summary") or []:
-        typer.echo(line)
-    typer.echo(f"run {outcome['run_id']} (in the worker)", err=True)
+        echo(line)
+    echo(f"run {outcome['run_id']} (in the worker)", err=True)
     if outcome["status"] != "succeeded":
         if quiet and outcome.get("error"):
-            typer.echo(outcome["error"], err=True)
+            echo(outcome["error"], err=True)
         return 1
     return 0

@@ -48,6 +48,8 @@ def resume(
     """Finish the runs that a crashed process left pending (no completed step is repeated)."""
     from meshclaw.operations.runs import resume as resume_runs
 
+    from .printer import echo
+
     config = load()
     actor = local_actor(config)
     runtime = open_runtime(config)
@@ -61,7 +63,7 @@ def resume(
         if not resumed:
             typer.echo("no interrupted runs")
         for r in resumed:
-            typer.echo(f"run {r.run_id}: {r.status}" + (f" ({r.error})" if r.error else ""))
+            echo(f"run {r.run_id}: {r.status}" + (f" ({r.error})" if r.error else ""))
     finally:
         runtime.shutdown()
 
@@ -71,6 +73,7 @@ def worker(
 ) -> None:
     """Run the background worker: recovers interrupted runs and serves triggers (schedules, new mail)."""
     from ..worker import serve
+    from .printer import echo
 
     runtime = open_runtime()
     try:
@@ -80,7 +83,7 @@ def worker(
             for h in handles:
                 h.get_result()
             return
-        asyncio.run(serve(runtime, home(), config_path(), store_url(), load, typer.echo,
-                          lambda line: typer.echo(line, err=True)))
+        asyncio.run(serve(runtime, home(), config_path(), store_url(), load, echo,
+                          lambda line: echo(line, err=True)))
     finally:
         runtime.shutdown()

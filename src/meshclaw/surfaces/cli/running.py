@@ -55,15 +55,17 @@ def run_and_print(agent: str, task: str, quiet: bool, rehearse: bool, inputs_fro
         outcome = asyncio.run(go())
     finally:
         runtime.shutdown()
+    from .printer import echo
+
     if interrupted:
-        typer.echo(f"interrupted: run {outcome.run_id[:12]} {outcome.status} — {outcome.error}", err=True)
+        echo(f"interrupted: run {outcome.run_id[:12]} {outcome.status} — {outcome.error}", err=True)
         raise typer.Exit(130)
     if quiet and outcome.output:
-        typer.echo(outcome.output)
+        echo(outcome.output)
     for line in outcome.summary:
-        typer.echo(line)
-    typer.echo(f"run {outcome.run_id}", err=True)
+        echo(line)
+    echo(f"run {outcome.run_id}", err=True)
     if not outcome.succeeded:
         if quiet and outcome.error:
-            typer.echo(outcome.error, err=True)
+            echo(outcome.error, err=True)
         raise typer.Exit(1)

@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from meshclaw.domain.visible_text import clip
+
 from .app_context import context, local_actor
 
 app = typer.Typer(help="Past runs: list them, or show one with every step.", invoke_without_command=True)
@@ -30,7 +32,7 @@ def runs(
     from meshclaw.operations.runs import list_runs
 
     from .audit_cmd import _when
-    from .printer import console, escape
+    from .printer import console, escape, safe
 
     after = _when(since)  # a bad --since is one line before anything opens
     octx = context()
@@ -48,14 +50,15 @@ def runs(
     task_w = max(10, console.width - (12 + agent_w + status_w + 11 + 2 * 4) - 1)
     for r in rows:
         task = (r.task.splitlines() or [""])[0]  # a trigger's details follow on later lines
-        table.add_row(r.id[:12], _cut(r.agent, agent_w), r.status + ("*" if r.rehearsal else ""),
+        table.add_row(r.id[:12], safe(_cut(r.agent, agent_w)), r.status + ("*" if r.rehearsal else ""),
                       r.created_at.strftime("%m-%d %H:%M"), escape(_cut(task, task_w)))
     console.print(table if rows else ("no runs since " + since if since else "no runs yet"))
 
 
 @app.command("show")
 def show(run_id: str = typer.Argument(..., help="A run id (a unique prefix is enough)."),
-         as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+         full: bool = typer.Option(False, "--full", help="Print every argument and result whole (long ones are cut, with a mark, otherwise).")) -> None:
     """Show one run: every model call, guard decision and tool call, with token counts."""
     from meshclaw.operations.runs import show_run
 
@@ -75,7 +78,7 @@ def show(run_id: str = typer.Argument(..., help="A run id (a unique prefix is en
     for u in detail.model_calls:
         console.print(f"  model {escape(run.model or u.model)}: {u.input_tokens} in / {u.output_tokens} out ({u.cache_read_tokens} cached), {u.seconds:.2f} s")
     for a in detail.steps:
-        console.print(_step(a, escape))
+        console.print(_step(a, escape, full))
     t = run.usage
     console.print(f"tokens: {t.input_tokens} in, {t.output_tokens} out, {t.cache_read_tokens} cached, {t.requests} model calls")
     if run.output:
@@ -88,17 +91,20 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _step(a, escape) -> str:  # type: ignore[no-untyped-def]
+def _step(a, escape, full: bool = False) -> str:  # type: ignore[no-untyped-def]
+    def cut(text: str, limit: int) -> str:  # never silently: the mark says how much, --full shows it
+        return text if full else clip(text, limit, how_to_see_all="--full shows all")
+
     if a.kind == "decision":
-        return f"  #{a.seq} guard {a.verdict:<5} {a.tool} {escape(_args(a))} — {escape(a.reason or '')}"
+        return f"  #{a.seq} guard {a.verdict:<5} {a.tool} {escape(cut(_args(a), 100))} — {escape(a.reason or '')}"
     if a.kind == "call":
         detail = a.data.get("result") if a.verdict == "done" else a.reason
-        return f"  #{a.seq} call  {a.verdict:<5} {a.tool} → {escape(str(detail)[:200])}"
+        return f"  #{a.seq} call  {a.verdict:<5} {a.tool} → {escape(cut(str(detail), 200))}"
     if a.kind == "captured":
-        return f"  #{a.seq} captured {a.tool} {escape(_args(a))} (rehearsal: not executed)"
+        return f"  #{a.seq} captured {a.tool} {escape(cut(_args(a), 100))} (rehearsal: not executed)"
     if a.kind == "replayed":
         detail = a.data.get("result") if a.verdict == "done" else a.reason
-        return f"  #{a.seq} replayed {a.tool} from run {a.data.get('from_run', '')[:12]} → {escape(str(detail)[:200])}"
+        return f"  #{a.seq} replayed {a.tool} from run {a.data.get('from_run', '')[:12]} → {escape(cut(str(detail), 200))}"
     if a.kind == "model":
         calls = ", ".join(a.data.get("tool_calls") or []) or "text"
         return f"  #{a.seq} model {a.data.get('input_tokens')} in / {a.data.get('output_tokens')} out → {calls}"
@@ -110,4 +116,4 @@ def _step(a, escape) -> str:  # type: ignore[no-untyped-def]
 
 
 def _args(record) -> str:  # type: ignore[no-untyped-def]
-    return json.dumps(record.data.get("args"), ensure_ascii=False, default=str)[:100]
+    return json.dumps(record.data.get("args"), ensure_ascii=False, default=str)
