@@ -10,6 +10,8 @@ variables; ``tests/test_layering.py`` enforces it.
 | MESHCLAW_CONFIG                 | the configuration file (default ``$MESHCLAW_HOME/meshclaw.yaml``)|
 | MESHCLAW_DATABASE_URL           | PostgreSQL store by URL; SQLite in the data dir when unset       |
 | MESHCLAW_AUDIT_KEY              | the audit HMAC key shared by every worker (else a 0600 file)     |
+| MESHCLAW_AUDIT_CHECKPOINTS      | the signed checkpoint file of the audit log (default ``$MESHCLAW_HOME/audit-checkpoints.jsonl``; put it where the database's writer cannot rewrite it) |
+| MESHCLAW_AUDIT_CHECKPOINT_KEY   | the Ed25519 key that signs checkpoints (default ``$MESHCLAW_HOME/audit-checkpoint.key``) |
 | MESHCLAW_MODEL_DIR              | the bundled model's folder (default ``$XDG_CACHE_HOME/meshclaw/models``, one copy per machine user) |
 | MESHCLAW_HOST                   | this machine's name in executor ids (else the host name)         |
 | MESHCLAW_EXECUTOR_DEAD_AFTER    | seconds without heartbeats before another host's runs are taken  |
@@ -28,7 +30,7 @@ from pathlib import Path
 
 VARIABLES = ("MESHCLAW_HOME", "MESHCLAW_CONFIG", "MESHCLAW_DATABASE_URL", "MESHCLAW_AUDIT_KEY", "MESHCLAW_MODEL_DIR",
              "MESHCLAW_HOST", "MESHCLAW_EXECUTOR_DEAD_AFTER", "MESHCLAW_DBOS_LOG_LEVEL", "MESHCLAW_DEBUG",
-             "XDG_CACHE_HOME", "MESHCLAW_TOKEN")
+             "XDG_CACHE_HOME", "MESHCLAW_TOKEN", "MESHCLAW_AUDIT_CHECKPOINTS", "MESHCLAW_AUDIT_CHECKPOINT_KEY")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Environment:
     dbos_log_level: str
     debug: bool
     token: str | None = None  # MESHCLAW_TOKEN: a secret, left out of repr
+    audit_checkpoints: Path | None = None  # None: the data dir's audit-checkpoints.jsonl
+    audit_checkpoint_key: Path | None = None  # None: the data dir's audit-checkpoint.key
 
     def __repr__(self) -> str:  # the audit key is a secret: never printed
         return f"Environment(home={self.home}, config_file={self.config_file}, database_url={'set' if self.database_url else None})"
@@ -78,4 +82,7 @@ def _read(values: tuple[str | None, ...]) -> Environment:
         dbos_log_level=env["MESHCLAW_DBOS_LOG_LEVEL"] or "WARNING",
         debug=bool(env["MESHCLAW_DEBUG"]) and env["MESHCLAW_DEBUG"] not in ("0", "false", "no"),
         token=env["MESHCLAW_TOKEN"] or None,
+        audit_checkpoints=Path(env["MESHCLAW_AUDIT_CHECKPOINTS"]).expanduser() if env["MESHCLAW_AUDIT_CHECKPOINTS"] else None,
+        audit_checkpoint_key=(Path(env["MESHCLAW_AUDIT_CHECKPOINT_KEY"]).expanduser()
+                              if env["MESHCLAW_AUDIT_CHECKPOINT_KEY"] else None),
     )

@@ -9,33 +9,61 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from meshclaw.domain.errors import MeshclawError
+from meshclaw.domain.errors import MeshclawError, NotAuthorized
 from meshclaw.domain.runs import AuditKind
 
 from .actor import Actor
 from .authority import readable_users
 from .context import Context
+from .journal import REFUSED, record
 from .records import AuditEntry
 
 
 class AuditBroken(MeshclawError):
-    """The audit chain does not verify: a record was edited, deleted or reordered."""
+    """The audit log does not verify: a record was edited, deleted or reordered, the newest ones are
+    gone, the log was re-chained, or nothing anchors its end."""
 
 
 @dataclass(frozen=True)
 class Verified:
+    """``records`` verified; ``anchored_through``: the newest one a signed checkpoint vouches for;
+    ``anchor``: the checkpoint file; ``fingerprint``: its key's (compare it with the one you noted)."""
+
     records: int
+    anchored_through: int | None = None
+    anchor: str = ""
+    fingerprint: str | None = None
 
 
 def verify(ctx: Context, actor: Actor) -> Verified:
-    """Check the whole HMAC chain. Any mapped user may: the answer names a record number, no content.
+    """Check the whole HMAC chain against the signed checkpoints kept outside the database (see
+    ``store/audit_checkpoints.py``). Any mapped user may: the answer names record numbers, no content.
 
-    Raises AuditBroken naming the first record that was edited, deleted or reordered."""
+    Raises AuditBroken naming the first record that was edited, deleted or reordered, or saying
+    ``log ends at N but checkpoint says M``, that a record is not the one its checkpoint names, or
+    that the log has no anchor."""
     result = ctx.store.audit.verify()
     if not result.ok:
-        raise AuditBroken(f"audit log is broken at record {result.broken_seq}: {result.problem} "
-                          f"({result.checked} records before it are intact)")
-    return Verified(result.checked)
+        if result.broken_seq is not None and not result.problem.startswith("log ends"):
+            raise AuditBroken(f"audit log is broken at record {result.broken_seq}: {result.problem} "
+                              f"({result.checked} records before it are intact)")
+        raise AuditBroken(f"audit log does not verify: {result.problem}")
+    return Verified(result.checked, result.anchored_through, result.anchor, result.fingerprint)
+
+
+def anchor(ctx: Context, actor: Actor) -> Verified:
+    """Start the signed checkpoints of a log that has none (made before they existed): admins only,
+    audited. Raises NotAuthorized, or StoreError if the chain does not verify or is anchored already."""
+    from meshclaw.store.facade import checkpoint_paths
+
+    if not actor.is_admin:
+        reason = f"{actor.user_id} may not anchor the audit log: only an admin may"
+        record(ctx, actor, "audit.anchor", verdict=REFUSED, reason=reason)
+        raise NotAuthorized(reason)
+    path, key_path = checkpoint_paths(ctx.home)
+    ctx.store.audit.start_anchor(path, key_path)
+    record(ctx, actor, "audit.anchor", checkpoints=str(path))
+    return verify(ctx, actor)
 
 
 def show(ctx: Context, actor: Actor, *, agent: str | None = None, user: str | None = None, run: str | None = None,

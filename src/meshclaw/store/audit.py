@@ -6,6 +6,10 @@ after editing a record.
 
 Records are written idempotently by ``event_key`` so that a durable run replayed after a crash
 does not log the same decision twice.
+
+After each new record the store appends a signed checkpoint (its seq and hash) to a file outside
+the database (``store/audit_checkpoints.py``), so a log that lost its newest records, or that was
+re-chained by someone holding the HMAC key, does not verify either.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable, Collection, Iterable
 
 from sqlalchemy import select, text
 
+from .audit_checkpoints import AnchorState, Checkpoints, read_anchor
 from .database import Database
 from .tables import AuditRecord
 
@@ -77,19 +83,31 @@ class _Row:
 
 @dataclass
 class VerifyResult:
+    """``checked``: records whose chain links verified; ``anchored_through``: the newest record a
+    valid checkpoint vouches for (None: no anchor); ``anchor``: the checkpoint file; ``fingerprint``:
+    its key's fingerprint."""
+
     ok: bool
     checked: int
     broken_seq: int | None = None
     problem: str = ""
+    anchored_through: int | None = None
+    anchor: str = ""
+    fingerprint: str | None = None
 
 
 class AuditLog:
-    def __init__(self, db: Database, key: bytes, secret_values: "Iterable[str] | Callable[[], Iterable[str]]" = ()):
+    def __init__(self, db: Database, key: bytes, secret_values: "Iterable[str] | Callable[[], Iterable[str]]" = (),
+                 *, checkpoints: Checkpoints | None = None, checkpoint_path: "Path | None" = None):
         """``secret_values``: the values to redact, or a callable giving the current ones (secrets
-        added while the process runs are then redacted too)."""
+        added while the process runs are then redacted too). ``checkpoints``: where each new record
+        is anchored (None: not anchored, e.g. a log older than checkpoints until ``start_anchor``);
+        ``checkpoint_path``: the checkpoint file ``verify`` reads (default: the one ``checkpoints`` writes)."""
         self.db = db
         self.key = key
         self._secret_values = secret_values if callable(secret_values) else list(secret_values)
+        self.checkpoints = checkpoints
+        self.checkpoint_path = checkpoint_path or (checkpoints.path if checkpoints is not None else None)
 
     @property
     def secret_values(self) -> list[str]:
@@ -134,7 +152,13 @@ class AuditLog:
             }
             row["hash"] = record_hash(self.key, prev, _fields(_Row(row)))
             conn.execute(table.insert().values(**row))
-            return seq
+        if self.checkpoints is not None:  # after the commit: a checkpoint never names a record that is not there
+            self.checkpoints.record(seq, row["hash"])
+        return seq
+
+    def has_records(self) -> bool:
+        with self.db.engine.connect() as conn:
+            return conn.execute(select(AuditRecord.__table__.c.seq).limit(1)).first() is not None
 
     def records(
         self,
@@ -183,7 +207,16 @@ class AuditLog:
             return int(s.scalar(q) or 0)
 
     def verify(self) -> VerifyResult:
-        """Walk the chain; name the first record that was edited, deleted or moved."""
+        """Walk the chain against the signed checkpoints; name the first record that was edited,
+        deleted or moved, a log that ends before its newest checkpoint, a record whose hash differs
+        from its checkpoint's (the log was re-chained), or a log that has no anchor at all.
+
+        The checkpoint file is read first: records appended while this runs only lengthen the log."""
+        anchor = read_anchor(self.checkpoint_path) if self.checkpoint_path is not None else None
+        result = self._walk(anchor.claims if anchor is not None else {})
+        return _judge(result, anchor)
+
+    def _walk(self, claims: dict[int, str]) -> VerifyResult:
         prev, expected_seq, checked = GENESIS, 1, 0
         with self.db.session() as s:
             for r in s.scalars(select(AuditRecord).order_by(AuditRecord.seq).execution_options(yield_per=1000)):
@@ -193,5 +226,51 @@ class AuditLog:
                     return VerifyResult(False, checked, r.seq, f"record {r.seq} does not follow record {r.seq - 1} (deleted or reordered)")
                 if record_hash(self.key, prev, _fields(r)) != r.hash:
                     return VerifyResult(False, checked, r.seq, f"record {r.seq} was edited after it was written")
+                if claims.get(r.seq, r.hash) != r.hash:
+                    return VerifyResult(False, checked, r.seq, f"record {r.seq} is not the one its signed checkpoint "
+                                        "names: the log was rewritten and chained again")
                 prev, expected_seq, checked = r.hash, expected_seq + 1, checked + 1
         return VerifyResult(True, checked)
+
+    def start_anchor(self, path: "Path", key_path: "Path") -> VerifyResult:
+        """Anchor a log that has none (one made before checkpoints existed): verify its chain, make a
+        checkpoint key, and checkpoint its newest record. Raises StoreError if the chain does not
+        verify or an anchor already exists (its key, or a checkpoint file with content)."""
+        from meshclaw.domain.errors import StoreError
+
+        if self.checkpoints is not None or key_path.exists() or (path.exists() and path.stat().st_size > 0):
+            raise StoreError(f"the audit log is already anchored ({path}); a second anchor would hide the first")
+        walked = self._walk({})
+        if not walked.ok:
+            raise StoreError(f"the audit log does not verify ({walked.problem}): it is not anchored as it is")
+        self.checkpoints = Checkpoints.create(path, key_path)
+        self.checkpoint_path = path
+        last = self.records(newest_first=True, limit=1)
+        if last:
+            self.checkpoints.record(last[0].seq, last[0].hash)
+        return self.verify()
+
+
+def _judge(walked: VerifyResult, anchor: AnchorState | None) -> VerifyResult:
+    """The chain's own verdict, completed by what the anchor says about its end and its hashes."""
+    if anchor is None:
+        return walked
+    walked.anchor, walked.fingerprint = str(anchor.path), anchor.fingerprint
+    walked.anchored_through = min(anchor.last_seq, walked.checked) if anchor.last_seq is not None else None
+    if not walked.ok:
+        if anchor.problems:
+            walked.problem += f"; and {anchor.problems[0]}"
+        return walked
+    end, said = walked.checked, anchor.last_seq
+    if anchor.problems:
+        walked.ok, walked.problem = False, anchor.problems[0]
+    elif said is not None and said > end:
+        walked.ok, walked.broken_seq = False, end + 1
+        walked.problem = (f"log ends at {end} but checkpoint says {said}: the newest {said - end} record(s) were "
+                          "removed")
+    elif said is None and end > 0:
+        walked.ok, walked.broken_seq = False, None
+        walked.problem = (f"the log holds {end} records but has no signed checkpoint at {anchor.path}"
+                          + (" (the checkpoint file is missing)" if not anchor.exists else "")
+                          + ": its end cannot be vouched for")
+    return walked

@@ -19,20 +19,45 @@ from .tool_pins import ToolPinRepository
 from .usage import UsageRepository
 
 
-def audit_key(home: Path) -> bytes:
-    """The audit HMAC key: MESHCLAW_AUDIT_KEY (shared by every worker on PostgreSQL) or a 0600 file in the data dir."""
+def audit_key(home: Path, log_has_records: bool = False) -> bytes:
+    """The audit HMAC key: MESHCLAW_AUDIT_KEY (shared by every worker on PostgreSQL) or a 0600 file in the data dir.
+
+    A new key file is made only for an empty log: raises StoreError when the file is missing but
+    the log holds records (a new key would make every record fail verification and hide the loss)."""
     from meshclaw.domain.environment import environment
 
     env = environment().audit_key
     if env:
         return env.encode()
     path = home / "audit.key"
+    if not path.exists() and log_has_records:
+        raise StoreError(f"the audit key {path} is missing, but the audit log holds records chained with it: "
+                         "restore the key file (or set MESHCLAW_AUDIT_KEY); a new key is never made over an existing log")
     if not path.exists():
         home.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(_secrets.token_hex(32))
     return path.read_text().strip().encode()
+
+
+def checkpoint_paths(home: Path) -> tuple[Path, Path]:
+    """(the audit checkpoint file, its signing key): MESHCLAW_AUDIT_CHECKPOINTS / _KEY, else in the data dir."""
+    from meshclaw.domain.environment import environment
+
+    env = environment()
+    return (env.audit_checkpoints or home / "audit-checkpoints.jsonl",
+            env.audit_checkpoint_key or home / "audit-checkpoint.key")
+
+
+def _audit_log(db: Database, home: Path, secret_values: "Iterable[str] | Callable[[], Iterable[str]]") -> AuditLog:
+    from .audit_checkpoints import Checkpoints
+
+    probe = AuditLog(db, b"")
+    has_records = probe.has_records()
+    path, key_path = checkpoint_paths(home)
+    anchor = Checkpoints.open(path, key_path, log_has_records=has_records)
+    return AuditLog(db, audit_key(home, has_records), secret_values, checkpoints=anchor, checkpoint_path=path)
 
 
 class Store:
@@ -49,7 +74,7 @@ class Store:
         self.db = Database(self.url)
         self.db.migrate()
         self.runs = RunRepository(self.db)
-        self.audit = AuditLog(self.db, audit_key(home), secret_values)
+        self.audit = _audit_log(self.db, home, secret_values)
         self.usage = UsageRepository(self.db)
         self.notes = NoteRepository(self.db)
         self.agents = AgentStateRepository(self.db)

@@ -31,11 +31,28 @@ def _when(value: Optional[str]) -> Optional[datetime]:
 
 @app.command("verify")
 def verify() -> None:
-    """Check the whole chain; names the first record that was edited, deleted or reordered."""
+    """Check the whole chain against its signed checkpoints; names the first record that was edited,
+    deleted or reordered, or says that the log ends earlier than its newest checkpoint."""
     from meshclaw.operations import audit
 
     ctx = context()
-    typer.echo(f"audit log intact: {audit.verify(ctx, local_actor(ctx.config)).records} records")
+    done = audit.verify(ctx, local_actor(ctx.config))
+    typer.echo(f"audit log intact: {done.records} records")
+    if done.anchor:
+        typer.echo(f"anchored through record {done.anchored_through or 0} by {done.anchor} "
+                   f"(checkpoint key {done.fingerprint or 'none yet'})")
+
+
+@app.command("anchor")
+def anchor() -> None:
+    """Start signed checkpoints for a log made before they existed (admins): its chain is verified
+    first; from then on every record is anchored outside the database."""
+    from meshclaw.operations import audit
+
+    ctx = context()
+    done = audit.anchor(ctx, local_actor(ctx.config))
+    typer.echo(f"audit log anchored: {done.records} records, checkpoints in {done.anchor} "
+               f"(checkpoint key {done.fingerprint}; note this fingerprint somewhere else)")
 
 
 @app.command("show")
