@@ -109,7 +109,16 @@ class PolicyErrorBase(MeshclawError):
 
 
 class ConnectorError(MeshclawError):
-    """An outside system (mail server, calendar server, MCP server) failed or refused."""
+    """An outside system (mail server, calendar server, MCP server) failed or refused.
+
+    Its message never carries a credential: a URL's ``user:password@`` and query parameters named
+    like credentials are replaced by ``[redacted]`` (``domain.credentials.strip_url_credentials``),
+    since the message reaches the model, the run's output and the audit log."""
+
+    def __init__(self, *args: object):
+        from .credentials import strip_url_credentials
+
+        super().__init__(*(strip_url_credentials(a) if isinstance(a, str) else a for a in args))
 
 
 class ToolFailed(ConnectorError):

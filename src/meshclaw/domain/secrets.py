@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 
+from .credentials import (  # noqa: F401 - re-exported: the rules about credentials live there
+    REDACTED, SECRET_KEYS, literal_secret_problem, sanitise, strip_url_credentials, url_credential_problem)
 from .errors import SecretMissing  # noqa: E402 - re-exported
 
 
@@ -63,3 +65,4 @@ class Secrets:
         """Every secret value known (the file's, and environment secrets resolved so far), for redaction."""
         env = [os.environ.get(n, "") for n in sorted(self._env_names)]
         return [v for v in [*self._file().values(), *env] if len(v) >= 4]
+

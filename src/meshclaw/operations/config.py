@@ -28,8 +28,9 @@ class ConfigSummary:
 
 def check_config(path: Path, secrets_file: Path | None = None) -> ConfigSummary:
     """Validate the configuration at ``path``: the schema and references, each agent's grants against
-    its toolsets' tools, the connectors' own settings, cost budgets on unpriced models, the secrets
-    it names (in the environment, or in ``secrets_file``, default ``$MESHCLAW_HOME/secrets.env``),
+    its toolsets' tools, the connectors' own settings, cost budgets on unpriced models, credentials
+    written into any setting (a URL's ``user:password@`` or ``?token=``, a password given literally
+    instead of ``env:``/``secret:``), the secrets it names (in the environment, or in ``secrets_file``, default ``$MESHCLAW_HOME/secrets.env``),
     that file's mode (0600), and whether its bundled model is installed.
 
     Raises ConfigError listing every problem with its line; returns counts (and warnings) when
@@ -47,6 +48,7 @@ def check_config(path: Path, secrets_file: Path | None = None) -> ConfigSummary:
     problems += _unpriced_cost_budgets(config, lines)
     problems += loose_secrets_file(secrets_file)
     problems += missing_secrets(lines, secrets_file)
+    problems += _credentials_in_settings(config, lines, problems)
     if problems:
         raise ConfigError(path, problems)
     return ConfigSummary(path, len(config.users), len(config.models), len(config.agents),
@@ -121,3 +123,43 @@ def _unpriced_cost_budgets(config: Any, lines: Any) -> list[Any]:
                                           f"{' and '.join(whose)} {'have' if len(whose) > 1 else 'has'} a cost budget, "
                                           f"but {pricing.unknown_message()}"))
     return problems
+
+
+def _credentials_in_settings(config: Any, lines: Any, found: list[Any]) -> list[Any]:
+    """A credential written into the configuration, wherever it is: a URL carrying ``user:password@``
+    or a query parameter named like a credential, in any connector setting (nested too), an MCP
+    server's url or arguments, or a model's base_url; a setting named like a secret (password,
+    token, api_key...) holding a literal. Each with its line; a problem ``found`` already (the
+    connector's own ``SecretRef`` check) is not repeated. Rules: ``meshclaw.domain.secrets``."""
+    from meshclaw.domain.secrets import literal_secret_problem, url_credential_problem
+
+    out: list[Any] = []
+
+    def check(at: tuple, key: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                check(at + (k,), str(k), v)
+        elif isinstance(value, (list, tuple)):
+            for j, v in enumerate(value):
+                check(at + (j,), key, v)
+        elif isinstance(value, str):
+            for message in (url_credential_problem(value), literal_secret_problem(key, value)):
+                if message is not None:
+                    out.append(lines.problem(at, message))
+
+    for name, model in config.models.items():
+        check(("models", name, "base_url"), "base_url", getattr(model, "base_url", None))
+    for i, agent in enumerate(config.agents):
+        for name, grant in agent.toolsets.items():
+            at = ("agents", i, "toolsets", name)
+            check(at + ("settings",), "settings", dict(grant.settings))
+            if grant.mcp is not None:
+                check(at + ("mcp", "url"), "url", grant.mcp.url)
+                check(at + ("mcp", "args"), "args", list(grant.mcp.args))
+    seen = {(p.line, p.message) for p in found}
+    unique = []
+    for p in out:
+        if (p.line, p.message) not in seen:
+            seen.add((p.line, p.message))
+            unique.append(p)
+    return unique

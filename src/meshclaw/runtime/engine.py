@@ -21,7 +21,7 @@ from meshclaw.domain.config import Agent, Config, FallbackModel
 from meshclaw.domain.errors import BudgetExceeded, RunCancelled, RunStopped
 from meshclaw.domain.runs import AuditKind, RunEvent, RunKind, RunStatus, RunStatusEvent
 from meshclaw.domain.provenance import Label, Source, Trust
-from meshclaw.domain.secrets import Secrets
+from meshclaw.domain.secrets import Secrets, sanitise
 from meshclaw.policy.provenance import directory_entries, seed_run
 from meshclaw.store.facade import Store
 
@@ -182,7 +182,7 @@ class Runtime:
                 result.result()
         except Exception as e:  # noqa: BLE001 - cancelled by the kill switch, or failed: the row says which
             if "cancel" not in type(e).__name__.lower():
-                self.store.runs.set_status(run_id, RunStatus.FAILED, error=_one_line(e))
+                self.store.runs.set_status(run_id, RunStatus.FAILED, error=sanitise(_one_line(e), self.secrets.values()))
         run = self.store.runs.get(run_id)
         assert run is not None
         return RunOutcome(run_id, run.status, run.output, run.error)
@@ -309,6 +309,9 @@ class Runtime:
             error = _one_line(e)
         finally:
             current_run.reset(token)
+        # what is kept and shown of the run never carries a secret (env: or secret:) or a URL's credentials
+        output = sanitise(output, self.secrets.values()) if output else output
+        error = sanitise(error, self.secrets.values()) if error else error
         self.store.runs.set_status(run_id, status, output=output, error=error)
         self.store.audit.append(f"{run_id}:end", AuditKind.RUN.value, run_id=run_id, agent=agent.name,
                                 user_id=agent.owner, verdict=status.value, reason=error,

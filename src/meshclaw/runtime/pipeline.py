@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from meshclaw.domain.credentials import sanitise
 from meshclaw.domain.config import Agent
 from meshclaw.domain.decisions import Decision, Verdict
 from meshclaw.domain.effects import Effect, ToolSpec
@@ -131,7 +132,9 @@ class GuardPipeline:
         return Outcome("allow", decision.reason, decision.rule, value, label, read_args=read_args)
 
     def failed(self, spec: ToolSpec, args: dict[str, Any], call_id: str, decision: Decision, e: BaseException) -> Outcome:
-        error = f"{type(e).__name__}: {e}"
+        # never a credential: not in a URL the error quotes, nor a secret value it echoes (env: or secret:)
+        secrets = self.scope.store.audit.secret_values if self.scope.store is not None else []
+        error = sanitise(f"{type(e).__name__}: {e}", secrets)
         self._audit(f"{self.scope.key(call_id)}:result", AuditKind.CALL, spec, "error", error,
                     {"args": args, "call_id": call_id})
         return Outcome("allow", decision.reason, decision.rule, None, None, error)

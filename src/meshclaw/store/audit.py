@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,18 +24,18 @@ from typing import Any, Callable, Collection, Iterable
 
 from sqlalchemy import select, text
 
+from meshclaw.domain.credentials import REDACTED, SECRET_KEYS, strip_url_credentials
+
 from .audit_checkpoints import AnchorState, Checkpoints, read_anchor
 from .database import Database
 from .tables import AuditRecord
 
 GENESIS = "0" * 64
-# Key names that hold secrets ("password", "api_key", "access_token"), but not counts such as "input_tokens".
-SECRET_KEYS = re.compile(r"(pass(word|wd)?|secret|api[_-]?key|authorization|credentials?|(^|[_-])token|cookie)$", re.I)
-REDACTED = "[redacted]"
 
 
 def redact(value: Any, secret_values: Iterable[str] = ()) -> Any:
-    """Replace secret-looking fields and any known secret value, however deeply nested."""
+    """Replace secret-looking fields, any known secret value and credentials inside URLs
+    (``meshclaw.domain.secrets.strip_url_credentials``), however deeply nested."""
     secrets = [s for s in secret_values if s]
     if isinstance(value, dict):
         return {k: REDACTED if SECRET_KEYS.search(str(k)) else redact(v, secrets) for k, v in value.items()}
@@ -45,7 +44,7 @@ def redact(value: Any, secret_values: Iterable[str] = ()) -> Any:
     if isinstance(value, str):
         for s in secrets:
             value = value.replace(s, REDACTED)
-        return value
+        return strip_url_credentials(value)
     return value
 
 

@@ -5,18 +5,25 @@ run's snapshot only ever hold ``env:``/``secret:`` references. The server proces
 environment (the MCP SDK's safe defaults) plus what ``mcp.env`` names, never MeshClaw's own
 environment. Its stderr goes to a log file, so a crashing server cannot spill a traceback onto
 the console; a server that does not start raises ``McpUnavailable`` with one line saying why.
+
+The log (``<data dir>/logs/mcp-<toolset>.log``, folder 0700, file 0600) is written through a pipe:
+every line the server prints passes ``domain.credentials.sanitise`` first, so a secret handed to the
+server (an ``env:``/``secret:`` value) or a credential inside a URL never lands in it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 from pydantic_ai.mcp import MCPToolset
 
+from meshclaw.domain.credentials import sanitise
 from meshclaw.domain.secrets import Secrets
 
 from .errors import McpUnavailable
@@ -41,6 +48,7 @@ class _Resolver:
         self.log_dir = log_dir
         self.toolset = toolset
         self.resolved: list[str] = []  # the values handed to the server, to redact from its error output
+        self.log: _RedactedLog | None = None  # the running server's stderr, on its way to the log file
 
     def values(self, refs: dict[str, str]) -> dict[str, str]:
         deps = _run_deps()
@@ -52,9 +60,43 @@ class _Resolver:
     def log_path(self) -> Path:
         deps = _run_deps()
         base = self.log_dir or (deps.store.home / "logs" if deps is not None and deps.store is not None else None)
-        base = base or Path(tempfile.gettempdir()) / "meshclaw-mcp"
-        base.mkdir(parents=True, exist_ok=True)
-        return base / f"mcp-{self.toolset}.log"
+        base = base or Path(tempfile.gettempdir()) / f"meshclaw-mcp-{os.getuid()}"
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = base / f"mcp-{self.toolset}.log"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.close(fd)
+        if path.stat().st_mode & 0o077:  # a log left open to others by an older version
+            path.chmod(0o600)
+        return path
+
+
+class _RedactedLog:
+    """A pipe for a server's stderr, copied line by line into ``path`` (0600) with every secret in
+    ``secrets`` and every URL credential replaced by ``[redacted]``, by a daemon thread."""
+
+    def __init__(self, path: Path, secrets: list[str]):
+        read_fd, write_fd = os.pipe()
+        self.writer = os.fdopen(write_fd, "w")  # handed to the server process as its stderr
+        self._reader = os.fdopen(read_fd, "rb")
+        self._thread = threading.Thread(target=self._copy, args=(path, list(secrets)), daemon=True,
+                                        name=f"mcp-log-{path.stem}")
+        self._thread.start()
+
+    def _copy(self, path: Path, secrets: list[str]) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab", buffering=0) as out, self._reader:
+            for raw in self._reader:
+                out.write(sanitise(raw.decode("utf-8", errors="replace"), secrets).encode("utf-8"))
+
+    def close_writer(self) -> None:
+        """Close this process's end once the server has it: the copy ends when the server exits."""
+        if not self.writer.closed:
+            self.writer.close()
+
+    def drain(self, timeout: float = 2.0) -> None:
+        """Wait (up to ``timeout`` s) until everything the server printed is in the file."""
+        self.close_writer()
+        self._thread.join(timeout)
 
 
 class _StdioServer(StdioTransport):
@@ -66,8 +108,13 @@ class _StdioServer(StdioTransport):
 
     async def connect(self, **kwargs: Any) -> Any:
         self.env = self._resolver.values(self._env_refs)
-        self.log_file = self._resolver.log_path()
-        return await super().connect(**kwargs)
+        log = _RedactedLog(self._resolver.log_path(), self._resolver.resolved)
+        self._resolver.log = log
+        self.log_file = log.writer
+        try:
+            return await super().connect(**kwargs)
+        finally:
+            log.close_writer()  # the server process holds its own copy
 
 
 class _HttpServer(StreamableHttpTransport):
@@ -125,6 +172,8 @@ class GuardedServerToolset(MCPToolset):
         leaf = _leaf(e)
         reason = _first_line(str(leaf)) or type(leaf).__name__
         said = ""
+        if self._resolver.log is not None:
+            self._resolver.log.drain()
         if log is not None and log.exists():
             with open(log, encoding="utf-8", errors="replace") as f:
                 f.seek(offset)
