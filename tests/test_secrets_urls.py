@@ -91,6 +91,26 @@ def test_a_token_in_an_mcp_url_or_a_model_base_url_is_refused(home, cli):
     assert "abc123def" not in p.stderr and "hunter22" not in p.stderr
 
 
+def test_a_secret_in_an_mcp_server_command_line_is_refused(home, cli):
+    p = check(home, cli, f"""
+  - name: crm
+    owner: alice
+    instructions: x
+    model: script
+    toolsets:
+      crm:
+        mcp:
+          command: crm-server
+          args: ["--verbose", "--api-key={PASSWORD}", "--password",
+                 "{PASSWORD}x", "--token", "env:CRM_TOKEN"]
+""")
+    assert p.returncode != 0 and PASSWORD not in p.stderr
+    refusals = [line for line in p.stderr.splitlines() if "pass it to the server through mcp.env" in line]
+    first, second = line_of(home, "args:"), line_of(home, "--token")
+    assert len(refusals) == 2
+    assert f"line {first}:" in refusals[0] and f"line {second}:" in refusals[1]
+
+
 def test_a_literal_password_in_settings_is_one_line_naming_its_line(home, cli):
     p = check(home, cli, f"""
   - name: mailer

@@ -156,6 +156,8 @@ def _credentials_in_settings(config: Any, lines: Any, found: list[Any]) -> list[
             if grant.mcp is not None:
                 check(at + ("mcp", "url"), "url", grant.mcp.url)
                 check(at + ("mcp", "args"), "args", list(grant.mcp.args))
+                out.extend(lines.problem(at + ("mcp", "args", j), message)
+                           for j, message in _secret_arguments(list(grant.mcp.args)))
     seen = {(p.line, p.message) for p in found}
     unique = []
     for p in out:
@@ -163,3 +165,21 @@ def _credentials_in_settings(config: Any, lines: Any, found: list[Any]) -> list[
             seen.add((p.line, p.message))
             unique.append(p)
     return unique
+
+
+def _secret_arguments(args: list[str]) -> list[tuple[int, str]]:
+    """``(index, why)`` for each command-line argument that writes a secret into the configuration:
+    ``--api-key=LITERAL``, or ``--password LITERAL`` (a server reads a secret from ``mcp.env`` instead)."""
+    from meshclaw.domain.secrets import literal_secret_problem
+
+    found = []
+    for j, arg in enumerate(args):
+        if not arg.startswith("-"):
+            continue
+        name, eq, value = arg.lstrip("-").partition("=")
+        if not eq:
+            value = args[j + 1] if j + 1 < len(args) and not args[j + 1].startswith("-") else ""
+        message = literal_secret_problem(name.replace("-", "_"), value)
+        if message is not None:
+            found.append((j if eq else j + 1, message + "; pass it to the server through mcp.env"))
+    return found

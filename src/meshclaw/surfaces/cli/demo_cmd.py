@@ -28,11 +28,10 @@ def demo(
     task: str = typer.Option(DEMO_TASK, "--task", help="What to ask the sample agent."),
 ) -> None:
     """Set up a starter organisation and show a rehearsal, a denial and an approval, end to end."""
-    from rich.console import Console
-
     from .config_cmd import starter_text
+    from .printer import SafeConsole
 
-    console = Console(highlight=False)
+    console = SafeConsole(highlight=False)  # a model's answer is printed: no control character reaches the terminal
     home, path = meshclaw_home(), config_path()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
