@@ -147,9 +147,10 @@ def test_url_credentials_are_stripped_from_text_and_connector_errors():
 
 CONFIG = (Org().user("alice", email="alice@example.com")
           .scripted("script", call("failing.connect", url=f"https://alice:{PASSWORD}@cal.example.com/dav/"),
-                    say("done"))
+                    call("failing.whoami"), say("done"))
           .agent("worker", instructions="x", model="script", autonomy="auto",
-                 toolsets={"failing": {"module": "tests.support.failing_tools:toolset", "grants": ["failing.connect"]}})
+                 toolsets={"failing": {"module": "tests.support.failing_tools:toolset",
+                                       "grants": ["failing.connect", "failing.whoami"]}})
           .local_user("alice"))
 
 
@@ -171,8 +172,9 @@ def test_env_secrets_are_redacted_like_file_secrets(tmp_path, monkeypatch):
 
 
 def test_a_failing_call_keeps_no_credential_anywhere(home, monkeypatch):
-    """A connector error quoting a URL with a password and an ``env:`` secret: the audit log, the
-    durable step's stored outcome, the events the console prints, and the run keep neither."""
+    """A connector error quoting a URL with a password and an ``env:`` secret, and a result echoing the
+    secret: the audit log, the durable steps' stored outcomes, the events the console prints, and the
+    run keep neither."""
     import textwrap
 
     from meshclaw.connectors.registry import resolve
@@ -213,6 +215,10 @@ def test_a_failing_call_keeps_no_credential_anywhere(home, monkeypatch):
 
     stored = [base64.b64decode(o) for (o,) in steps if o]  # DBOS keeps step outputs pickled, base64-encoded
     assert any(b"token [redacted]" in o for o in stored) and not any(b"env-T0ken-98765" in o for o in stored)
+    # a result echoing the secret reaches neither the step's stored output nor the model
+    assert any(b"authenticated with [redacted]" in o for o in stored)
+    results = [e.get("result") for e in events if e.get("kind") == "tool"]
+    assert any(r and "authenticated with [redacted]" in r for r in results)
 
 
 def test_mcp_server_log_is_private_and_redacted(tmp_path, monkeypatch):

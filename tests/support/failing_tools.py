@@ -18,4 +18,10 @@ async def connect(ctx: RunContext[RunDeps], url: str) -> str:
 
 
 def toolset() -> Toolset:
-    return Toolset("failing", "A connector that cannot reach its server.", [connect])
+    return Toolset("failing", "A connector that cannot reach its server.", [connect, whoami])
+
+
+@tool("failing.whoami", Effect.READ)
+async def whoami(ctx: RunContext[RunDeps]) -> dict:
+    """Who the server thinks we are (a careless server echoes the token it was given)."""
+    return {"user": "alice", "echo": f"authenticated with {os.environ.get('WORKER_TOKEN', '')}"}

@@ -78,3 +78,23 @@ def literal_secret_problem(key: str, value: object) -> str | None:
         return None
     return ("secrets are never written into the config: name one as 'env:VARIABLE' or 'secret:NAME' "
             "(NAME is looked up in the secrets file)")
+
+
+def without_secret_values(value: object, secret_values: "list[str] | tuple[str, ...]") -> object:
+    """``value`` with every known secret value inside its strings replaced by ``[redacted]``, through
+    dicts, lists and tuples (other objects are returned as they are). What a tool returned is kept in
+    the run's durable step and shown to the model: neither ever holds a secret handed to a connector."""
+    secrets = [s for s in secret_values if s]
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for s in secrets:
+            value = value.replace(s, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {k: without_secret_values(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_secret_values(v, secrets) for v in value]
+    if isinstance(value, tuple):
+        return tuple(without_secret_values(v, secrets) for v in value)
+    return value

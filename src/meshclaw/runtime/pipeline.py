@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from meshclaw.domain.credentials import sanitise
+from meshclaw.domain.credentials import sanitise, without_secret_values
 from meshclaw.domain.config import Agent
 from meshclaw.domain.decisions import Decision, Verdict
 from meshclaw.domain.effects import Effect, ToolSpec
@@ -121,8 +121,9 @@ class GuardPipeline:
 
     def finished(self, spec: ToolSpec, args: dict[str, Any], call_id: str, decision: Decision, raw: Any,
                  seconds: float) -> Outcome:
-        """Label an executed call's result and audit it."""
+        """Label an executed call's result (with no secret value in it: ``without_secret_values``) and audit it."""
         value, label = label_for(spec, raw)
+        value = without_secret_values(value, self.scope.store.audit.secret_values if self.scope.store is not None else [])
         self._audit(f"{self.scope.key(call_id)}:result", AuditKind.CALL, spec, "done", None,
                     {"args": args, "result": summary(value), "label": label.as_dict(), "seconds": round(seconds, 4),
                      "call_id": call_id})
