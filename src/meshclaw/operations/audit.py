@@ -47,7 +47,9 @@ def verify(ctx: Context, actor: Actor) -> Verified:
         if result.broken_seq is not None and not result.problem.startswith("log ends"):
             raise AuditBroken(f"audit log is broken at record {result.broken_seq}: {result.problem} "
                               f"({result.checked} records before it are intact)")
-        raise AuditBroken(f"audit log does not verify: {result.problem}")
+        hint = (" (a log made before checkpoints existed is anchored by an admin: `meshclaw audit anchor`)"
+                if result.unanchored else "")
+        raise AuditBroken(f"audit log does not verify: {result.problem}{hint}")
     return Verified(result.checked, result.anchored_through, result.anchor, result.fingerprint)
 
 

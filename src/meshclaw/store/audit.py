@@ -93,6 +93,7 @@ class VerifyResult:
     anchored_through: int | None = None
     anchor: str = ""
     fingerprint: str | None = None
+    unanchored: bool = False  # the log has records but no checkpoint at all
 
 
 class AuditLog:
@@ -268,7 +269,7 @@ def _judge(walked: VerifyResult, anchor: AnchorState | None) -> VerifyResult:
         walked.problem = (f"log ends at {end} but checkpoint says {said}: the newest {said - end} record(s) were "
                           "removed")
     elif said is None and end > 0:
-        walked.ok, walked.broken_seq = False, None
+        walked.ok, walked.broken_seq, walked.unanchored = False, None, True
         walked.problem = (f"the log holds {end} records but has no signed checkpoint at {anchor.path}"
                           + (" (the checkpoint file is missing)" if not anchor.exists else "")
                           + ": its end cannot be vouched for")
