@@ -39,6 +39,8 @@ def list_(
     """List tokens (never the tokens themselves): yours, or everyone's for an admin or auditor."""
     from meshclaw.operations.tokens import list_tokens
 
+    from .printer import echo
+
     ctx = context()
     tokens = list_tokens(ctx, local_actor(ctx.config), user=user)
     if as_json:
@@ -49,7 +51,7 @@ def list_(
     for t in tokens:
         until = f"{t.expires_at:%Y-%m-%d %H:%M}" if t.expires_at else "never"
         used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
-        typer.echo(f"{t.id}  {t.user_id:<12} {t.state:<8} {t.name:<20} expires {until}  last used {used}")
+        echo(f"{t.id}  {t.user_id:<12} {t.state:<8} {t.name:<20} expires {until}  last used {used}")  # neutralised: an admin may have named it
 
 
 @app.command("revoke")
