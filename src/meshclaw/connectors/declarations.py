@@ -55,3 +55,13 @@ def reader() -> Connector:
 
     return Connector(name="reader", description="Typed facts from untrusted content, read by a model with no tools.",
                      toolset=toolset, settings=ReaderSettings, capabilities=frozenset({"model"}))
+
+
+def chat() -> Connector:
+    """Team chat over Matrix or Slack: ``ChatSettings``; its token or password reference; emits
+    ``chat.mention``, ``chat.direct_message`` and ``chat.message`` (a watched channel)."""
+    from .chat.settings import ChatSettings
+    from .chat.tools import toolset
+
+    return Connector(name="chat", description="Team chat over Matrix or Slack.", toolset=toolset, settings=ChatSettings,
+                     events=("chat.mention", "chat.direct_message", "chat.message"))

@@ -88,6 +88,62 @@ class User(Strict):
     delegates: list[str] = Field(default_factory=list, description=(
         "user ids who may act for this user's agents (approve their calls, promote, stop and start them)"))
     budget: Budget = Field(default_factory=Budget)
+    chat: dict[Literal["matrix", "slack"], str] = Field(default_factory=dict, description=(
+        "this person's verified chat account per backend ({matrix: '@alice:example.com', slack: 'U0123'}): "
+        "the server user id, never a display name; what the chat control channel answers to"))
+
+
+# --- chat accounts ---------------------------------------------------------------------------
+
+
+class ChatAccount(Strict):
+    """A chat account MeshClaw logs in as (an agent's ``chat`` toolset, or the control channel's).
+
+    ``backend``: matrix or slack; ``url``: the homeserver (Matrix) or Web API base (Slack; default
+    https://slack.com/api/); ``account``: the account's server user id (Matrix ``@bot:example.com``);
+    ``token``/``password``: secret references (Matrix takes either; Slack a bot token);
+    ``device_id``: kept stable so that a re-sent message is recognised by the server (Matrix
+    transaction ids are scoped to an access token and device).
+    """
+
+    backend: Literal["matrix", "slack"]
+    url: str | None = None
+    account: str | None = None
+    token: SecretRef | None = None
+    password: SecretRef | None = None
+    device_id: str = Field(default="MESHCLAW", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    timeout: float = Field(default=30.0, gt=0, description="seconds for each request to the chat server")
+
+    @model_validator(mode="after")
+    def complete(self) -> "ChatAccount":
+        from urllib.parse import urlsplit
+
+        from .network import is_loopback
+
+        if self.backend == "matrix":
+            if not self.url or not self.account:
+                raise ValueError("a matrix account needs 'url' (the homeserver) and 'account' (@user:server)")
+            if not re.fullmatch(r"@[^:\s]+:\S+", self.account):
+                raise ValueError(f"account must be a Matrix user id like @agent:example.com, not {self.account!r}")
+            if (self.token is None) == (self.password is None):
+                raise ValueError("a matrix account needs exactly one of 'token' (access token) or 'password'")
+        elif self.token is None:
+            raise ValueError("a slack account needs 'token' (a bot token reference)")
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"url must be a full http(s) URL, not {self.url!r}")
+            if parts.scheme == "http" and not is_loopback(parts.hostname):
+                raise ValueError("url must use https unless the chat server is on this machine (127.0.0.1, ::1, localhost)")
+        return self
+
+
+class ChatControl(ChatAccount):
+    """The control channel: the account owners message (direct messages) to run, ask about and stop
+    their agents, and where approval requests are sent. Only an account in a user's ``chat`` map
+    (or that user's delegates') is answered."""
+
+    poll_seconds: float = Field(default=2.0, gt=0, le=60, description="how often new approval requests are looked for")
 
 
 # --- model providers -------------------------------------------------------------------------
@@ -265,6 +321,8 @@ class Config(Strict):
     agents: list[Agent] = Field(default_factory=list)
     local_users: dict[Annotated[str, Field(pattern=LOGIN)], str] = Field(default_factory=dict, description=(
         "who each login on this machine is: {login: user id}; a command acts as the user its login maps to"))
+    chat_control: ChatControl | None = Field(default=None, description=(
+        "the chat account owners message their agents through (direct messages) and answer approvals in"))
 
     def problems(self) -> list[tuple[tuple, str]]:
         """Checks across sections (references between users, models and agents), as (path, message)."""

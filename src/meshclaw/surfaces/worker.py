@@ -23,6 +23,8 @@ async def serve(runtime: Any, home: Path, config_file: Path, store_url: str | No
     from .handoff import serve_handoff
     from .schedules import serve_schedules
     from .triggers import serve_email_triggers
+    from .chat_control import serve_chat_control
+    from .chat_triggers import serve_chat_triggers
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -31,10 +33,13 @@ async def serve(runtime: Any, home: Path, config_file: Path, store_url: str | No
     recovered = await asyncio.to_thread(runtime.recover)
     watchers = await serve_email_triggers(runtime, stop)
     schedules = await serve_schedules(runtime, stop)
+    chat_watchers = await serve_chat_triggers(runtime, stop)
+    control = await serve_chat_control(runtime, stop)
     handoff = await serve_handoff(runtime, home, config_file, store_url, config_reloader(runtime.config, config_file,
                                                                                          load_config))
     echo(f"worker ready: recovered {len(recovered)} interrupted run(s), {len(watchers)} inbox watcher(s), "
-         f"{len(schedules)} schedule(s); `meshclaw run` hands runs to this worker")
+         f"{len(schedules)} schedule(s), {len(chat_watchers)} chat watcher(s)"
+         + (", the chat control channel" if control else "") + "; `meshclaw run` hands runs to this worker")
     warming = asyncio.create_task(warm_triggered_agents(runtime, echo, echo_err))
     from .run_log import log_runs
 
@@ -49,7 +54,7 @@ async def serve(runtime: Any, home: Path, config_file: Path, store_url: str | No
 
     worker_socket(home).unlink(missing_ok=True)
     warming.cancel()
-    await asyncio.gather(warming, logging_runs, *watchers, *schedules, return_exceptions=True)
+    await asyncio.gather(warming, logging_runs, *watchers, *schedules, *chat_watchers, *control, return_exceptions=True)
 
 
 def config_reloader(config: Any, config_file: Path, load_config: Callable[[], Any]) -> Callable[[], Any]:
