@@ -77,8 +77,15 @@ class SynapseServer:
         req.add_header("Content-Type", "application/json")
         if token:
             req.add_header("Authorization", f"Bearer {token}")
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read() or b"{}")
+        for _ in range(20):  # seeding honours the server's rate limits (429 with retry_after_ms)
+            try:
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    return json.loads(resp.read() or b"{}")
+            except urllib.error.HTTPError as e:
+                if e.code != 429:
+                    raise
+                time.sleep(json.loads(e.read() or b"{}").get("retry_after_ms", 1000) / 1000)
+        raise RuntimeError(f"{method} {path}: still rate-limited")
 
     def register(self, localpart: str, password: str | None = None, *, admin: bool = False) -> Account:
         """Register ``@localpart:localhost`` through the shared-secret admin API; returns its login."""
