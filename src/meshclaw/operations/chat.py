@@ -79,8 +79,11 @@ def approval_text(p: PendingApproval) -> str:
     for name, value in p.args.items():
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
         lines.append(f"  {name} = {shown}")
-        for origin in p.origins.get(name, []):
+        origins = p.origins.get(name, [])
+        for origin in origins:
             lines.append(f"    {origin.get('value')!s}: {origin.get('trust')}, from {origin.get('source')}")
+        if not origins:  # only targets (recipients, channels, ids) are traced by the guard
+            lines.append("    origin: not traced (content written in the run, not a target)")
     lines.append(f"Reply yes or no to this message (or react 👍 / 👎). Request {p.id}, expires "
                  f"{p.expires_at:%Y-%m-%d %H:%M} UTC.")
     return "\n".join(lines)

@@ -198,6 +198,8 @@ class ChatControl:
             return
         try:
             started = await start_run(self.runtime, actor, agent, task)
+        except NotAuthorized:
+            return  # audited by the operation; the sender is told nothing
         except MeshclawError as e:
             await self._say(channel_id, str(e), key)
             return
