@@ -30,6 +30,8 @@ from .errors import ChatAuthFailed, ChatError, ChatNotFound, ChatRateLimited, Ch
 
 MAX_WAIT = 30.0  # seconds: a longer Retry-After is reported instead of waited out
 MAX_TRIES = 4
+HISTORY_GRACE_MS = 60_000  # a room joined later replays its recent history: events older than the
+# first poll (minus this much clock difference) are not new and are not returned
 _USER_ID = re.compile(r"@[A-Za-z0-9._=/+-]+:[A-Za-z0-9.-]+(?::\d+)?")
 _SYNC_FILTER = {
     "presence": {"not_types": ["*"]},
@@ -58,6 +60,7 @@ class MatrixBackend:
         self.own_user_id: str = client.user_id
         self._direct: set[str] = set()
         self._names: dict[tuple[str, str], str] = {}
+        self._from_ms = 0  # the first poll's time (ms): older events are history, not news
 
     # --- connecting ------------------------------------------------------------------------------
 
@@ -279,6 +282,7 @@ class MatrixBackend:
     async def poll(self, cursor: str | None, *, timeout_s: float = 0.0) -> tuple[list[ChatEvent], str]:
         """Messages and reactions by others since ``cursor`` (None: from now); joins rooms it is invited to."""
         if cursor is None:
+            self._from_ms = int(datetime.now(timezone.utc).timestamp() * 1000) - HISTORY_GRACE_MS
             first = await self._call(lambda: self._client.sync(timeout=0, sync_filter={
                 **_SYNC_FILTER, "room": {**_SYNC_FILTER["room"], "timeline": {"limit": 0}}}),
                 "read new events", idempotent=True)
@@ -296,7 +300,7 @@ class MatrixBackend:
             is_direct = room_id in direct or self._small_unnamed(room_id)
             for ev in info.timeline.events:
                 source = ev.source
-                if source.get("sender") == self.own_user_id:
+                if source.get("sender") == self.own_user_id or source.get("origin_server_ts", 0) < self._from_ms:
                     continue
                 if source.get("type") == "m.reaction":
                     rel = (source.get("content") or {}).get("m.relates_to") or {}
