@@ -31,7 +31,7 @@ from pathlib import Path
 SERVER_NAME = "localhost"
 
 _RAISED = {"per_second": 1000, "burst_count": 1000}
-_LOW = {"per_second": 0.2, "burst_count": 2}
+_LOW = {"per_second": 0.5, "burst_count": 2}
 
 
 def synapse_available() -> bool:
