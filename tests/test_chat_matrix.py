@@ -146,3 +146,80 @@ def test_a_run_reads_the_channel_and_an_injected_message_cannot_make_it_post_els
     general_text = [m["content"].get("body") for m in synapse.api("GET", f"/rooms/{general}/messages?dir=b&limit=20",
                                                                    as_user=alice)["chunk"] if m["type"] == "m.room.message"]
     assert general_text.count("Summary: release on Thursday.") == 1
+
+
+def chat_context(hs: SynapseServer, helper: str, owner: str, home, *, call_id: str, run_id: str = "run-1",  # type: ignore[no-untyped-def]
+                 colleague: str | None = None):
+    """A chat tool's RunContext as the guard pipeline builds it (narrow ToolContext), without a store."""
+    from pydantic_ai import RunContext
+    from pydantic_ai.models.test import TestModel
+    from pydantic_ai.usage import RunUsage
+
+    from meshclaw.domain.config import Agent, Config, ScriptedModel, ToolsetGrant, User
+    from meshclaw.domain.secrets import Secrets
+    from meshclaw.runtime.context import RunDeps
+    from meshclaw.runtime.tool_context import tool_context
+
+    secrets_file = home / "secrets.env"
+    secrets_file.write_text(f"helper_chat={hs.accounts[helper].access_token}\n")
+    settings = {"backend": "matrix", "url": hs.url, "account": hs.accounts[helper].user_id, "token": "secret:helper_chat"}
+    owner_user = User(id="alice", name="Alice", chat={"matrix": hs.accounts[owner].user_id})
+    agent = Agent(name="helper", owner="alice", instructions="Help.", model="script",
+                  toolsets={"chat": ToolsetGrant(settings=settings)})
+    users = [owner_user] + ([User(id="bob", name="Bob", chat={"matrix": hs.accounts[colleague].user_id})]
+                            if colleague else [])
+    config = Config(users=users, agents=[agent],
+                    models={"script": ScriptedModel(kind="scripted", turns=[{"text": "done"}])})
+    deps = RunDeps(run_id=run_id, agent=agent, owner=owner_user, config=config, store=None,  # type: ignore[arg-type]
+                   secrets=Secrets(secrets_file))
+    return RunContext(deps=tool_context(deps, "chat"), model=TestModel(), usage=RunUsage(), tool_call_id=call_id)
+
+
+def test_a_tool_call_that_runs_again_posts_once_and_the_owner_s_words_are_the_owner_s(home, synapse):  # noqa: F811
+    from meshclaw.connectors.chat.tools import chat_reply, chat_thread
+
+    alice, helper = unique("alice"), unique("helper")
+    synapse.register(alice), synapse.register(helper)
+    general = room(synapse, alice, "general", helper)
+    root = say_in(synapse, alice, general, "Who owns the release notes?")
+
+    async def go():  # type: ignore[no-untyped-def]
+        step = chat_context(synapse, helper, alice, home, call_id="call-3")
+        first = await chat_reply(step, general, root, "I will draft them.")
+        again = await chat_reply(chat_context(synapse, helper, alice, home, call_id="call-3"), general, root,
+                                 "I will draft them.")  # the same step after a crash
+        other = await chat_reply(chat_context(synapse, helper, alice, home, call_id="call-4"), general, root, "Done.")
+        thread = await chat_thread(chat_context(synapse, helper, alice, home, call_id="call-5"), general, root)
+        return first, again, other, thread
+
+    first, again, other, thread = asyncio.run(go())
+    assert first["posted"] == again["posted"] != other["posted"]
+    texts = [m["text"] for m in thread["messages"]]
+    assert texts == ["Who owns the release notes?", "I will draft them.", "Done."]
+    labels = [m.labels["text"] for m in thread["messages"]]
+    assert labels[0].trust is Trust.TRUSTED and "owner's own" in labels[0].origin  # the owner's account
+    assert all(lb.trust is Trust.UNTRUSTED for lb in labels[1:])  # the agent's own posts are not the owner's words
+
+
+def test_a_direct_message_to_a_colleague_by_user_id_reaches_their_account(home, synapse):  # noqa: F811
+    from meshclaw.connectors.chat.tools import chat_direct_message
+
+    alice, helper, bob = unique("alice"), unique("helper"), unique("bob")
+    for who in (alice, helper, bob):
+        synapse.register(who)
+
+    async def go():  # type: ignore[no-untyped-def]
+        sent = await chat_direct_message(chat_context(synapse, helper, alice, home, call_id="c1", colleague=bob),
+                                         "bob", "The build is green.")
+        reader = await login(synapse, bob)
+        try:
+            _, cursor = await reader.poll(None)
+            return sent, [c for c in await reader.list_channels() if c.channel_id == sent["channel_id"]]
+        finally:
+            await reader.close()
+
+    sent, rooms = asyncio.run(go())  # bob's account was invited to (and joined on poll) the direct room
+    assert rooms and rooms[0].is_direct and set(rooms[0].members) == {synapse.accounts[helper].user_id,
+                                                                       synapse.accounts[bob].user_id}
+    chunk = synapse.api("GET", f"/rooms/{sent['channel_id']}/messages?dir=b&limit=5", as_user=bob)["chunk"]
+    assert [m["content"]["body"] for m in chunk if m["type"] == "m.room.message"] == ["The build is green."]
