@@ -24,6 +24,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import ClientConnectionError, ClientError
 from nio import AsyncClient, AsyncClientConfig, ErrorResponse, MessageDirection, RoomPreset
 from nio.api import Api, RelationshipType
+from nio.responses import RoomEventRelationsResponse
 
 from .backend import ChatChannel, ChatEvent, ChatMessage, ChatReaction
 from .errors import ChatAuthFailed, ChatError, ChatNotFound, ChatRateLimited, ChatUnavailable
@@ -153,10 +154,18 @@ class MatrixBackend:
 
     # --- reading ---------------------------------------------------------------------------------
 
+    async def _marked(self) -> dict[str, list[str]]:
+        """The account's ``m.direct`` map (user id → room ids); empty when it never marked one (M_NOT_FOUND)."""
+        try:
+            resp = await self._call(self._client.list_direct_rooms, "read direct conversations", idempotent=True)
+        except ChatNotFound:
+            return {}
+        marked = dict(resp.rooms)
+        self._direct |= {r for rooms in marked.values() for r in rooms}
+        return marked
+
     async def _direct_rooms(self) -> set[str]:
-        resp = await self._client.list_direct_rooms()
-        if not isinstance(resp, ErrorResponse):  # an account that never marked a DM gets an error
-            self._direct |= {r for rooms in resp.rooms.values() for r in rooms}
+        await self._marked()
         return self._direct
 
     async def _channel(self, room_id: str, direct: set[str]) -> ChatChannel:
@@ -207,11 +216,7 @@ class MatrixBackend:
         if thread_id is not None:
             root = await self._call(lambda: self._client.room_get_event(channel_id, thread_id),
                                     f"read message {thread_id}", idempotent=True)
-            found = [root.event.source]
-            async for ev in self._client.room_get_event_relations(channel_id, thread_id, RelationshipType.thread):
-                found.append(ev.source)
-                if len(found) > limit:
-                    break
+            found = [root.event.source] + await self._thread_replies(channel_id, thread_id, limit)
             found.sort(key=lambda s: s.get("origin_server_ts", 0))
         else:
             resp = await self._call(lambda: self._client.room_messages(channel_id, limit=limit * 2,
@@ -220,6 +225,23 @@ class MatrixBackend:
             found = list(reversed([e.source for e in resp.chunk]))
         out = [m for s in found if (m := self._message(channel_id, s, direct)) is not None]
         return out[-limit:]
+
+    async def _thread_replies(self, room_id: str, root_id: str, limit: int) -> list[dict]:
+        """The newest ``limit`` replies in the thread under ``root_id`` (relations API, paginated)."""
+        out: list[dict] = []
+        start = None
+        while len(out) < limit:
+            method, path = Api.room_get_event_relations(self._client.access_token, room_id, root_id,
+                                                        RelationshipType.thread, None, MessageDirection.back, start,
+                                                        None, min(limit, 100))
+            resp = await self._call(lambda method=method, path=path: self._client._send(
+                RoomEventRelationsResponse, method, path, response_data=(room_id, root_id)),
+                f"read the thread {root_id}", idempotent=True)
+            out += [e.source for e in resp.events]
+            if not resp.next_batch:
+                break
+            start = resp.next_batch
+        return out[:limit]
 
     # --- posting -------------------------------------------------------------------------------
 
@@ -240,10 +262,10 @@ class MatrixBackend:
                            datetime.now(timezone.utc), thread_id, channel_id in self._direct, tuple(mentioned))
 
     async def _find_direct(self, user_id: str) -> str | None:
-        direct = await self._direct_rooms()
-        resp = await self._client.list_direct_rooms()
-        if not isinstance(resp, ErrorResponse) and resp.rooms.get(user_id):
-            return resp.rooms[user_id][0]
+        marked = await self._marked()
+        if marked.get(user_id):
+            return marked[user_id][0]
+        direct = self._direct
         joined = await self._call(self._client.joined_rooms, "list rooms", idempotent=True)
         for room_id in joined.rooms:  # a room created before a crash, not yet marked as direct
             channel = await self._channel(room_id, direct)
@@ -262,8 +284,7 @@ class MatrixBackend:
         resp = await self._call(lambda: self._client.room_create(is_direct=True, invite=[user_id],
                                                                  preset=RoomPreset.trusted_private_chat),
                                 f"open a direct conversation with {user_id}", idempotent=False)
-        current = await self._client.list_direct_rooms()
-        mapping = {} if isinstance(current, ErrorResponse) else dict(current.rooms)
+        mapping = await self._marked()
         mapping[user_id] = [resp.room_id] + [r for r in mapping.get(user_id, []) if r != resp.room_id]
         path = Api._build_path(["user", self.own_user_id, "account_data", "m.direct"])
         await self._raw("PUT", path, mapping, "mark the direct conversation")
