@@ -92,7 +92,8 @@ def _pick_model(ctx: Context, preferred: str | None) -> str:
 
 
 def add_agent(ctx: Context, actor: Actor, config_file: Path, template_name: str, owner: str, *,
-              name: str | None = None, settings_from: str | None = None, model: str | None = None) -> Installed:
+              name: str | None = None, settings_from: str | None = None, model: str | None = None,
+              options: dict[str, Any] | None = None) -> Installed:
     """Add the flagship ``template_name`` for ``owner`` to ``config_file``; what was installed.
 
     Raises NotFound (template, owner, agent to copy from), NotAuthorized (audited), UsageError (the
@@ -109,6 +110,8 @@ def add_agent(ctx: Context, actor: Actor, config_file: Path, template_name: str,
     user = next(u for u in ctx.config.users if u.id == owner)
     block = t.agent(name=agent_name, owner=owner, model=model or _pick_model(ctx, source_model), settings=settings,
                     timezone=user.timezone)
+    if options:
+        block["options"] = dict(options)
     text = _with_agent(config_file, block)
     from meshclaw.domain.config_file import parse_config
 

@@ -66,6 +66,16 @@ class Calls:
 
         return RunContext(deps=self.deps, model=self.model, usage=RunUsage(), tool_call_id=call_id, tool_name=tool_name)
 
+    def granted(self, name: str) -> bool:
+        """Whether the agent is granted the tool ``name`` (from its configuration: no call, nothing audited).
+
+        For optional steps (a briefing sent by chat when chat is granted); calling an ungranted tool
+        anyway is still decided, audited and denied."""
+        grant = self.deps.agent.toolsets.get(name.split(".", 1)[0])
+        if grant is None:
+            return False
+        return any(getattr(g, "tool", g) == name for g in grant.grants) or bool(grant.mcp)
+
     def _ceiling(self, kind: str) -> None:
         """Stop the run before its ``limits`` are passed: a workflow that loops stops, it does not run on."""
         limits = self.deps.agent.limits

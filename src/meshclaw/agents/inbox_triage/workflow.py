@@ -15,7 +15,8 @@ For each message in INBOX that does not yet carry the ``Triaged`` label (oldest 
 5. invitations are summarised, not accepted.
 
 A morning briefing (counts, the urgent items, the drafts waiting, what was refused and why) is the
-run's answer. A run with nothing new asks the model nothing. Every action is a guarded
+run's answer; it also goes to the owner's chat direct message when the agent is granted
+``chat.direct_message``. A run with nothing new asks the model nothing. Every action is a guarded
 call: a refusal is reported in the briefing, never retried around.
 """
 
@@ -150,4 +151,7 @@ async def inbox_triage(calls: Calls) -> str:
         await _act(calls, brief, what, "email.flag", uid=uid, flag=MARK)
         if verdict.label in ("spam", "phishing"):
             await _act(calls, brief, what, "email.move", uid=uid, to_folder=JUNK)
-    return brief.text()
+    text = brief.text()
+    if messages and calls.granted("chat.direct_message"):
+        await _act(calls, brief, "briefing", "chat.direct_message", user=deps.owner.id, text=text)
+    return text

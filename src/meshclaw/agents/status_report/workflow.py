@@ -37,6 +37,9 @@ def _when(value: str) -> datetime | None:
 
 
 async def _read(calls: Calls, skipped: list[str], what: str, name: str, **args: Any) -> Any:
+    if not calls.granted(name):
+        skipped.append(f"{what} (not granted)")
+        return None
     try:
         return await calls.tool(name, **args)
     except (PolicyDenied, ToolFailed) as e:

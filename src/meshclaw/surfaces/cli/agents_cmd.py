@@ -29,15 +29,24 @@ def add(
     settings_from: Optional[str] = typer.Option(None, "--settings-from",
                                                 help="Reuse the connections of this agent of the owner."),
     model: Optional[str] = typer.Option(None, "--model", help="A model named under models: (default: the owner's)."),
+    option: list[str] = typer.Option([], "--option", help="A workflow option KEY=VALUE (e.g. team_channel=ID)."),
 ) -> None:
     """Install a flagship agent for OWNER in the configuration file; it starts in rehearsal until promoted."""
     from meshclaw.operations.agent_install import add_agent
 
     from .home import config_path
 
+    from meshclaw.domain.errors import UsageError
+
+    options = {}
+    for item in option:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--option takes KEY=VALUE, not {item!r}")
+        options[key.strip()] = value.strip()
     ctx = context()
     done = add_agent(ctx, local_actor(ctx.config), config_path(), template, owner, name=name,
-                     settings_from=settings_from, model=model)
+                     settings_from=settings_from, model=model, options=options)
     copied = ", ".join(f"{c} from {a}" for c, a in done.copied_from.items())
     typer.echo(f"installed {done.name} for {done.owner}" + (f" (connections: {copied})" if copied else ""))
     typer.echo("\n".join(done.lines))
