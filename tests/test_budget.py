@@ -17,12 +17,14 @@ def budgeted(limit: int, where: str = "agent") -> Org:
 
 
 def test_run_stops_cleanly_before_exceeding_its_budget(home):
-    with runtime(home, budgeted(2300)) as rt:
+    # Each request reserves its (over-estimated) prompt plus the output it may produce; the third
+    # request's prompt leaves fewer than MIN_OUTPUT tokens of room, so it is refused before it is sent.
+    with runtime(home, budgeted(1300)) as rt:
         outcome, events = run(rt, "keeper", "remember to buy milk")
         assert outcome.status == "stopped"
-        assert outcome.error.startswith("budget: agent keeper's tokens per day is 2,300 tokens")
+        assert outcome.error.startswith("budget: agent keeper's tokens per day is 1,300 tokens")
         used = rt.store.usage.totals(agent="keeper")
-        assert 0 < used.input_tokens + used.output_tokens <= 2300
+        assert 0 < used.input_tokens + used.output_tokens <= 1300
         assert used.requests == 2  # the third request was refused before it was sent
 
 

@@ -17,7 +17,7 @@ from pydantic_ai.models.wrapper import WrapperModel
 from meshclaw.domain.errors import BudgetExceeded, ModelErrorBase, RunStopped
 from meshclaw.domain.runs import AuditKind, ModelEvent
 
-from .budget import estimate_tokens, limits_for
+from .budget import MIN_OUTPUT, estimate_prompt, estimate_tokens, limits_for, wanted_output
 from .context import RunDeps, current_run
 from .pricing import Pricing, pricing_for
 
@@ -85,8 +85,13 @@ class MeteredModel(WrapperModel):
         super().__init__(wrapped)
         self.pricing = pricing
 
-    def _admit(self, messages: Any, model_settings: Any, params: Any) -> tuple[RunDeps | None, str, list[Any]]:
-        """Kill switch and budget reservation, before a request is sent. Raises RunStopped / BudgetExceeded."""
+    def _admit(self, messages: Any, model_settings: Any, params: Any) -> tuple[RunDeps | None, str, list[Any], Any]:
+        """Kill switch and budget reservation, before a request is sent. Raises RunStopped / BudgetExceeded.
+
+        Under a budget the request reserves its real maximum: the prompt (over-estimated) plus the
+        output tokens it may produce, which is what it asks for lowered to what the budget still has
+        room for; that figure goes to the provider as ``max_tokens``, so concurrent runs cannot
+        spend more than the budget. Returns (run, request key, limits, the settings to send)."""
         deps = current_run.get()
         if deps is not None and deps.store.agents.is_stopped(deps.agent.name):
             raise RunStopped(f"agent {deps.agent.name} was stopped")
@@ -96,10 +101,13 @@ class MeteredModel(WrapperModel):
             if any(limit.unit == "cost" for limit in limits) and not self.pricing.known:
                 # Fail closed: a cost budget that cannot be counted is not silently ignored.
                 raise BudgetExceeded(f"budget: {self.pricing.unknown_message()}")
-            tokens = estimate_tokens(messages, model_settings, params)
-            deps.store.budget.reserve(key, agent=deps.agent.name, user_id=deps.owner.id, tokens=tokens,
-                                      cost=self.pricing.estimate(tokens), limits=limits)
-        return deps, key, limits
+            wanted = wanted_output(model_settings, getattr(self.wrapped, "settings", None))
+            granted = deps.store.budget.reserve_request(
+                key, agent=deps.agent.name, user_id=deps.owner.id, prompt_tokens=estimate_prompt(messages, params),
+                max_output=wanted, min_output=MIN_OUTPUT, cost_per_token=self.pricing.estimate(1_000_000) / 1_000_000,
+                limits=limits)
+            model_settings = {**(model_settings or {}), "max_tokens": granted}
+        return deps, key, limits, model_settings
 
     def _refuse_unoffered(self, deps: RunDeps, key: str, response: Any, offered: set[str] | None) -> None:
         """A call of a tool the agent was never offered (not granted) never runs — pydantic-ai sends the
@@ -122,13 +130,14 @@ class MeteredModel(WrapperModel):
             deps.emit(ToolEvent(part.tool_name, "deny", args, reason))
 
     def _record(self, deps: RunDeps | None, key: str, response: Any, started: float, *, streamed: bool,
-                offered: set[str] | None = None) -> None:
+                offered: set[str] | None = None, settings: Any = None) -> None:
         if deps is None:
             return
         u = response.usage
         model = response.model_name or self.model_name
         seconds = time.perf_counter() - started
         tool_calls = [p.tool_name for p in response.parts if getattr(p, "part_kind", "") == "tool-call"]
+        sent = (settings or {}).get("max_tokens")
         deps.store.usage.record(
             key, run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id, model=model,
             input_tokens=u.input_tokens, output_tokens=u.output_tokens, cache_read_tokens=u.cache_read_tokens,
@@ -138,7 +147,8 @@ class MeteredModel(WrapperModel):
             f"{key}:audit", AuditKind.MODEL.value, run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id,
             data={"model": model, "input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
                   "cache_read_tokens": u.cache_read_tokens, "tool_calls": tool_calls, "streamed": streamed,
-                  "seconds": round(seconds, 3)},
+                  "seconds": round(seconds, 3), **({"max_tokens": sent} if sent is not None else {}),
+                  **({"finish_reason": response.finish_reason} if getattr(response, "finish_reason", None) else {})},
         )
         deps.emit(ModelEvent(u.input_tokens, u.output_tokens, u.cache_read_tokens, seconds))
         self._refuse_unoffered(deps, key, response, offered)
@@ -160,7 +170,7 @@ class MeteredModel(WrapperModel):
                                       "seconds": round(seconds, 3)})
 
     async def request(self, messages: Any, model_settings: Any, model_request_parameters: Any) -> ModelResponse:
-        deps, key, limits = self._admit(messages, model_settings, model_request_parameters)
+        deps, key, limits, model_settings = self._admit(messages, model_settings, model_request_parameters)
         started = time.perf_counter()
         try:
             response = await super().request(messages, model_settings, model_request_parameters)
@@ -174,7 +184,8 @@ class MeteredModel(WrapperModel):
         finally:
             if limits:
                 deps.store.budget.settle(key)  # type: ignore[union-attr]
-        self._record(deps, key, response, started, streamed=False, offered=_offered(model_request_parameters))
+        self._record(deps, key, response, started, streamed=False, offered=_offered(model_request_parameters),
+                     settings=model_settings)
         return response
 
     @asynccontextmanager
@@ -182,7 +193,7 @@ class MeteredModel(WrapperModel):
                              run_context: Any = None) -> AsyncIterator[Any]:
         """The streamed request: admitted like ``request``; its usage is recorded when the stream ends
         (however it ends: a consumer that stops early still pays for what was generated)."""
-        deps, key, limits = self._admit(messages, model_settings, model_request_parameters)
+        deps, key, limits, model_settings = self._admit(messages, model_settings, model_request_parameters)
         started = time.perf_counter()
         stream = None
         try:
@@ -193,4 +204,4 @@ class MeteredModel(WrapperModel):
                 deps.store.budget.settle(key)  # type: ignore[union-attr]
             if stream is not None:
                 self._record(deps, key, stream.get(), started, streamed=True,
-                             offered=_offered(model_request_parameters))
+                             offered=_offered(model_request_parameters), settings=model_settings)

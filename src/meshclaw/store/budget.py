@@ -58,6 +58,48 @@ class BudgetLedger:
                     )
             s.add(BudgetReservation(id=key, agent=agent, user_id=user_id, tokens=tokens, cost=cost, created_at=now))
 
+    def reserve_request(self, key: str, *, agent: str, user_id: str, prompt_tokens: int, max_output: int,
+                        min_output: int, cost_per_token: float, limits: list[Limit]) -> int:
+        """Reserve a model request's real maximum and return how many output tokens it may produce.
+
+        The grant is ``max_output``, lowered to what every limit still has room for after the prompt
+        (``prompt_tokens``, an over-estimate) and what runs in flight hold; the caller sends it to the
+        provider as ``max_tokens``, so the request cannot use more than is reserved. Cost limits are
+        converted with ``cost_per_token`` (the dearer output rate). Check and reservation are one
+        serialised transaction. Raises BudgetExceeded when fewer than ``min_output`` tokens are left.
+        A replayed request (same ``key``) gets its earlier grant back.
+        """
+        now = datetime.now(timezone.utc)
+        with self.db.session() as s:
+            if self.db.dialect == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(4243)"))
+            held_before = s.get(BudgetReservation, key)
+            if held_before is not None:
+                return max(0, held_before.tokens - prompt_tokens)
+            s.execute(delete(BudgetReservation).where(BudgetReservation.created_at < now - STALE))
+            granted = max_output
+            for limit in limits:
+                used = self._used(s, limit, now)
+                held = self._held(s, limit)
+                room = limit.value - used - held
+                if limit.unit == "tokens":
+                    cap = int(room) - prompt_tokens
+                else:
+                    cap = int(room / cost_per_token) - prompt_tokens if cost_per_token > 0 else max_output
+                if cap < min(min_output, max_output):
+                    need = prompt_tokens + min(min_output, max_output)
+                    need_value = need if limit.unit == "tokens" else need * cost_per_token
+                    raise BudgetExceeded(
+                        f"budget: {limit.subject} {limit.name}'s {limit.unit} per {limit.period} is {_fmt(limit.unit, limit.value)}; "
+                        f"used {_fmt(limit.unit, used)}, held by runs in flight {_fmt(limit.unit, held)}, "
+                        f"this request needs at least {_fmt(limit.unit, need_value)}"
+                    )
+                granted = min(granted, cap)
+            tokens = prompt_tokens + granted
+            s.add(BudgetReservation(id=key, agent=agent, user_id=user_id, tokens=tokens, cost=tokens * cost_per_token,
+                                    created_at=now))
+            return granted
+
     def settle(self, key: str) -> None:
         with self.db.session() as s:
             s.execute(delete(BudgetReservation).where(BudgetReservation.id == key))

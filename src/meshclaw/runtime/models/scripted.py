@@ -1,12 +1,16 @@
 """A scripted model: plays fixed turns back. For tests, demos without a model, and rehearsals.
 
 The turn to play is chosen from the message history (how many responses came before), so a
-replayed durable run gets the same turns.
+replayed durable run gets the same turns. Like a real provider it honours ``max_tokens``: a text
+longer than that (counted as pydantic-ai's test models count tokens) is cut there and the response
+says why (``finish_reason="length"``); the limit it received is in ``provider_details``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
+
+import re
 
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
@@ -26,6 +30,21 @@ def scripted_model(turns: Sequence[Any], name: str = "scripted") -> FunctionMode
         if get(turn, "tool"):
             tool_name = get(turn, "tool").replace(".", "_")
             return ModelResponse(parts=[ToolCallPart(tool_name, dict(get(turn, "args") or {}), tool_call_id=f"call_{done}")])
-        return ModelResponse(parts=[TextPart(get(turn, "text"))])
+        return _limited(get(turn, "text"), (info.model_settings or {}).get("max_tokens"))
 
     return FunctionModel(play, model_name=name)
+
+
+_TOKEN = re.compile(r'[^\s",.:]+[\s",.:]*')  # a token as pydantic-ai's test models count them, with what follows it
+
+
+def _limited(text: str, max_tokens: int | None) -> ModelResponse:
+    """A text answer as a provider gives it under ``max_tokens``: cut after that many tokens."""
+    details = {"max_tokens": max_tokens} if max_tokens is not None else None
+    if max_tokens is None:
+        return ModelResponse(parts=[TextPart(text)])
+    tokens = _TOKEN.findall(text.strip())
+    if len(tokens) <= max_tokens:
+        return ModelResponse(parts=[TextPart(text)], provider_details=details, finish_reason="stop")
+    cut = "".join(tokens[:max(1, max_tokens)]).rstrip(' ",.:')
+    return ModelResponse(parts=[TextPart(cut)], provider_details=details, finish_reason="length")
