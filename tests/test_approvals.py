@@ -56,7 +56,10 @@ def test_approve_for_run_covers_identical_calls(home):
         # Two identical calls, one question: the second was covered by the approval for this run.
         assert len(rt.store.notes.list("alice")) == 2
         assert rt.store.approvals.pending() == []
-        assert len([r for r in rt.store.audit.records(run_id=outcome.run_id) if r.kind == "approval"]) == 1
+        records = [r for r in rt.store.audit.records(run_id=outcome.run_id) if r.kind == "approval"]
+        assert [r.verdict for r in records] == ["requested", "covered"]  # the covering grant is on the record
+        [grant] = rt.store.approval_grants.listing()
+        assert records[1].data["grant"] == grant.id and grant.run_id == outcome.run_id and grant.scope == "arguments"
 
 
 def test_deny_means_not_done(home):

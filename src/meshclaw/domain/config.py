@@ -91,6 +91,9 @@ class User(Strict):
     chat: dict[Literal["matrix", "slack"], str] = Field(default_factory=dict, description=(
         "this person's verified chat account per backend ({matrix: '@alice:example.com', slack: 'U0123'}): "
         "the server user id, never a display name; what the chat control channel answers to"))
+    approvals_per_day: int = Field(default=20, ge=1, description=(
+        "approval requests this person expects a day; beyond it each request still waits for them, "
+        "marked as over budget, and an alert says which agent asks too often"))
 
 
 # --- chat accounts ---------------------------------------------------------------------------

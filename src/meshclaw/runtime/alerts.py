@@ -1,7 +1,8 @@
-"""Baseline alerts after an executed call: a tool the agent never used before, or a burst of calls.
+"""Alerts: after an executed call, a tool the agent never used before or a burst of calls; after an
+approval request, a person asked more often than their daily approval budget.
 
-Cheap in the common case (one count), and written inside the call's durable step, so a replayed
-run does not alert twice. The rules themselves are pure (``policy/baseline.py``).
+Cheap in the common case (one count), and written inside the durable step, so a replayed run does
+not alert twice. The rules themselves are pure (``policy/baseline.py``, ``policy/approvals.py``).
 """
 
 from __future__ import annotations
@@ -53,3 +54,25 @@ def check_baseline(store: "Store", *, run_id: str, agent: str, owner_id: str, to
         store.audit.append(f"{key}:alert:{d.kind}", AuditKind.ALERT.value, run_id=run_id, agent=agent, user_id=owner_id,
                            tool=tool, verdict=d.kind, reason=d.message)
         emit(AlertEvent(d.message))
+
+
+def check_approval_fatigue(store: "Store", *, run_id: str, agent: str, person: str, approval_id: str, budget: int,
+                           emit: Callable[[RunEvent], None]) -> str | None:
+    """After a request to ``person`` was created: if they have been asked more than ``budget`` times
+    since midnight UTC, mark the request (its notice is shown with it), emit an alert and audit one
+    ``alert`` record per person, agent and day. Returns the notice, or None within budget.
+
+    The request still waits for the person: fatigue never turns an ask into an allow."""
+    from meshclaw.policy.approvals import fatigue_notice
+
+    now = datetime.now(timezone.utc)
+    asked = store.approvals.asked_since(person, now.replace(hour=0, minute=0, second=0, microsecond=0))
+    notice = fatigue_notice(person, agent, asked, budget)
+    if notice is None:
+        return None
+    store.approvals.set_notice(approval_id, notice)
+    store.audit.append(f"approval-fatigue:{person}:{agent}:{now:%Y-%m-%d}", AuditKind.ALERT.value, run_id=run_id,
+                       agent=agent, user_id=person, verdict="approval-fatigue", reason=notice,
+                       data={"asked_today": asked, "budget": budget, "approval": approval_id})
+    emit(AlertEvent(notice))
+    return notice

@@ -2,8 +2,11 @@
 
 The request is created in a durable step (once, even on replay); the wait is DBOS ``recv``, whose
 deadline is stored, so a run waiting for approval survives restarts and still expires on time.
-An approval given "for this run" covers identical later calls (same approval key, see
-``policy/approvals.py``), so a person is not asked the same thing twenty times.
+A person may answer with a wider scope (identical calls, or the same recipients, for this run or
+for a stated time): that is a grant (``policy/approvals.py``), and a later call it covers is not
+asked again. Which grants are in force is read at the call's time inside the durable step, so a
+replayed run decides the same, and a grant revoked or expired since stops covering at once.
+A person asked more than their daily approval budget is still asked, told so (``alerts.py``).
 
 ``request_approval`` returns the answer; it never runs the call itself: the caller runs it again
 through the guard pipeline with ``approved=True``.
@@ -17,8 +20,9 @@ from typing import Any
 
 from meshclaw.domain.effects import ToolSpec
 from meshclaw.domain.runs import ApprovalEvent, AuditKind, RunStatus
-from meshclaw.policy.approvals import approval_key
+from meshclaw.policy.approvals import approval_key, covering_grant, target_key
 
+from .alerts import check_approval_fatigue
 from .context import Outcome, RunDeps
 from .steps import durable_step
 
@@ -34,34 +38,52 @@ def _origins(deps: RunDeps, spec: ToolSpec, args: dict[str, Any]) -> dict[str, A
 async def request_approval(deps: RunDeps, spec: ToolSpec, args: dict[str, Any], call_id: str, outcome: Outcome) -> str:
     """Ask the agent's owner about one call and wait: ``"approved"``, ``"denied"`` or ``"expired"``.
 
-    A pending request that a person approved "for this run" with the same approval key answers
-    at once (``approved``). The wait ends at the agent's ``limits.approval_seconds``.
+    A call covered by a grant in force now (``policy.approvals.covering_grant``) answers at once
+    (``approved``), audited with the grant's id. The wait ends at the agent's ``limits.approval_seconds``.
     """
-    key = approval_key(spec, args)
+    key, wider = approval_key(spec, args), target_key(spec, args)
+    event = deps.idempotency_key(call_id)
 
     async def open_request() -> dict[str, Any]:
-        covering = deps.store.approvals.covering(deps.run_id, key)
-        if covering is not None:
-            return {"id": covering.id, "covered": True, "expires_at": None}
+        now = datetime.now(timezone.utc)
+        grants = deps.store.approval_grants.in_force(deps.agent.name, [k for k in (key, wider) if k], now)
+        grant = covering_grant(spec, args, grants, agent=deps.agent.name, run_id=deps.run_id, at=now)
+        if grant is not None:
+            why = _covered_words(grant)
+            deps.store.audit.append(f"{event}:approval", AuditKind.APPROVAL.value, run_id=deps.run_id,
+                                    agent=deps.agent.name, user_id=deps.owner.id, tool=spec.name, verdict="covered",
+                                    reason=why, data={"grant": grant.id, "scope": grant.scope, "at": now.isoformat(),
+                                                      "args": args})
+            return {"id": grant.id, "covered": True, "expires_at": None, "why": why}
         a, created = deps.store.approvals.request(
-            deps.idempotency_key(call_id), run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id,
+            event, run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id,
             tool=spec.name, args=args, origins=_origins(deps, spec, args), reason=outcome.reason, rule=outcome.rule,
-            batch_key=key, expires_in=deps.agent.limits.approval_seconds,
+            batch_key=key, target_key=wider, expires_in=deps.agent.limits.approval_seconds,
         )
+        notice = a.notice
         if created:
-            deps.store.audit.append(f"{deps.idempotency_key(call_id)}:approval", AuditKind.APPROVAL.value,
+            deps.store.audit.append(f"{event}:approval", AuditKind.APPROVAL.value,
                                     run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id, tool=spec.name,
                                     verdict="requested", reason=outcome.reason, data={"approval": a.id, "args": args})
+            notice = check_approval_fatigue(deps.store, run_id=deps.run_id, agent=deps.agent.name, person=deps.owner.id,
+                                            approval_id=a.id, budget=deps.owner.approvals_per_day, emit=deps.emit)
         # Waiting from the moment the request exists: whoever sees it pending sees the run waiting too.
         deps.store.runs.set_status(deps.run_id, RunStatus.WAITING)
-        return {"id": a.id, "covered": False, "expires_at": a.expires_at.timestamp()}
+        return {"id": a.id, "covered": False, "expires_at": a.expires_at.timestamp(), "notice": notice}
 
     info = await durable_step(f"approval:{spec.name}", open_request)
     if info["covered"]:
-        deps.emit(ApprovalEvent(info["id"], spec.name, args, "covered by an earlier approval for this run"))
+        deps.emit(ApprovalEvent(info["id"], spec.name, args, info.get("why") or "covered by an earlier approval"))
         return APPROVED
-    deps.emit(ApprovalEvent(info["id"], spec.name, args, outcome.reason))
+    reason = outcome.reason + (f" [{info['notice']}]" if info.get("notice") else "")
+    deps.emit(ApprovalEvent(info["id"], spec.name, args, reason))
     return await _wait(deps, info)
+
+
+def _covered_words(grant: Any) -> str:
+    what = "identical calls" if grant.scope == "arguments" else "the same recipients"
+    until = "for this run" if grant.run_id else f"until {grant.expires_at:%Y-%m-%d %H:%M} UTC"
+    return f"covered by approval grant {grant.id} ({what}, {until}; `meshclaw approvals revoke {grant.id}`)"
 
 
 async def _wait(deps: RunDeps, info: dict[str, Any]) -> str:

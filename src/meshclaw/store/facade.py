@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .agent_state import AgentStateRepository
+from .approval_grants import ApprovalGrantRepository
 from .approvals import ApprovalRepository
 from .audit import AuditLog
 from .budget import BudgetLedger
@@ -78,7 +79,8 @@ class Store:
         self.usage = UsageRepository(self.db)
         self.notes = NoteRepository(self.db)
         self.agents = AgentStateRepository(self.db)
-        self.approvals = ApprovalRepository(self.db)
+        self.approval_grants = ApprovalGrantRepository(self.db)
+        self.approvals = ApprovalRepository(self.db, self.approval_grants)
         self.budget = BudgetLedger(self.db)
         self.tool_pins = ToolPinRepository(self.db)
         self.executors = ExecutorRegistry(self.db)

@@ -116,13 +116,39 @@ class Approval(Base):
     rule: Mapped[str] = mapped_column(String(64))
     # The part of the call an approval covers; an identical call later in the same run is not asked again.
     batch_key: Mapped[str] = mapped_column(String(200), index=True)
-    scope: Mapped[str] = mapped_column(String(8), default="call")  # call | run
+    scope: Mapped[str] = mapped_column(String(16), default="call")  # call | run | arguments | recipient
     status: Mapped[str] = mapped_column(String(16), index=True)  # pending approved denied expired
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The key a "this recipient" approval would grant (None: the call names no recipient or target).
+    target_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Set when the person was already over their daily approval budget: shown with the request.
+    notice: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ApprovalGrantRow(Base):
+    """A wider approval a person chose when answering: identical calls, or the same recipients, of
+    one agent's tool, for one run or until a time; revocable. See ``policy/approvals.py``."""
+
+    __tablename__ = "approval_grants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    approval_id: Mapped[str] = mapped_column(String(32), index=True)  # the request it was given on
+    agent: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)  # the agent's owner
+    tool: Mapped[str] = mapped_column(String(128))
+    scope: Mapped[str] = mapped_column(String(16))  # arguments | recipient
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    shown: Mapped[dict] = mapped_column(JSON)  # what the person saw and approved: arguments or targets
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None: any run until expires_at
+    created_by: Mapped[str] = mapped_column(String(64))  # the approver's verified user id
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class BudgetReservation(Base):
