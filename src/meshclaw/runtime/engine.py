@@ -25,7 +25,7 @@ from meshclaw.domain.secrets import Secrets, sanitise
 from meshclaw.policy.provenance import directory_entries, seed_run
 from meshclaw.store.facade import Store
 
-from .answers import answer_problem, time_line
+from .answers import answer_problem, mark_outside_advice, time_line
 from .context import RunDeps, current_run
 from .metered import metered_model
 from .recorded import RECORDED_INPUTS, load_recorded_inputs
@@ -334,7 +334,7 @@ class Runtime:
         problem = answer_problem(output)
         if problem is not None:
             raise NoAnswer(problem, output)
-        return output
+        return mark_outside_advice(deps, output)
 
     async def _run_workflow(self, deps: RunDeps, agent: Agent, config: Config) -> str:
         """Code drives: the agent's named workflow, calling granted tools and typed judgements through the guard."""
