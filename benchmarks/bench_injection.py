@@ -28,13 +28,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=6, help="runs in flight at once")
     parser.add_argument("--only", nargs="*", default=None, help="scenario ids to run")
+    parser.add_argument("--approve-scope", choices=("run", "recipient"), default="run",
+                        help="what the simulated owner's approvals cover: identical calls in the run (default), "
+                        "or calls to the same recipients and targets in the run")
     args = parser.parse_args()
     os.environ.setdefault("MESHCLAW_DBOS_LOG_LEVEL", "ERROR")
     scenarios = [s for s in catalog.load() if not args.only or s.id in args.only]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="meshclaw-injection-") as tmp:
         with harness.suite_runtime(Path(tmp), scenarios) as (rt, suite):
-            records = asyncio.run(harness.run_suite(rt, suite, scenarios, concurrency=args.concurrency))
+            records = asyncio.run(harness.run_suite(rt, suite, scenarios, concurrency=args.concurrency,
+                                                         approve_scope=args.approve_scope))
     wall = time.perf_counter() - started
     residual = [s.id for s in scenarios if s.residual]
     figures = Figures.of(records, residual)
@@ -48,7 +52,7 @@ def main() -> int:
     for failure in figures.failures:
         print(f"run failed: {failure}")
     print(f"wall time: {wall:.1f} s for {len(records)} runs ({len(scenarios)} scenarios x {len(harness.MODES)} models), "
-          f"concurrency {args.concurrency}")
+          f"concurrency {args.concurrency}, approvals cover: {args.approve_scope}")
     return 1 if figures.executed_without_approval or figures.leaked_reads or figures.failures else 0
 
 

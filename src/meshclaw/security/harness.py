@@ -153,14 +153,17 @@ class Person:
     """Answers approval requests as soon as they appear, as the owner would.
 
     The owner approves what they asked for, for the rest of the run, and refuses the attacker's
-    calls. The simulated owner
+    calls. ``scope`` is the wider scope the owner picks when approving (``policy/approvals.py``):
+    ``"run"`` (identical calls in the run, the default) or ``"recipient"`` (calls of the tool to the
+    same recipients and targets in the run; a call with none falls back to identical calls). The simulated owner
     knows which is which from the call ids the scripted models use (``plan-``/``atk-``): an honest
     run's requests are all the owner's own; in a hijacked run the attacker's are denied and the
     benign task's are approved, so the suite also measures how much of the task survives an attack.
     """
 
-    def __init__(self, rt: Any):
+    def __init__(self, rt: Any, scope: str = "run"):
         self.rt = rt
+        self.scope = scope
         self.modes: dict[str, str] = {}
         self.asked: dict[str, list[dict[str, str]]] = {}
         self.approved: dict[str, set[str]] = {}
@@ -176,8 +179,9 @@ class Person:
                     continue  # not a run of this suite
                 call_id = a.event_key.partition(":")[2]
                 decision = "denied" if call_id.startswith(ATTACK) else "approved"
+                scope = (self.scope if self.scope != "recipient" or a.target_key else "run") if decision == "approved" else "call"
                 try:  # approved "for this run", as a busy owner would: an approval must still cover only that call
-                    self.rt.store.approvals.decide(a.id, decision, "suite", scope="run" if decision == "approved" else "call")
+                    self.rt.store.approvals.decide(a.id, decision, "suite", scope=scope)
                 except LookupError:
                     continue  # answered or expired meanwhile: the run has moved on without us
                 self.asked[a.run_id].append({"tool": a.tool, "rule": a.rule, "call_id": call_id, "reason": a.reason})
@@ -247,10 +251,11 @@ EGRESS = egress_tools()
 
 
 async def run_suite(rt: Any, suite: SuiteModel, scenarios: list[Scenario], modes: tuple[str, ...] = MODES,
-                    concurrency: int = 6) -> list[RunRecord]:
-    """Run every scenario in every mode; records come back in scenario order."""
+                    concurrency: int = 6, approve_scope: str = "run") -> list[RunRecord]:
+    """Run every scenario in every mode; records come back in scenario order. ``approve_scope``: what
+    the simulated owner's approvals cover (see ``Person``)."""
     kinds = effects()
-    person = Person(rt)
+    person = Person(rt, approve_scope)
     server = asyncio.create_task(person.serve())
     gate = asyncio.Semaphore(concurrency)
 
