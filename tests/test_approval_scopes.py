@@ -279,6 +279,15 @@ def test_cli_lists_and_revokes_grants_and_refuses_a_stranger(home, cli):
     write_config(home, mailer(TO_BOB_1).local_user("mallory"))  # this login is now mallory
     refused = cli("approvals", "revoke", grant.id)
     assert refused.returncode != 0 and "mallory may not revoke a grant of mailer" in " ".join(refused.stderr.split())
+    # A request of alice's agent: mallory (not the owner, not a delegate) cannot answer it, whatever she asks for.
+    pending, _ = rt.store.approvals.request("r-x:call-1", run_id="r-x", agent="mailer", user_id="alice", tool="email.send",
+                                            args={"to": ["eve@outside.test"]}, origins={}, reason="r", rule="autonomy-ask",
+                                            batch_key="k", expires_in=600)
+    answered = cli("approve", pending.id, "--scope", "arguments", "--hours", "1")
+    assert answered.returncode == 3 and "mallory may not approve mailer" in " ".join(answered.stderr.split())
+    assert rt.store.approvals.get(pending.id).status == "pending" and len(rt.store.approval_grants.listing()) == 1
+    [attempt] = [r for r in rt.store.audit.records(kind="operation") if r.verdict == "refused" and r.data["operation"] == "approve"]
+    assert attempt.data["actor"] == "mallory" and attempt.data["approval"] == pending.id  # who she is, from her login
     write_config(home, mailer(TO_BOB_1))
     done = cli("approvals", "revoke", grant.id, check=True)
     assert f"revoked {grant.id}" in done.stdout
