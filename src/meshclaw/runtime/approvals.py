@@ -73,7 +73,8 @@ async def request_approval(deps: RunDeps, spec: ToolSpec, args: dict[str, Any], 
 
     info = await durable_step(f"approval:{spec.name}", open_request)
     if info["covered"]:
-        deps.emit(ApprovalEvent(info["id"], spec.name, args, info.get("why") or "covered by an earlier approval"))
+        # No approval event: nobody is waited for (the grant is on the audit record, and the call's
+        # own "allow" follows); an approval event would be printed as a request to answer.
         return APPROVED
     reason = outcome.reason + (f" [{info['notice']}]" if info.get("notice") else "")
     deps.emit(ApprovalEvent(info["id"], spec.name, args, reason))

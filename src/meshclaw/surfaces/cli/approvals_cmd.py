@@ -48,7 +48,7 @@ def approvals(
         if a.notice:
             console.print(f"    [bold]note:[/bold] {escape(a.notice)}")
         console.print(f"    expires {a.expires_at:%Y-%m-%d %H:%M} UTC — `meshclaw approve {a.id}` (this exact call; "
-                      "--scope arguments|recipient [--hours N] for more) or `meshclaw deny {a.id}`")
+                      f"--scope arguments|recipient [--hours N] for more) or `meshclaw deny {a.id}`")
 
 
 @app.command("grants")
