@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.builders import Org, say
 from tests.runtime_support import run, runtime
 
@@ -69,3 +71,25 @@ def test_without_a_budget_nothing_is_imposed(home):
         assert outcome.status == "succeeded" and outcome.output == LONG
         [d] = _model_records(rt, outcome.run_id)
         assert "max_tokens" not in d
+
+
+@pytest.mark.bundled_model
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_real_providers_receive_and_honour_max_tokens(kind, bundled_server, home, monkeypatch):
+    """llama.cpp (the bundled runtime) speaks the OpenAI and the Anthropic API: under a budget each is
+    sent ``max_tokens`` (here the model's own 48, within what the budget leaves) and stops there."""
+    monkeypatch.setenv("LOCAL_LLM_KEY", bundled_server.api_key or "not-needed")
+    base = bundled_server.url.removesuffix("/").removesuffix("/v1")
+    org = (Org().user("alice", email="alice@example.com", budget={"tokens_per_day": 5_000})
+           .model("local", kind, model="qwen", api_key="env:LOCAL_LLM_KEY", timeout=180, temperature=0, max_tokens=48,
+                  base_url=f"{base}/v1" if kind == "openai" else base)
+           .agent("counter", instructions="Do exactly what is asked.", model="local", autonomy="auto"))
+    with runtime(home, org) as rt:
+        outcome, _ = run(rt, "counter", "Count from 1 to 500, one number per line, and nothing else.")
+        assert outcome.status == "succeeded", outcome.error
+        [d] = _model_records(rt, outcome.run_id)
+        assert d["max_tokens"] == 48
+        assert 0 < d["output_tokens"] <= 48 and d["finish_reason"] == "length"
+        used = rt.store.usage.totals(user_id="alice")
+        assert used.input_tokens + used.output_tokens <= 5_000

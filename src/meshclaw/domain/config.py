@@ -176,6 +176,9 @@ class OpenAICompatibleModel(Strict):
     api_key: SecretRef | None = None
     timeout: float = 60.0
     temperature: float | None = Field(default=None, ge=0, le=2, description="unset: the provider's default")
+    max_tokens: int | None = Field(default=None, ge=1, description=(
+        "most output tokens per request; unset: 1,024 under a budget (lowered to what the budget has left), "
+        "the provider's default otherwise"))
     price: Price | None = Field(default=None, description="unset: the published price of a well-known model, if any")
 
 
@@ -186,6 +189,9 @@ class AnthropicModel(Strict):
     base_url: str | None = None
     timeout: float = 60.0
     temperature: float | None = Field(default=None, ge=0, le=1, description="unset: the provider's default")
+    max_tokens: int | None = Field(default=None, ge=1, description=(
+        "most output tokens per request; unset: 1,024 under a budget (lowered to what the budget has left), "
+        "the provider's default otherwise"))
     price: Price | None = Field(default=None, description="unset: the published price of the model, if known")
 
 

@@ -54,6 +54,8 @@ def _settings(m: cfg.OpenAICompatibleModel | cfg.AnthropicModel) -> dict[str, An
     settings: dict[str, Any] = {"timeout": m.timeout}
     if m.temperature is not None:
         settings["temperature"] = m.temperature
+    if m.max_tokens is not None:
+        settings["max_tokens"] = m.max_tokens
     return settings
 
 
