@@ -1,13 +1,13 @@
 """approval grants: wider, expiring, revocable approvals; the fatigue notice and targets key of a request
 
-Revision ID: 0006
+Revision ID: 0010
 Revises: 0009
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006'
+revision = '0010'
 down_revision = '0009'
 branch_labels = None
 depends_on = None
