@@ -118,3 +118,21 @@ def test_two_workers_fire_each_scheduled_time_once(home, cli, pg_url):
     assert len(tasks) == len(set(tasks)), tasks  # each scheduled time ran once, not once per worker
     seconds = sorted(int(t.rsplit(":", 1)[1].split()[0]) for t in tasks)
     assert all(s % 2 == 0 for s in seconds), tasks
+
+
+def test_a_schedule_is_skipped_not_stacked_while_the_previous_run_waits(home):
+    from tests.test_approvals import _pending
+    from tests.test_approvals import config as asking
+
+    trigger = Trigger(cron="0 7 * * *", task="note it")
+    with runtime(home, asking()) as rt:
+        async def go():  # type: ignore[no-untyped-def]
+            first = await rt.start("keeper", "remember milk")
+            await _pending(rt)  # the first run waits for a person
+            agent = rt.config.agent("keeper")
+            skipped = await fire(rt, agent, 0, trigger, datetime(2026, 12, 1, 7, tzinfo=timezone.utc))
+            return first, skipped
+
+        first, skipped = asyncio.run(go())
+        assert skipped is None
+        assert [r.id for r in rt.store.runs.list(agent="keeper")] == [first]

@@ -49,11 +49,18 @@ def scheduled_task(trigger: Trigger, at: datetime) -> str:
 
 
 async def fire(runtime: Any, agent: Agent, index: int, trigger: Trigger, at: datetime) -> str | None:
-    """Start the run for one scheduled time; None if it is not to run (stopped) or already started."""
+    """Start the run for one scheduled time; None if it is not to run (stopped), already started, or
+    skipped because a run of the agent is still going (scheduled runs never stack up)."""
     if runtime.store.agents.is_stopped(agent.name):
         return None  # the kill switch also silences schedules
     run_id = firing_run_id(agent, index, trigger, at)
     if runtime.store.runs.get(run_id) is not None:
+        return None
+    going = runtime.store.runs.active(agent=agent.name)
+    if going:
+        # Skipped, not stacked: the previous run (still running, or waiting for a person) covers it.
+        log.info("schedule of %s skipped at %s: run %s is still %s", agent.name, at.isoformat(), going[0].id,
+                 going[0].status)
         return None
     try:
         return await runtime.start(agent.name, scheduled_task(trigger, at), trigger=CRON, run_id=run_id)
