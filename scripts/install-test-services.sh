@@ -49,3 +49,6 @@ for svc in dovecot postfix; do
 done
 
 echo "test services installed: ${APT_PACKAGES[*]}"
+
+# Slack fixtures (tests/servers/slack_emulator.py): the Slack Web API emulator under a private Node 22.
+bash "$(dirname "$0")/install-slack-emulator.sh"
