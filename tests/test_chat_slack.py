@@ -12,6 +12,7 @@ import pytest
 
 from meshclaw.connectors.chat.backend import ChatBackend, ChatMessage, ChatReaction
 from meshclaw.connectors.chat.slack import SlackBackend, SlackError, SlackNotFound
+from meshclaw.connectors.chat.slack_wire import ReadRetryHandler
 from tests.servers.slack_emulator import SlackEmulator, slack_emulator  # noqa: F401 (fixture)
 
 
@@ -39,6 +40,8 @@ def test_connect_learns_the_account_and_fits_the_protocol(slack_emulator):
             assert backend.own_user_id == slack_emulator.user_ids["agent"]
             assert backend.name == "slack"
             assert isinstance(backend, ChatBackend)
+            # Only our handler: slack_sdk's default one would re-send a post whose connection broke.
+            assert [type(h) for h in backend._client.retry_handlers] == [ReadRetryHandler]
         finally:
             await backend.close()
     run(go())

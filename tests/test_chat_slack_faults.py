@@ -95,6 +95,23 @@ def test_a_refused_token_is_a_one_line_auth_error_without_the_token(slack_emulat
         run(SlackBackend.connect(token="  ", base_url=slack_emulator.api_url))
 
 
+def test_a_missing_scope_names_the_scope(slack_emulator):
+    token = slack_emulator.tokens["no_dm"]
+
+    async def go():
+        backend = await SlackBackend.connect(token=token, base_url=slack_emulator.api_url)
+        try:
+            with pytest.raises(SlackAuthError) as refused:
+                await backend.direct_message(slack_emulator.user_ids["bob"], "hi", idempotency_key="scope-1")
+            return refused.value
+        finally:
+            await backend.close()
+
+    refused = run(go())
+    assert "missing_scope" in str(refused) and "im:write" in str(refused)
+    assert_clean(refused, token)
+
+
 def test_slack_gone_is_a_clear_error_for_reads_and_posts():
     emu = start_slack_emulator()
     token = emu.tokens["agent"]

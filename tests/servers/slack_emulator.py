@@ -11,7 +11,8 @@ workspace, four people and a channel all of them are in:
 ``strict_scopes`` is on, so a call needing a scope the token lacks fails as on Slack. Tokens are
 random per start. ``orphan`` is a token whose account does not exist: auth.test answers
 ``invalid_auth`` for it, the wire answer Slack gives a bad token. (This emulator treats any other
-unknown token as its built-in admin, so a made-up token would not show a refusal.)
+unknown token as its built-in admin, so a made-up token would not show a refusal.) ``no_dm`` is the
+agent's account with every scope the backend needs but ``im:write``.
 
 slack_emulator  (session)  SlackEmulator, started once per test process
 """
@@ -125,6 +126,7 @@ def _seed(tokens: dict[str, str]) -> dict[str, Any]:
     token_rows = [{"token": tokens[p], "user": p, "scopes": list(SCOPES if p == "agent" else PERSON_SCOPES)}
                   for p in PEOPLE]
     token_rows.append({"token": tokens["orphan"], "user": "UNOSUCHUSER", "scopes": list(SCOPES)})
+    token_rows.append({"token": tokens["no_dm"], "user": "agent", "scopes": [s for s in SCOPES if s != "im:write"]})
     return {"slack": {
         "team": {"name": "MeshClaw Test", "domain": "meshclaw-test"},
         "strict_scopes": True,
@@ -154,6 +156,7 @@ def start_slack_emulator(timeout: float = 30.0) -> SlackEmulator:
     root.chmod(0o700)
     tokens = {p: f"xox{'b' if p == 'agent' else 'p'}-{secrets.token_hex(12)}" for p in PEOPLE}
     tokens["orphan"] = f"xoxb-{secrets.token_hex(12)}"
+    tokens["no_dm"] = f"xoxb-{secrets.token_hex(12)}"
     seed = root / "seed.json"
     seed.write_text(json.dumps(_seed(tokens)))
     seed.chmod(0o600)
@@ -177,7 +180,7 @@ def start_slack_emulator(timeout: float = 30.0) -> SlackEmulator:
                 continue
             break
         for person, token in tokens.items():
-            if person != "orphan":
+            if person in PEOPLE:
                 emu.user_ids[person] = emu.raw_call(token, "auth.test")["user_id"]
         listed = emu.call("agent", "conversations.list", types="public_channel")["channels"]
         emu.channels = {c["name"]: c["id"] for c in listed}

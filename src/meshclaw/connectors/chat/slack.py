@@ -76,14 +76,15 @@ class SlackBackend:
 
     @classmethod
     async def connect(cls, *, token: str, base_url: str | None = None, timeout_s: float = 30.0,
-                      max_wait_s: float = 60.0, lookback_s: float = 86400.0, poll_interval_s: float = 1.0,
+                      max_wait_s: float = 60.0, lookback_s: float = 86400.0, poll_interval_s: float = 3.0,
                       sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> "SlackBackend":
         """Log in with ``token`` at ``base_url`` (the Web API root, default https://slack.com/api/).
 
         ``timeout_s``: per HTTP request. ``max_wait_s``: the longest Retry-After (seconds) waited out
         on a 429 before giving up with SlackRateLimited. ``lookback_s``: how far back (seconds) a
         post looks for an earlier post with its idempotency key. ``poll_interval_s``: seconds between
-        reads while ``poll`` waits. Raises SlackAuthError (bad token), SlackUnavailable (unreachable)."""
+        reads while ``poll`` waits (each read costs one conversations.list, one conversations.history
+        per member conversation and one conversations.replies per thread that moved). Raises SlackAuthError (bad token), SlackUnavailable (unreachable)."""
         if not token or not token.strip():
             raise SlackAuthError("Slack needs a token (a bot token xoxb-… or a user token xoxp-…)", "not_authed")
         url = (base_url or SLACK_API).rstrip("/") + "/"

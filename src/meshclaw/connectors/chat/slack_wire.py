@@ -15,6 +15,7 @@ method and Slack's error code, never the token (nothing from the request headers
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
 from datetime import datetime, timezone
@@ -159,7 +160,8 @@ async def call(client: AsyncWebClient, method: str, *, json: bool = False, **arg
     except asyncio.TimeoutError:
         raise SlackUnavailable(f"Slack at {host} did not answer {method} in time", "timeout") from None
     except aiohttp.ClientConnectorError as e:
-        reason = e.os_error.strerror if e.os_error is not None and e.os_error.strerror else type(e).__name__
+        errno = getattr(e.os_error, "errno", None)
+        reason = os.strerror(errno).lower() if errno else type(e).__name__
         raise SlackUnavailable(f"Slack at {host} cannot be reached ({method}): {reason}", "unreachable") from None
     except (aiohttp.ClientError, OSError) as e:
         raise SlackUnavailable(f"Slack at {host} broke off {method}: {type(e).__name__}", "connection") from None
