@@ -64,15 +64,15 @@ def assert_clean(error: BaseException, *secrets: str) -> None:
     assert error.__cause__ is None and error.__suppress_context__  # no library error (with its request) chained
 
 
-def fail_first(backend: SlackBackend, method: str, how: str) -> list[str]:
-    """Make the first ``method`` call of ``backend`` fail ``how`` ("429": Slack's recorded answer,
-    not sent on; "lost": sent to the emulator, then the connection breaks before the answer)."""
+def fail_first(backend: SlackBackend, method: str, how: str, times: int = 1) -> list[str]:
+    """Make the first ``times`` ``method`` calls of ``backend`` fail ``how`` ("429": Slack's recorded
+    answer, not sent on; "lost": sent to the emulator, then the connection breaks before the answer)."""
     real = backend._client.api_call
     calls: list[str] = []
 
     async def api_call(api_method, **kwargs):
         calls.append(api_method)
-        if api_method == method and calls.count(method) == 1:
+        if api_method == method and calls.count(method) <= times:
             if how == "429":
                 status, headers, body = recorded(RATE_LIMITED)
                 AsyncSlackResponse(client=backend._client, http_verb="POST", api_url=backend._client.base_url + method,
@@ -214,6 +214,26 @@ def test_a_rate_limit_longer_than_allowed_is_an_error_and_nothing_is_posted(slac
     limited = run(go())
     assert limited.retry_after_s == 30 and "retry after 30 s" in str(limited) and sleeps.waits == []
     assert_clean(limited, emu.tokens["agent"])
+    assert emu.call("bob", "conversations.history", channel=channel)["messages"] == []
+
+
+def test_a_post_rate_limited_every_time_gives_up_after_three_attempts(slack_emulator):
+    emu = slack_emulator
+    channel = emu.new_channel("always", "agent", "bob")
+    sleeps = Sleeps()
+
+    async def go():
+        backend = await SlackBackend.connect(token=emu.tokens["agent"], base_url=emu.api_url, sleep=sleeps)
+        try:
+            calls = fail_first(backend, "chat.postMessage", "429", times=100)
+            with pytest.raises(SlackRateLimited):
+                await backend.post(channel, "nightly summary", idempotency_key="always-1")
+            return calls
+        finally:
+            await backend.close()
+
+    calls = run(go())
+    assert calls.count("chat.postMessage") == 3 and sleeps.waits == [30.0, 30.0]
     assert emu.call("bob", "conversations.history", channel=channel)["messages"] == []
 
 

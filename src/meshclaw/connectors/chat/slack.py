@@ -49,6 +49,7 @@ __all__ = ["SlackBackend", "SlackError", "SlackAuthError", "SlackNotFound", "Sla
 SLACK_API = "https://slack.com/api/"
 IDEMPOTENCY_EVENT = "meshclaw_post"
 LOOKBACK_MESSAGES = 1000
+POST_ATTEMPTS = 3  # rate-limited posts: sent at most this often, each after Retry-After and a check
 CONVERSATION_TYPES = "public_channel,private_channel,im,mpim"
 
 
@@ -135,7 +136,8 @@ class SlackBackend:
                    idempotency_key: str) -> ChatMessage:
         """Post ``text`` (in thread ``thread_id`` when given); the same ``idempotency_key`` never posts
         twice — an earlier post with it is returned instead. Raises SlackRateLimited when Slack asks
-        for a longer wait than ``max_wait_s``, SlackUnavailable when Slack cannot be reached."""
+        for a longer wait than ``max_wait_s`` or refuses ``POST_ATTEMPTS`` times, SlackUnavailable
+        when Slack cannot be reached (after looking whether the broken attempt landed)."""
         if not idempotency_key:
             raise SlackError("a Slack post needs an idempotency key", "no_idempotency_key")
         if not text:
@@ -143,13 +145,13 @@ class SlackBackend:
         earlier = await self._find_posted(channel_id, idempotency_key, thread_id)
         if earlier is not None:
             return earlier
-        while True:
+        for attempt in range(1, POST_ATTEMPTS + 1):
             try:
                 answer = await call(self._client, "chat.postMessage", json=True, channel=channel_id, text=text,
                                     thread_ts=thread_id, metadata={"event_type": IDEMPOTENCY_EVENT,
                                                                    "event_payload": {"idempotency_key": idempotency_key}})
             except SlackRateLimited as limited:
-                if limited.retry_after_s > self._max_wait_s:
+                if limited.retry_after_s > self._max_wait_s or attempt == POST_ATTEMPTS:
                     raise
                 await self._sleep(limited.retry_after_s)
             except SlackUnavailable:
@@ -167,6 +169,7 @@ class SlackBackend:
             earlier = await self._find_posted(channel_id, idempotency_key, thread_id)
             if earlier is not None:
                 return earlier
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def direct_message(self, user_id: str, text: str, *, idempotency_key: str) -> ChatMessage:
         """Post ``text`` in the one-to-one conversation with ``user_id`` (opened if needed)."""
