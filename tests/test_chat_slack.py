@@ -15,6 +15,8 @@ from meshclaw.connectors.chat.slack import SlackBackend, SlackError, SlackNotFou
 from meshclaw.connectors.chat.slack_wire import ReadRetryHandler
 from tests.servers.slack_emulator import SlackEmulator, slack_emulator  # noqa: F401 (fixture)
 
+pytestmark = pytest.mark.slow  # a real emulator process (node)
+
 
 def run(coro):
     return asyncio.run(coro)

@@ -25,6 +25,8 @@ from meshclaw.connectors.chat.slack_wire import ReadRetryHandler
 from meshclaw.domain.errors import ConnectorError
 from tests.servers.slack_emulator import SlackEmulator, slack_emulator, start_slack_emulator  # noqa: F401
 
+pytestmark = pytest.mark.slow  # a real emulator process (node)
+
 RATE_LIMITED = (
     "HTTP/1.1 429 Too Many Requests\r\n"
     "Content-Type: application/json; charset=utf-8\r\n"
