@@ -23,7 +23,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from meshclaw.connectors.chat.slack import SlackAuthError, SlackBackend, SlackRateLimited, SlackUnavailable
 from meshclaw.connectors.chat.slack_wire import ReadRetryHandler
 from meshclaw.domain.errors import ConnectorError
-from tests.servers.slack_emulator import SlackEmulator, slack_emulator, start_slack_emulator  # noqa: F401
+from tests.servers.slack_emulator import slack_emulator, start_slack_emulator  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow  # a real emulator process (node)
 
