@@ -180,7 +180,7 @@ def test_the_same_idempotency_key_never_posts_twice_even_from_a_new_connection(s
 def test_poll_reports_messages_replies_reactions_and_direct_messages_once(slack_emulator):
     emu = slack_emulator
     channel = emu.new_channel("events", "agent", "bob", "alice")
-    emu.call("bob", "chat.postMessage", channel=channel, text="before the cursor")
+    old = emu.call("bob", "chat.postMessage", channel=channel, text="before the cursor")["ts"]
 
     async def go():
         backend = await agent(emu)
@@ -199,6 +199,8 @@ def test_poll_reports_messages_replies_reactions_and_direct_messages_once(slack_
         restarted = await agent(emu)  # the cursor outlives the connection
         try:
             emu.call("bob", "chat.postMessage", channel=channel, text="after restart")
+            emu.call("alice", "chat.postMessage", channel=channel, text="and roll back if red", thread_ts=mine.message_id)
+            emu.call("bob", "chat.postMessage", channel=channel, text="old thread wakes", thread_ts=old)
             later, _ = await restarted.poll(cursor)
         finally:
             await restarted.close()
@@ -216,7 +218,9 @@ def test_poll_reports_messages_replies_reactions_and_direct_messages_once(slack_
     assert [(r.message_id, r.author_id, r.key) for r in reactions] == [(mine.message_id, emu.user_ids["alice"], "+1")]
     assert all(e.channel_id == channel for e in events if e is not direct)
     assert again == []  # nothing twice, and never the account's own messages
-    assert [e.text for e in later if isinstance(e, ChatMessage)] == ["after restart"]
+    # A second reply in a known thread, and a first reply under a message older than the cursor.
+    assert [(e.text, e.thread_id) for e in later if isinstance(e, ChatMessage)] == [
+        ("after restart", None), ("and roll back if red", mine.message_id), ("old thread wakes", old)]
 
 
 def test_poll_waits_for_the_first_event(slack_emulator):
