@@ -4,7 +4,8 @@ Per member conversation one scan reads the newest ``WINDOW`` top-level messages
 (``conversations.history``). New ones (``ts`` above the conversation's high-water mark) are message
 events. A thread root whose reply count (or ``latest_reply``) changed has its replies read
 (``conversations.replies``); replies newer than the last one seen are events. Reactions shown on
-the messages read (``reactions: [{name, users}]``) that were not there before are reaction events.
+the messages read (``reactions: [{name, users}]``) that were not there before are reaction events
+(``reaction_key``: 👍 for ``+1``, and so on).
 Threads whose root has left the window, and reactions on replies of a thread that did not change,
 are not noticed — a known limit of reading instead of receiving pushed events.
 
@@ -33,6 +34,18 @@ WINDOW = 50
 SKIPPED_SUBTYPES = frozenset({"channel_join", "channel_leave", "group_join", "group_leave", "channel_topic",
                               "channel_purpose", "channel_name", "channel_archive", "channel_unarchive",
                               "group_topic", "group_purpose", "group_name", "message_deleted", "message_changed"})
+
+
+# Slack names reactions (``+1``, ``white_check_mark``; skin tones as ``+1::skin-tone-3``); the common
+# answers are given as the emoji itself, as Matrix gives them, so one rule reads both.
+EMOJI = {"+1": "👍", "thumbsup": "👍", "-1": "👎", "thumbsdown": "👎", "white_check_mark": "✅",
+         "heavy_check_mark": "✔️", "x": "❌", "no_entry_sign": "🚫", "eyes": "👀", "tada": "🎉"}
+
+
+def reaction_key(name: str) -> str:
+    """A Slack reaction name as the reaction key: the emoji for the common ones, else the name."""
+    base = name.split("::", 1)[0]
+    return EMOJI.get(base, name)
 
 
 @dataclass
@@ -149,7 +162,7 @@ async def scan_channel(backend: "SlackBackend", channel_id: str, state: PollStat
                 current.add(key)
                 if key not in known and report and user != own:
                     events.append(ChatReaction(channel_id=channel_id, message_id=str(m["ts"]), author_id=str(user),
-                                               key=str(reaction.get("name") or ""), sent_at=now))
+                                               key=reaction_key(str(reaction.get("name") or "")), sent_at=now))
     # Keep reactions of messages not read this time (replies of quiet threads) while still recent.
     read_ts = {str(m.get("ts")) for m in seen_messages}
     oldest = min((_ts(m.get("ts")) for m in window), default=hw)
