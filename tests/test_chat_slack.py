@@ -11,6 +11,7 @@ from datetime import timezone
 import pytest
 
 from meshclaw.connectors.chat.backend import ChatBackend, ChatMessage, ChatReaction
+from meshclaw.connectors.chat.errors import ChatNotFound
 from meshclaw.connectors.chat.slack import SlackBackend, SlackError, SlackNotFound
 from meshclaw.connectors.chat.slack_wire import ReadRetryHandler
 from tests.servers.slack_emulator import SlackEmulator, slack_emulator  # noqa: F401 (fixture)
@@ -270,3 +271,4 @@ def test_unknown_channel_thread_and_cursor_are_one_line_errors(slack_emulator):
 
     error = run(go())
     assert "channel_not_found" in str(error) and "\n" not in str(error)
+    assert isinstance(error, ChatNotFound)  # the chat tools hand it back to the model to correct the id

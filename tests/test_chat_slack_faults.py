@@ -22,6 +22,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from meshclaw.connectors.chat.slack import SlackAuthError, SlackBackend, SlackRateLimited, SlackUnavailable
 from meshclaw.connectors.chat.slack_wire import ReadRetryHandler
+from meshclaw.connectors.chat.errors import ChatAuthFailed, ChatRateLimited, ChatUnavailable
 from meshclaw.domain.errors import ConnectorError
 from tests.servers.slack_emulator import slack_emulator, start_slack_emulator  # noqa: F401 (fixture)
 
@@ -91,7 +92,7 @@ def test_a_refused_token_is_a_one_line_auth_error_without_the_token(slack_emulat
     token = slack_emulator.tokens["orphan"]
     with pytest.raises(SlackAuthError) as refused:
         run(SlackBackend.connect(token=token, base_url=slack_emulator.api_url))
-    assert "invalid_auth" in str(refused.value)
+    assert "invalid_auth" in str(refused.value) and isinstance(refused.value, ChatAuthFailed)
     assert_clean(refused.value, token, token[5:])
     with pytest.raises(SlackAuthError):
         run(SlackBackend.connect(token="  ", base_url=slack_emulator.api_url))
@@ -136,6 +137,7 @@ def test_slack_gone_is_a_clear_error_for_reads_and_posts():
     finally:
         emu.stop()
     assert "cannot be reached" in str(on_read) and f"127.0.0.1:{emu.port}" in str(on_read)
+    assert isinstance(on_read, ChatUnavailable) and isinstance(on_post, ChatUnavailable)
     assert_clean(on_read, token)
     assert_clean(on_post, token)
     with pytest.raises(SlackUnavailable, match="cannot be reached"):
@@ -215,6 +217,7 @@ def test_a_rate_limit_longer_than_allowed_is_an_error_and_nothing_is_posted(slac
 
     limited = run(go())
     assert limited.retry_after_s == 30 and "retry after 30 s" in str(limited) and sleeps.waits == []
+    assert isinstance(limited, ChatRateLimited) and limited.retry_after == 30
     assert_clean(limited, emu.tokens["agent"])
     assert emu.call("bob", "conversations.history", channel=channel)["messages"] == []
 

@@ -26,9 +26,9 @@ async def open_backend(settings: ChatAccount, secret: str) -> ChatBackend:
         return await MatrixBackend.connect(homeserver=settings.url, user_id=settings.account, access_token=secret,
                                            device_id=settings.device_id, timeout=settings.timeout)
     if settings.backend == "slack":
-        from .slack import SlackBackend  # type: ignore[import-not-found]
+        from .slack import SlackBackend
 
-        return await SlackBackend.connect(token=secret, base_url=settings.url)
+        return await SlackBackend.connect(token=secret, base_url=settings.url, timeout_s=settings.timeout)
     raise ChatError(f"unknown chat backend {settings.backend!r} (matrix or slack)")
 
 

@@ -8,7 +8,8 @@ HTTP 429 is sent again after the ``Retry-After`` seconds it names, and a read wh
 failed is sent again after a short backoff; a write (``chat.postMessage``) is never re-sent here —
 ``SlackBackend.post`` re-sends only once its idempotency check shows the first attempt did not land.
 
-Errors are ``SlackError`` subclasses of ``ConnectorError`` with one-line messages that name the
+Errors are ``SlackError`` subclasses of the chat connector's errors (``ChatError``: unavailable,
+rate-limited, not found, auth failed; all ``ConnectorError``) with one-line messages that name the
 method and Slack's error code, never the token (nothing from the request headers is ever quoted).
 """
 
@@ -30,7 +31,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
-from meshclaw.domain.errors import ConnectorError
+from meshclaw.connectors.chat.errors import ChatAuthFailed, ChatError, ChatNotFound, ChatRateLimited, ChatUnavailable
 
 # Methods that change nothing (or, like conversations.open, return the same thing when repeated):
 # only these are ever sent twice by the retry handler.
@@ -48,7 +49,7 @@ NOT_FOUND_CODES = frozenset({"channel_not_found", "user_not_found", "thread_not_
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
-class SlackError(ConnectorError):
+class SlackError(ChatError):
     """Slack refused or failed a call; ``code`` is Slack's error code (``channel_not_found``) or ``http_NNN``."""
 
     def __init__(self, message: str, code: str = "") -> None:
@@ -56,24 +57,25 @@ class SlackError(ConnectorError):
         self.code = code
 
 
-class SlackAuthError(SlackError):
+class SlackAuthError(SlackError, ChatAuthFailed):
     """The token is missing, wrong, revoked, or lacks a scope the call needs."""
 
 
-class SlackNotFound(SlackError):
+class SlackNotFound(SlackError, ChatNotFound):
     """No such channel, user or message for this account (or the account is not in the channel)."""
 
 
-class SlackUnavailable(SlackError):
+class SlackUnavailable(SlackError, ChatUnavailable):
     """Slack could not be reached, timed out, or answered with a server error."""
 
 
-class SlackRateLimited(SlackError):
-    """Slack answered HTTP 429; ``retry_after_s`` is the wait its Retry-After header named (seconds)."""
+class SlackRateLimited(SlackError, ChatRateLimited):
+    """Slack answered HTTP 429; ``retry_after_s`` (also ``retry_after``) is the wait its Retry-After
+    header named (seconds)."""
 
     def __init__(self, message: str, retry_after_s: float) -> None:
         super().__init__(message, "ratelimited")
-        self.retry_after_s = retry_after_s
+        self.retry_after_s = self.retry_after = retry_after_s
 
 
 def api_method(url: str) -> str:
