@@ -75,9 +75,13 @@ def payload_problems(spec: ToolSpec, args: dict[str, Any], prov: ProvenanceTrack
                 problems.append(("payload-link", f"{name} carries {link!r}, which comes from {where}"))
             if not reaches_others:
                 continue
-            for kind, datum in payload.personal_data(text):
+            found = [(kind, datum, "") for kind, datum in payload.personal_data(text)]
+            # Personal data the run read stays personal without the words that made it recognisable.
+            found += [f for f in prov.read_personal_in(text) if f[1] not in {d for _, d, _ in found}]
+            for kind, datum, where in found:
                 if prov.in_owner_text(datum) or prov.owner_asks_for(payload.PERSONAL_WORDS[kind]):
                     continue
-                problems.append(("personal-data", f"{name} carries a {kind} value ({datum[:4]}...) the owner's "
+                read = f", read in this run ({where})," if where else ""
+                problems.append(("personal-data", f"{name} carries a {kind} value ({datum[:4]}...){read} the owner's "
                                                   f"request does not ask to send"))
     return problems

@@ -13,6 +13,9 @@ intent only when
 - for a short number: it stands where an identifier stands ("#3", "ticket 3", "id 3"), not as a
   time, a date, a count or a list number.
 
+The owner's own address is intended where the request asks for something to reach the owner
+("email me the summary", ``addresses_owner``), though the request never writes the address.
+
 Clause and role detection are deliberately simple word rules on the normalised request.
 """
 
@@ -101,6 +104,17 @@ def intended_at(text: str, start: int, end: int, value: str, *, person: bool | N
                 return True
         return False
     return True
+
+
+_ME = re.compile(r"\b(?:me|myself)\b")
+
+
+def addresses_owner(text: str) -> bool:
+    """Does the (normalised) owner text ask for something to reach the owner themselves: a clause, not
+    negated, that addresses someone and names the owner in the first person ("email me the summary",
+    "cc me", "send it to myself")?"""
+    return any(_ME.search(text[a:b]) and _ADDRESSING.search(text[a:b]) and not _negated(text[a:b])
+               for a, b in _clauses(text))
 
 
 def finditer(text: str, needle: str, left: str, right: str) -> list[tuple[int, int]]:

@@ -35,12 +35,13 @@ from urllib.parse import unquote
 from meshclaw.domain.provenance import CONFIG, OWNER, Label, Source, Trust
 
 from . import payload
-from .intent import finditer, intended_at
+from .intent import addresses_owner, finditer, intended_at
 from .values import LabelledFields, atoms, count, flatten, host_of, identifiers, parts, targets_in
 
 __all__ = ["LabelledFields", "Origin", "ProvenanceTracker", "atoms", "contains", "directory_entries", "flatten",
            "label_for", "seed_run", "targets_in"]
 
+OWN_ADDRESS = "the owner's own address"  # the origin of the owner's address as ``seed_run`` observes it
 # Characters that continue an identifier (address, path, host, id): a match must not be glued to them.
 _LEFT = r"(?<![\w@.+/-])"
 _RIGHT = r"(?![\w@+/-]|\.\w)"
@@ -52,6 +53,11 @@ _CODE_RUN = re.compile(r"(?<![\w+])\+?[a-z]*\d[a-z0-9]*(?:[ -][a-z]*\d[a-z0-9]*)
 _GROUPING = re.compile(r"(?<=[a-z0-9])[ -](?=[a-z0-9])")
 # "bob@example.com.Then archive": a full stop before the next sentence, not a domain label ("Partner.Example.org").
 _SENTENCE = re.compile(r"(?<=[a-z0-9/])\.(?=[A-Z][a-z]+(?:\s|$|[,;:!?]))")
+
+
+def _compact(text: str) -> str:
+    """Normalised, upper case, without the separators inside a number ("$128,400" → "$128400")."""
+    return re.sub(r"(?<=\d)[\s,.'’-](?=\d)", "", payload.normalise(text)).upper()
 
 
 def _norm(text: str, *, prose: bool = False) -> str:
@@ -96,6 +102,8 @@ class ProvenanceTracker:
     _read_words: set[str] = field(default_factory=set, repr=False)  # words of tool results (data read in this run)
     _owner_words: set[str] = field(default_factory=set, repr=False)  # words of the request and configuration
     _seen: set[tuple[str, Label]] = field(default_factory=set, repr=False)
+    # Personal data in what the run read, by its compact value: kind and where it was read (``read_personal_in``).
+    _read_personal: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
 
     def observe(self, value: Any, label: Label, *, found: bool = False) -> None:
         """Remember what the run saw. ``found``: the owner's own objects (see ``observe_result``)."""
@@ -115,6 +123,8 @@ class ProvenanceTracker:
                 self._owner_words.update(simple)
             else:
                 self._read_words.update(simple)
+                for kind, datum in payload.personal_data(raw):
+                    self._read_personal.setdefault(_compact(datum), (kind, lb.origin or lb.source.value))
             for i in range(len(words) - payload.SHINGLE + 1):
                 window = words[i:i + payload.SHINGLE]
                 h = payload._h(window)
@@ -201,7 +211,8 @@ class ProvenanceTracker:
                 continue
             where = label.origin or label.source.value
             if label.source is Source.OWNER:
-                if any(intended_at(text, a, b, needle) for a, b in spans):
+                if any(intended_at(text, a, b, needle) for a, b in spans) or \
+                        (label.origin == OWN_ADDRESS and self._owner_asks_to_reach_them()):
                     return Origin(value, "trusted", where, intent=True)
                 found = found or Origin(value, "trusted", f"{where}, mentioned but not as a target")
             elif label.source is Source.DIRECTORY and self._owner_names(needle):
@@ -255,6 +266,21 @@ class ProvenanceTracker:
         return [w for w in dict.fromkeys(words) if w in self._read_words and w not in self._owner_words
                 and ((sum(c.isdigit() for c in w) >= 3) or (len(w) >= 6 and w not in payload.STOPWORDS))]
 
+    def read_personal_in(self, text: str) -> list[tuple[str, str, str]]:
+        """``(kind, value, where it was read)`` of personal data this run read that ``text`` carries.
+
+        A value is personal where it was read ("Dave's salary is $128,400", "passport number
+        X12345678") and stays so wherever it is written, with or without the words that made it
+        recognisable ("Dave: 128,400"). Compared without the separators inside a number; values
+        shorter than five characters are left out (they coincide with ordinary numbers).
+        """
+        if not self._read_personal:
+            return []
+        compact = _compact(text)
+        return [(kind, value, where) for value, (kind, where) in self._read_personal.items()
+                if len(value.rstrip("K")) >= 5 and value in compact
+                and re.search(rf"(?<![A-Z0-9]){re.escape(value)}(?![A-Z0-9])", compact)]
+
     def seen_verbatim(self, value: str) -> bool:
         """Does ``value`` appear whole in anything the run saw (so nobody composed it in this run)?"""
         needle = _norm(value)
@@ -291,6 +317,12 @@ class ProvenanceTracker:
             return False
         pattern = re.compile(r"(?<![\w-])" + re.escape(host) + r"(?![\w-]|\.\w)")
         return any(host in text and pattern.search(text) for text, _ in texts)
+
+    def _owner_asks_to_reach_them(self) -> bool:
+        """Does the owner's request ask for something to reach the owner ("email me the summary")?
+        Then the owner's own address is intended, though the request never writes it."""
+        return any(addresses_owner(text) for text, label in self.trusted
+                   if label.source is Source.OWNER and label.origin != OWN_ADDRESS)
 
     def _owner_names(self, address: str) -> bool:
         """Does the owner's request name the person behind this directory address ("Carol" → carol@...)?
@@ -349,7 +381,7 @@ def seed_run(tracker: ProvenanceTracker, *, request: str | None, instructions: s
     if instructions:
         tracker.observe(instructions, CONFIG)
     if owner_email:
-        tracker.observe(owner_email, Label(Source.OWNER, Trust.TRUSTED, "the owner's own address"))
+        tracker.observe(owner_email, Label(Source.OWNER, Trust.TRUSTED, OWN_ADDRESS))
     entries = [d for d in directory if d]
     if entries:
         tracker.observe("; ".join(entries), Label(Source.DIRECTORY, Trust.TRUSTED, "the organisation's directory"))
