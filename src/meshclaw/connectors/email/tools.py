@@ -186,7 +186,7 @@ def _move_sync(settings: EmailSettings, password: str, folder: str, uid: int, to
     return result
 
 
-@tool("email.move", Effect.WRITE)
+@tool("email.move", Effect.WRITE, sensitive=("to_folder",))
 async def email_move(ctx: RunContext[RunDeps], uid: int, to_folder: str, folder: str = "INBOX",
                      uidvalidity: int | None = None) -> dict[str, Any]:
     """Move a message to another folder (Archive, Junk, Trash, or any existing folder).
