@@ -145,16 +145,17 @@ class SupervisorBackend:
         journal = self._journal(service)
         done = next((d for d in journal if d.key == key), None)
         if done is not None:
-            current = self._current_version(service)
-            if done is journal[-1] and current != done.version:
+            current, state = self._current_version(service), self.state(service)
+            if done is journal[-1] and (current != done.version or not state.running):
                 raise DeployUncertain(
                     f"an earlier attempt of this {kind} of {service} to {done.version} (started {done.at}) did not "
-                    f"visibly finish (current is {current}): it is not started again automatically; check the "
-                    f"service, then deploy again")
-            return self.state(service), False
+                    f"visibly finish (current is {current}, {state.state}): it is not started again automatically; "
+                    f"check the service, then deploy again")
+            return state, False
         if version not in self.versions(service):
             raise DeployNotFound(f"{service} has no version {version!r} in {root / 'releases'}; "
                                  f"versions: {', '.join(self.versions(service)) or 'none'}")
+        self.state(service)  # supervisord answers (a read, retried) before anything is changed
         record = Deployment.new(version, key, kind, self._current_version(service))
         with open(root / JOURNAL, "a", encoding="utf-8") as f:  # the record comes first: a replay finds it
             f.write(json.dumps(record.as_dict()) + "\n")
