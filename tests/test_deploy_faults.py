@@ -32,8 +32,9 @@ class HoldingProxy:
     None answers nothing at all (a server that accepts and hangs)."""
 
     def __init__(self, listen: socket.socket, upstream: Callable[[], socket.socket] | None,
-                 hold: Callable[[str, bytes], bool] = lambda line, body: True):
-        self.listener, self.upstream, self.hold = listen, upstream, hold
+                 hold: Callable[[str, bytes], bool] = lambda line, body: True, *, forward_held: bool = False):
+        # forward_held: a held request still reaches the server; only its answer is kept back.
+        self.listener, self.upstream, self.hold, self.forward_held = listen, upstream, hold, forward_held
         self.requests: list[tuple[str, bytes]] = []
         self.held: list[socket.socket] = []
         self.connections = 0
@@ -66,14 +67,19 @@ class HoldingProxy:
         while len(body) < length:
             body += conn.recv(65536)
         self.requests.append((lines[0], body))
-        if self.hold(lines[0], body):
+        held = self.hold(lines[0], body)
+        if held:
             self.held.append(conn)
-            return
+            if not self.forward_held:
+                return
         headers = [h for h in lines[1:] if not h.lower().startswith("connection:")] + ["Connection: close"]
         up = self.upstream()
         up.sendall(("\r\n".join([lines[0], *headers]) + "\r\n\r\n").encode("latin-1") + body)
         while chunk := up.recv(65536):
-            conn.sendall(chunk)
+            if not held:
+                conn.sendall(chunk)
+        if held:
+            return
         up.close()
         conn.close()
 
