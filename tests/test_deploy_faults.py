@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import pytest
 
-from meshclaw.connectors.deploy import DeployTimeout, DeployUncertain
+from meshclaw.connectors.deploy import DeployError, DeployTimeout, DeployUncertain
 from meshclaw.connectors.deploy.tools import deploy_deploy, deploy_services
 from tests.servers.podman import podman_service  # noqa: F401
 from tests.servers.supervisord import supervisord  # noqa: F401
@@ -189,3 +189,20 @@ def test_a_deploy_whose_start_times_out_is_never_sent_again(target: Target, tmp_
     finally:
         proxy.close()
     assert target.deployments() == 2
+
+
+def test_a_refused_start_brings_the_old_version_back(request, tmp_path) -> None:
+    target = Target("docker", request.getfixturevalue("podman_service"), tmp_path)
+    asyncio.run(deploy_deploy(target.ctx("ok"), service=target.service, version="1.0"))
+    taken = tcp_listener()  # the port the new container is to publish is already in use on the host
+    taken.listen(1)
+    spec = {**target.settings["services"][target.service], "ports": {8080: taken.getsockname()[1]}}
+    try:
+        with pytest.raises(DeployError) as e:
+            asyncio.run(deploy_deploy(target.ctx("clash", services={target.service: spec}), service=target.service,
+                                      version="2.0"))
+    finally:
+        taken.close()
+    assert f"{target.service} 1.0 was started again" in str(e.value)
+    health = asyncio.run(deploy_services(target.ctx("after")))["services"][0]
+    assert (health["version"], health["state"]) == ("1.0", "running")

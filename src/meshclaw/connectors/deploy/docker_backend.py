@@ -23,7 +23,7 @@ import requests.exceptions
 import urllib3.exceptions
 
 from .backend import HISTORY_KEPT, Deployment, ServiceState, failure, retrying, short_key
-from .errors import DeployError, DeployNotFound, DeployUncertain
+from .errors import DeployError, DeployNotFound, DeployTimeout, DeployUncertain
 from .settings import DeploySettings
 
 API_VERSION = "1.41"  # Docker 20.10+ and Podman 4 speak it; naming it saves a /version round trip
@@ -144,7 +144,15 @@ class DockerBackend:
             detach=True))
         if current is not None and current.status == "running":
             self._change(f"stopping {current.name}", lambda: current.stop(timeout=self.settings.stop_timeout))
-        self._change(f"starting {name}", new.start)
+        try:
+            self._change(f"starting {name}", new.start)
+        except DeployTimeout:
+            raise  # it may be starting: bringing the old one back could make two answer at once
+        except DeployError as e:
+            if current is not None and current.status == "running":  # refused: the old version comes back
+                self._change(f"starting {current.name} again", current.start)
+                raise DeployError(f"{e}; {service} {previous} was started again") from None
+            raise
         for old in containers:
             if old is not current:  # keep the replaced one (stopped) for its logs; drop older ones
                 try:
