@@ -122,7 +122,7 @@ class PodmanService:
         return name, spec
 
     def settings(self, services: dict[str, dict[str, Any]], **overrides: Any) -> dict[str, Any]:
-        return {"backend": "docker", "url": self.url, "services": services, "stop_timeout": 2, "start_wait": 10,
+        return {"backend": "docker", "url": self.url, "services": services, "stop_timeout": 2, "start_wait": 3,
                 **overrides}
 
     def stop(self) -> None:

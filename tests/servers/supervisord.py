@@ -114,7 +114,7 @@ class Supervisord:
 
     def settings(self, services: dict[str, dict[str, Any]], **overrides: Any) -> dict[str, Any]:
         return {"backend": "supervisor", "url": self.url, "username": USERNAME, "password": "secret:deploy_pw",
-                "services": services, "stop_timeout": 2, "start_wait": 10, **overrides}
+                "services": services, "stop_timeout": 2, "start_wait": 3, **overrides}
 
     def pid(self, program: str) -> int:
         return int(self.rpc().supervisor.getProcessInfo(program)["pid"])
