@@ -11,6 +11,10 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # Mail fixtures (tests/servers/mail.py): Dovecot for IMAP+LMTP, Postfix in front for SMTP with auth,
 # openssl for the throwaway certificate of the TLS tests.
 APT_PACKAGES=(dovecot-imapd dovecot-lmtpd postfix openssl)
+# Deploy fixtures (tests/servers/podman.py): Podman's Docker-compatible API service with runc, and a
+# static busybox whose root filesystem is imported as the test images (nothing is pulled). The
+# supervisord fixture (tests/servers/supervisord.py) needs only PyPI `supervisor` (the test extra of scripts/setup).
+APT_PACKAGES+=(podman runc busybox-static)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -52,3 +56,10 @@ echo "test services installed: ${APT_PACKAGES[*]}"
 
 # Slack fixtures (tests/servers/slack_emulator.py): the Slack Web API emulator under a private Node 22.
 bash "$(dirname "$0")/install-slack-emulator.sh"
+
+# supervisord for the deploy fixtures comes from PyPI (pinned in pyproject's `test` extra, which
+# scripts/setup installs); install it here too if the virtualenv predates that pin.
+venv_python="$(dirname "$0")/../.venv/bin/python"
+if [ -x "$venv_python" ] && ! "$venv_python" -c 'import supervisor' 2>/dev/null; then
+    "$venv_python" -m pip install --disable-pip-version-check -q "supervisor==4.3.0"
+fi

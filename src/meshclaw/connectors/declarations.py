@@ -65,3 +65,13 @@ def chat() -> Connector:
 
     return Connector(name="chat", description="Team chat over Matrix or Slack.", toolset=toolset, settings=ChatSettings,
                      events=("chat.mention", "chat.direct_message", "chat.message"))
+
+
+def deploy() -> Connector:
+    """Deployments through the Docker API or supervisord: ``DeploySettings``; its supervisord password
+    reference; emits ``deploy.health_changed`` (healthy → failing → recovered)."""
+    from .deploy.settings import DeploySettings
+    from .deploy.tools import toolset
+
+    return Connector(name="deploy", description="Deployments: containers (Docker API) or processes (supervisord).",
+                     toolset=toolset, settings=DeploySettings, events=("deploy.health_changed",))

@@ -57,3 +57,59 @@ async def serve_email_triggers(runtime: Any, stop: asyncio.Event, *, poll_interv
     if not pending and ready is not None:
         ready.set()
     return tasks
+
+
+DEPLOY_HEALTH_CHANGED = "deploy.health_changed"
+
+
+def deploy_triggers(agents: list[Agent]) -> list[tuple[Agent, Trigger]]:
+    return [(a, t) for a in agents for t in a.triggers if t.event == DEPLOY_HEALTH_CHANGED]
+
+
+def deploy_trigger_task(trigger: Trigger, change: Any) -> str:
+    """The trigger's task plus the change, in system terms only (service, versions, states, reason)."""
+    return (f"{trigger.task.strip()}\n\nTrigger: service {change.service!r} is now {change.change} "
+            f"(version {change.version}, process {change.state}" + (f", {change.reason}" if change.reason else "")
+            + ").")
+
+
+async def serve_deploy_triggers(runtime: Any, stop: asyncio.Event, *, interval: float = 10.0,
+                                ready: asyncio.Event | None = None,
+                                listeners_for: Any = None) -> list[asyncio.Task]:
+    """Start one health watcher per agent with a ``deploy.health_changed`` trigger; returns their tasks.
+
+    Each change starts a run of the agent (unless it is stopped). ``listeners_for(change)`` may give
+    run-event listeners for that run (for measuring); ``ready`` is set once every watcher has its baseline.
+    """
+    from meshclaw.connectors.deploy import DeploySettings
+    from meshclaw.connectors.deploy.tools import open_backend
+    from meshclaw.connectors.deploy.watch import watch_health
+
+    tasks = []
+    pending = deploy_triggers(runtime.config.agents)
+    count = {"n": 0}
+    for agent, trigger in pending:
+        grant = agent.toolsets.get("deploy")
+        if grant is None:
+            raise ValueError(f"agent {agent.name} has a {DEPLOY_HEALTH_CHANGED} trigger but no deploy toolset")
+        settings = DeploySettings.model_validate(grant.settings)
+        password = runtime.secrets.resolve(settings.password) if settings.password else None
+        backend = open_backend(settings, password)
+
+        async def on_change(change: Any, agent: Agent = agent, trigger: Trigger = trigger) -> None:
+            if runtime.store.agents.is_stopped(agent.name):
+                return  # the kill switch also silences triggers
+            log.info("%s: %s is %s (%s)", agent.name, change.service, change.change, change.reason)
+            await runtime.start(agent.name, deploy_trigger_task(trigger, change), trigger=DEPLOY_HEALTH_CHANGED,
+                                listeners=listeners_for(change) if listeners_for is not None else None)
+
+        def on_ready() -> None:
+            count["n"] += 1
+            if ready is not None and count["n"] == len(pending):
+                ready.set()
+
+        tasks.append(asyncio.create_task(watch_health(settings, backend, on_change, stop, interval=interval,
+                                                      on_ready=on_ready)))
+    if not pending and ready is not None:
+        ready.set()
+    return tasks

@@ -22,7 +22,7 @@ async def serve(runtime: Any, home: Path, config_file: Path, store_url: str | No
     over after it changed); ``echo``/``echo_err`` print a line for the person watching."""
     from .handoff import serve_handoff
     from .schedules import serve_schedules
-    from .triggers import serve_email_triggers
+    from .triggers import serve_deploy_triggers, serve_email_triggers
     from .chat_control import serve_chat_control
     from .chat_triggers import serve_chat_triggers
 
@@ -32,6 +32,7 @@ async def serve(runtime: Any, home: Path, config_file: Path, store_url: str | No
         loop.add_signal_handler(sig, stop.set)
     recovered = await asyncio.to_thread(runtime.recover)
     watchers = await serve_email_triggers(runtime, stop)
+    health_watchers = await serve_deploy_triggers(runtime, stop)
     schedules = await serve_schedules(runtime, stop)
     chat_watchers = await serve_chat_triggers(runtime, stop)
     control = await serve_chat_control(runtime, stop)
@@ -40,6 +41,8 @@ async def serve(runtime: Any, home: Path, config_file: Path, store_url: str | No
     echo(f"worker ready: recovered {len(recovered)} interrupted run(s), {len(watchers)} inbox watcher(s), "
          f"{len(schedules)} schedule(s), {len(chat_watchers)} chat watcher(s)"
          + (", the chat control channel" if control else "") + "; `meshclaw run` hands runs to this worker")
+    if health_watchers:
+        echo(f"watching deployments' health for {len(health_watchers)} agent(s)")
     warming = asyncio.create_task(warm_triggered_agents(runtime, echo, echo_err))
     from .run_log import log_runs
 
@@ -54,7 +57,8 @@ async def serve(runtime: Any, home: Path, config_file: Path, store_url: str | No
 
     worker_socket(home).unlink(missing_ok=True)
     warming.cancel()
-    await asyncio.gather(warming, logging_runs, *watchers, *schedules, *chat_watchers, *control, return_exceptions=True)
+    await asyncio.gather(warming, logging_runs, *watchers, *health_watchers, *schedules, *chat_watchers, *control,
+                         return_exceptions=True)
 
 
 def config_reloader(config: Any, config_file: Path, load_config: Callable[[], Any]) -> Callable[[], Any]:
