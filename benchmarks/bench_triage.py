@@ -74,6 +74,9 @@ async def run_set(name, loader, model) -> tuple[int, int]:
             verdict = settle(ev, answer)
         seconds.append(time.perf_counter() - started)
         got = verdict.label if verdict else None
+        if verdict is not None and verdict.decided_by == "model":
+            print(f"  {'ok ' if got == gold else 'BAD'} {gold:>11} → {got:<11} {seconds[-1]:5.1f} s  {ev.subject[:50]}",
+                  flush=True)
         per_label[(gold, got == gold)] += 1
         if got == gold:
             right += 1
