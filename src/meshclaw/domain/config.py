@@ -7,6 +7,7 @@ resolves them when it needs them.
 from __future__ import annotations
 
 import re
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -78,11 +79,23 @@ class Budget(Strict):
         return out
 
 
+class ManagerPeriod(Strict):
+    """An earlier manager of a user, from ``valid_from`` (a date, in the organisation's calendar) until
+    the next period or ``manager_since``. ``manager`` None: nobody managed the user then."""
+
+    manager: str | None = None
+    valid_from: date
+
+
 class User(Strict):
     id: Annotated[str, Field(pattern=NAME)]
     name: str
     email: str | None = None
     manager: str | None = None
+    manager_since: date | None = Field(default=None, description=(
+        "the day 'manager' became this user's manager; unset: always (needed when manager_history is given)"))
+    manager_history: list[ManagerPeriod] = Field(default_factory=list, description=(
+        "earlier managers, each from its valid_from: who could read this user's usage figures, and when"))
     timezone: TimeZoneName | None = Field(default=None, description="the person's time zone; the organisation's if unset")
     roles: list[Literal["employee", "manager", "admin", "auditor"]] = Field(default_factory=lambda: ["employee"])
     delegates: list[str] = Field(default_factory=list, description=(
@@ -147,6 +160,24 @@ class ChatControl(ChatAccount):
     (or that user's delegates') is answered."""
 
     poll_seconds: float = Field(default=2.0, gt=0, le=60, description="how often new approval requests are looked for")
+
+
+class UsageSettings(Strict):
+    """How usage is measured and shown (``operations/usage.py``; ``meshclaw usage explain`` prints the rules)."""
+
+    min_group_size: int = Field(default=5, ge=3, description=(
+        "k: an organisation figure covers at least this many people (never below 3)"))
+    retention_days: int = Field(default=90, ge=1, description=(
+        "raw usage events older than this may be pruned; daily totals are kept, so no reported figure changes"))
+    minutes_saved: dict[str, float] = Field(default_factory=dict, description=(
+        "minutes a person saves per accepted outcome, by outcome kind (see `meshclaw usage explain`); "
+        "kinds not given keep their default"))
+    otlp_endpoint: str | None = Field(default=None, description=(
+        "an OTLP/HTTP collector (e.g. http://127.0.0.1:4318) to export GenAI spans and metrics to; unset: none"))
+    duplicate_window_minutes: int = Field(default=60, ge=1, description=(
+        "two runs of one agent with (nearly) the same task within this many minutes count as duplicates"))
+    jump_factor: float = Field(default=2.0, gt=1, description=(
+        "tokens per outcome this many times an agent's earlier level is flagged as a sudden jump"))
 
 
 # --- model providers -------------------------------------------------------------------------
@@ -332,6 +363,7 @@ class Config(Strict):
         "who each login on this machine is: {login: user id}; a command acts as the user its login maps to"))
     chat_control: ChatControl | None = Field(default=None, description=(
         "the chat account owners message their agents through (direct messages) and answer approvals in"))
+    usage: UsageSettings = Field(default_factory=UsageSettings)
 
     def problems(self) -> list[tuple[tuple, str]]:
         """Checks across sections (references between users, models and agents), as (path, message)."""

@@ -20,6 +20,7 @@ from meshclaw.domain.runs import AuditKind, ModelEvent
 from .budget import MIN_OUTPUT, estimate_prompt, estimate_tokens, limits_for, wanted_output
 from .context import RunDeps, current_run
 from .pricing import Pricing, pricing_for
+from .telemetry import PRICE_ESTIMATED, observe, price_kind, step_name
 
 __all__ = ["MeteredModel", "ModelTimedOut", "metered_model", "current_run", "RunStopped"]
 
@@ -142,7 +143,10 @@ class MeteredModel(WrapperModel):
             key, run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id, model=model,
             input_tokens=u.input_tokens, output_tokens=u.output_tokens, cache_read_tokens=u.cache_read_tokens,
             cache_write_tokens=u.cache_write_tokens, cost=self.pricing.cost(response), seconds=seconds,
+            reasoning_tokens=getattr(u, "output_reasoning_tokens", 0) or 0, step=step_name(deps),
+            price=price_kind(self.pricing),
         )
+        observe(deps, model=self.model_name, response_model=response.model_name, usage=u, seconds=seconds)
         deps.store.audit.append(
             f"{key}:audit", AuditKind.MODEL.value, run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id,
             data={"model": model, "input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
@@ -163,7 +167,8 @@ class MeteredModel(WrapperModel):
         prompt = estimate_tokens(messages, settings, params)
         deps.store.usage.record(key, run_id=deps.run_id, agent=deps.agent.name, user_id=deps.owner.id,
                                 model=self.model_name, input_tokens=prompt, output_tokens=0, cache_read_tokens=0,
-                                cache_write_tokens=0, cost=self.pricing.estimate(prompt), seconds=seconds)
+                                cache_write_tokens=0, cost=self.pricing.estimate(prompt), seconds=seconds,
+                                step=step_name(deps), price=PRICE_ESTIMATED)
         deps.store.audit.append(f"{key}:audit", AuditKind.MODEL.value, run_id=deps.run_id, agent=deps.agent.name,
                                 user_id=deps.owner.id, verdict="timed out",
                                 data={"model": self.model_name, "input_tokens": prompt, "estimated": True,

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, func, select, text
 
 from .database import Database
-from .tables import BudgetReservation, Usage
+from .tables import BudgetReservation
+from .usage import day_of, used_since
 
 STALE = timedelta(minutes=15)
 
@@ -105,10 +106,9 @@ class BudgetLedger:
             s.execute(delete(BudgetReservation).where(BudgetReservation.id == key))
 
     def _used(self, s, limit: Limit, now: datetime) -> float:  # type: ignore[no-untyped-def]
-        col = (Usage.input_tokens + Usage.output_tokens) if limit.unit == "tokens" else Usage.cost
-        who = Usage.agent if limit.subject == "agent" else Usage.user_id
-        q = select(func.coalesce(func.sum(col), 0)).where(who == limit.name, Usage.at >= period_start(limit.period, now))
-        return float(s.scalar(q) or 0)
+        """What the subject used this period, from the daily usage rollups (UTC days)."""
+        return used_since(s, subject=limit.subject, name=limit.name, day=day_of(period_start(limit.period, now)),
+                          unit=limit.unit)
 
     def _held(self, s, limit: Limit) -> float:  # type: ignore[no-untyped-def]
         col = BudgetReservation.tokens if limit.unit == "tokens" else BudgetReservation.cost

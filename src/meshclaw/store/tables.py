@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -48,26 +48,6 @@ class AuditRecord(Base):
     data: Mapped[dict] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-
-
-class Usage(Base):
-    """One row per model request: honest metering, attributed to run, agent and user."""
-
-    __tablename__ = "usage"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    event_key: Mapped[str] = mapped_column(String(200), unique=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    run_id: Mapped[str] = mapped_column(String(64), index=True)
-    agent: Mapped[str] = mapped_column(String(64), index=True)
-    user_id: Mapped[str] = mapped_column(String(64), index=True)
-    model: Mapped[str] = mapped_column(String(128))
-    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    cost: Mapped[float] = mapped_column(Float, default=0.0)
-    seconds: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class Note(Base):
@@ -211,3 +191,86 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+# --- usage accounting (compact: integers only; names live once in usage_names) ---------------------
+
+_BIG = BigInteger().with_variant(Integer, "sqlite")  # SQLite's INTEGER is already 64-bit (and rowid-backed)
+
+
+class UsageName(Base):
+    """A small dictionary: each user, agent, model, trigger and step name stored once, referred to by id."""
+
+    __tablename__ = "usage_names"
+    __table_args__ = (UniqueConstraint("kind", "name", name="uq_usage_names_kind_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))  # user agent model trigger step
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class UsageRun(Base):
+    """One row per run that made model requests: its id once, and its running totals (kept when the
+    run's raw events are pruned)."""
+
+    __tablename__ = "usage_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), unique=True)
+    user_ref: Mapped[int] = mapped_column(Integer)
+    agent_ref: Mapped[int] = mapped_column(Integer)
+    trigger_ref: Mapped[int] = mapped_column(Integer)
+    day: Mapped[int] = mapped_column(Integer)  # UTC days since 1970-01-01 of its first request
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    input_tokens: Mapped[int] = mapped_column(_BIG, default=0)
+    output_tokens: Mapped[int] = mapped_column(_BIG, default=0)
+    cached_tokens: Mapped[int] = mapped_column(_BIG, default=0)
+    reasoning_tokens: Mapped[int] = mapped_column(_BIG, default=0)
+    cost_micro: Mapped[int] = mapped_column(_BIG, default=0)
+    latency_ms: Mapped[int] = mapped_column(_BIG, default=0)
+
+
+class UsageEvent(Base):
+    """One model request: tokens, cost in millionths of the currency unit, latency in ms, and who/what
+    it belongs to as ids. Raw events may be pruned after the retention period (rollups keep totals)."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = (Index("ix_usage_events_at", "at"), Index("ix_usage_events_run", "run_ref"))
+
+    id: Mapped[int] = mapped_column(_BIG, primary_key=True, autoincrement=True)
+    key_hash: Mapped[int] = mapped_column(BigInteger, unique=True)  # 63 bits of blake2b(event key): replays count once
+    at: Mapped[int] = mapped_column(Integer)  # epoch seconds, UTC
+    run_ref: Mapped[int] = mapped_column(Integer)
+    user_ref: Mapped[int] = mapped_column(Integer)
+    agent_ref: Mapped[int] = mapped_column(Integer)
+    model_ref: Mapped[int] = mapped_column(Integer)
+    trigger_ref: Mapped[int] = mapped_column(Integer)
+    step_ref: Mapped[int] = mapped_column(Integer)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    reasoning_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_micro: Mapped[int] = mapped_column(_BIG, default=0)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    price: Mapped[int] = mapped_column(SmallInteger, default=0)  # store/usage.py PRICE_*: where the cost came from
+
+
+class UsageDaily(Base):
+    """Daily rollup per (user, day, agent, model, trigger), written in the same transaction as each event:
+    every report reads these, so reports stay fast and survive pruning."""
+
+    __tablename__ = "usage_daily"
+
+    user_ref: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_ref: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_ref: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trigger_ref: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    input_tokens: Mapped[int] = mapped_column(_BIG, default=0)
+    output_tokens: Mapped[int] = mapped_column(_BIG, default=0)
+    cached_tokens: Mapped[int] = mapped_column(_BIG, default=0)
+    reasoning_tokens: Mapped[int] = mapped_column(_BIG, default=0)
+    cost_micro: Mapped[int] = mapped_column(_BIG, default=0)
+    latency_ms: Mapped[int] = mapped_column(_BIG, default=0)

@@ -1,14 +1,47 @@
-"""Usage metering: every model request's tokens, recorded once even if its step is replayed."""
+"""Usage metering: every model request's tokens, cost and latency, recorded once even if its step is replayed.
+
+Storage is compact (measured by ``benchmarks/bench_usage.py``): a request is one row of integers in
+``usage_events`` — names (user, agent, model, trigger, step) are ids into ``usage_names``, the run is
+an id into ``usage_runs``, cost is in millionths of the currency unit, latency in milliseconds, and
+the event key is a 63-bit hash. In the same transaction the request is added to its day's rollup
+(``usage_daily``: per user, day, agent, model, trigger) and to its run's totals (``usage_runs``).
+Reports read only rollups, so raw events older than the retention period can be pruned
+(``prune``) without changing any reported total.
+
+Days are UTC days since 1970-01-01 (``day_of``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, text
 
 from .database import Database
-from .tables import Usage
+from .tables import UsageDaily, UsageEvent, UsageName, UsageRun
+
+# Where a request's cost came from (``usage_events.price``).
+PRICE_UNKNOWN, PRICE_CONFIGURED, PRICE_PUBLISHED, PRICE_FREE, PRICE_ESTIMATED = 0, 1, 2, 3, 4
+PRICE_LABELS = {PRICE_UNKNOWN: "no known price (counted as 0)", PRICE_CONFIGURED: "configured price",
+                PRICE_PUBLISHED: "published price (genai-prices)", PRICE_FREE: "free: runs on this machine (0)",
+                PRICE_ESTIMATED: "estimated (the request timed out)"}
+MICRO = 1_000_000
+SECONDS_PER_DAY = 86_400
+_CHUNK = 500
+
+
+def day_of(at: datetime | float) -> int:
+    """The UTC day number (days since 1970-01-01) of an aware datetime or epoch seconds."""
+    ts = at.timestamp() if isinstance(at, datetime) else float(at)
+    return int(ts // SECONDS_PER_DAY)
+
+
+def key_hash(event_key: str) -> int:
+    """63 bits of BLAKE2b of the event key (fits a signed 64-bit column; collisions ~1 in 10^12 at 10M rows)."""
+    return int.from_bytes(hashlib.blake2b(event_key.encode(), digest_size=8).digest(), "big") >> 1
 
 
 @dataclass
@@ -18,41 +51,270 @@ class UsageTotals:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cost: float = 0.0
+    reasoning_tokens: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """One recorded model request, as ``for_run`` returns it (cost in currency units, seconds)."""
+
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cost: float
+    seconds: float
+    step: str
+    at: datetime
+    price: int
+    run_id: str = ""
+    user_id: str = ""
+    agent: str = ""
+
+
+@dataclass
+class UsageEventIn:
+    """One request to ingest (``record_many``); ``at`` epoch seconds; ``cost`` in currency units."""
+
+    key: str
+    run_id: str
+    user_id: str
+    agent: str
+    model: str
+    at: float
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: float = 0.0
+    latency_ms: int = 0
+    price: int = PRICE_UNKNOWN
+    trigger: str | None = None  # None: the run's trigger from the runs table ("manual" if unknown)
+    step: str = "model"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _upsert(dialect: str, table: Any) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+SUMS = ("requests", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_micro", "latency_ms")
 
 
 class UsageRepository:
     def __init__(self, db: Database):
         self.db = db
+        self._names: dict[tuple[str, str], int] = {}
+        self._runs: dict[str, tuple[int, int]] = {}  # run id -> (run ref, trigger ref); filled after commits
+
+    # --- writing ----------------------------------------------------------------------------
 
     def record(self, event_key: str, *, run_id: str, agent: str, user_id: str, model: str, input_tokens: int,
                output_tokens: int, cache_read_tokens: int = 0, cache_write_tokens: int = 0, cost: float = 0.0,
-               seconds: float = 0.0) -> None:
-        table = Usage.__table__  # Core, not the ORM: this runs for every model request
-        with self.db.engine.begin() as conn:
-            if conn.execute(select(table.c.id).where(table.c.event_key == event_key)).first() is not None:
-                return
-            conn.execute(table.insert().values(
-                event_key=event_key, at=datetime.now(timezone.utc), run_id=run_id, agent=agent, user_id=user_id,
-                model=model, input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cache_read_tokens,
-                cache_write_tokens=cache_write_tokens, cost=cost, seconds=seconds))
+               seconds: float = 0.0, reasoning_tokens: int = 0, trigger: str | None = None, step: str = "model",
+               price: int = PRICE_UNKNOWN, at: datetime | None = None) -> bool:
+        """Record one model request (tokens as counts, ``cost`` in currency units, ``seconds`` of latency).
+        Idempotent by ``event_key``: a replayed step records nothing. Returns True if it was new."""
+        when = (at or datetime.now(timezone.utc)).timestamp()
+        return self.record_many([UsageEventIn(
+            event_key, run_id, user_id, agent, model, when, int(input_tokens or 0), int(output_tokens or 0),
+            int(cache_read_tokens or 0), int(cache_write_tokens or 0), int(reasoning_tokens or 0), float(cost or 0.0),
+            int(round((seconds or 0.0) * 1000)), price, trigger, step)]) == 1
 
-    def for_run(self, run_id: str) -> list[Usage]:
-        with self.db.session() as s:
-            return list(s.scalars(select(Usage).where(Usage.run_id == run_id).order_by(Usage.id)))
+    def record_many(self, events: Iterable[UsageEventIn]) -> int:
+        """Ingest a batch in one transaction (events, daily rollups, run totals); returns how many were new.
+        Events whose key was recorded before (or twice in the batch) are skipped."""
+        batch: dict[int, UsageEventIn] = {}
+        for e in events:
+            batch.setdefault(key_hash(e.key), e)
+        if not batch:
+            return 0
+        new_names: dict[tuple[str, str], int] = {}
+        new_runs: dict[str, tuple[int, int]] = {}
+        with self.db.engine.begin() as conn:
+            if self.db.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(4244)"))  # one ingester at a time: no rollup races
+            hashes = list(batch)
+            ev = UsageEvent.__table__
+            for i in range(0, len(hashes), _CHUNK):
+                for (h,) in conn.execute(select(ev.c.key_hash).where(ev.c.key_hash.in_(hashes[i:i + _CHUNK]))):
+                    batch.pop(h, None)
+            if not batch:
+                return 0
+            ref = self._name_resolver(conn, batch.values(), new_names)
+            run_ref = self._run_resolver(conn, batch.values(), ref, new_names, new_runs)
+            rows, daily, runs = [], {}, {}
+            for h, e in batch.items():
+                r, trig = run_ref[e.run_id]
+                user, agent, model = ref("user", e.user_id), ref("agent", e.agent), ref("model", e.model)
+                cost = int(round(e.cost * MICRO))
+                rows.append({"key_hash": h, "at": int(e.at), "run_ref": r, "user_ref": user, "agent_ref": agent,
+                             "model_ref": model, "trigger_ref": trig, "step_ref": ref("step", e.step or "model"),
+                             "input_tokens": e.input_tokens, "output_tokens": e.output_tokens,
+                             "cached_tokens": e.cached_tokens, "cache_write_tokens": e.cache_write_tokens,
+                             "reasoning_tokens": e.reasoning_tokens, "cost_micro": cost, "latency_ms": e.latency_ms,
+                             "price": e.price})
+                sums = (1, e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens, cost, e.latency_ms)
+                dk = (user, day_of(e.at), agent, model, trig)
+                daily[dk] = [a + b for a, b in zip(daily.get(dk, (0,) * 7), sums)]
+                runs[r] = [a + b for a, b in zip(runs.get(r, (0,) * 7), sums)]
+            conn.execute(ev.insert(), rows)
+            self._add_daily(conn, daily)
+            self._add_runs(conn, runs)
+        self._names.update(new_names)
+        self._runs.update(new_runs)
+        return len(rows)
+
+    def _name_resolver(self, conn: Any, events: Iterable[UsageEventIn], new: dict[tuple[str, str], int]) -> Any:
+        wanted = set()
+        for e in events:
+            wanted |= {("user", e.user_id), ("agent", e.agent), ("model", e.model), ("step", e.step or "model")}
+            if e.trigger:
+                wanted.add(("trigger", e.trigger))
+        missing = [w for w in wanted if w not in self._names]
+        if missing:
+            self._ensure_names(conn, missing, new)
+
+        def ref(kind: str, name: str) -> int:
+            got = self._names.get((kind, name))
+            return got if got is not None else new[(kind, name)]
+
+        return ref
+
+    def _ensure_names(self, conn: Any, wanted: list[tuple[str, str]], new: dict[tuple[str, str], int]) -> None:
+        t = UsageName.__table__
+        conn.execute(_upsert(self.db.dialect, t).on_conflict_do_nothing(), [{"kind": k, "name": n} for k, n in wanted])
+        kinds = {k for k, _ in wanted}
+        names = [n for _, n in wanted]
+        for i in range(0, len(names), _CHUNK):
+            for id_, kind, name in conn.execute(select(t.c.id, t.c.kind, t.c.name)
+                                                .where(t.c.kind.in_(kinds), t.c.name.in_(names[i:i + _CHUNK]))):
+                new[(kind, name)] = id_
+
+    def _run_resolver(self, conn: Any, events: Iterable[UsageEventIn], ref: Any, new_names: dict[tuple[str, str], int],
+                      new: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        """(run ref, trigger ref) of each run in the batch, creating the usage_runs rows of new runs."""
+        first: dict[str, UsageEventIn] = {}
+        for e in events:
+            if e.run_id not in first or e.at < first[e.run_id].at:
+                first[e.run_id] = e
+        out = {r: self._runs[r] for r in first if r in self._runs}
+        t = UsageRun.__table__
+
+        def load(ids: list[str]) -> None:
+            for i in range(0, len(ids), _CHUNK):
+                for id_, run_id, trig in conn.execute(select(t.c.id, t.c.run_id, t.c.trigger_ref)
+                                                      .where(t.c.run_id.in_(ids[i:i + _CHUNK]))):
+                    out[run_id] = new[run_id] = (id_, trig)
+
+        load([r for r in first if r not in out])
+        create = [r for r in first if r not in out]
+        if create:
+            triggers = self._triggers_of(conn, [r for r in create if first[r].trigger is None])
+            trig_names = {r: first[r].trigger or triggers.get(r) or "manual" for r in create}
+            extra = [("trigger", n) for n in set(trig_names.values())
+                     if ("trigger", n) not in self._names and ("trigger", n) not in new_names]
+            if extra:
+                self._ensure_names(conn, extra, new_names)
+            conn.execute(t.insert(), [{"run_id": r, "user_ref": ref("user", first[r].user_id),
+                                       "agent_ref": ref("agent", first[r].agent),
+                                       "trigger_ref": ref("trigger", trig_names[r]), "day": day_of(first[r].at),
+                                       **{c: 0 for c in SUMS}} for r in create])
+            load(create)
+        return out
+
+    def _triggers_of(self, conn: Any, run_ids: list[str]) -> dict[str, str]:
+        """The ``runs.trigger`` of each run that is in the runs table (``manual`` for the others)."""
+        from .tables import Run
+
+        out: dict[str, str] = {}
+        for i in range(0, len(run_ids), _CHUNK):
+            out.update(dict(conn.execute(select(Run.__table__.c.id, Run.__table__.c.trigger)
+                                         .where(Run.__table__.c.id.in_(run_ids[i:i + _CHUNK]))).all()))
+        return out
+
+    def _add_daily(self, conn: Any, daily: dict[tuple, list[int]]) -> None:
+        t = UsageDaily.__table__
+        ins = _upsert(self.db.dialect, t)
+        stmt = ins.on_conflict_do_update(index_elements=["user_ref", "day", "agent_ref", "model_ref", "trigger_ref"],
+                                         set_={c: t.c[c] + ins.excluded[c] for c in SUMS})
+        conn.execute(stmt, [{"user_ref": k[0], "day": k[1], "agent_ref": k[2], "model_ref": k[3], "trigger_ref": k[4],
+                             **dict(zip(SUMS, v))} for k, v in daily.items()])
+
+    def _add_runs(self, conn: Any, runs: dict[int, list[int]]) -> None:
+        from sqlalchemy import bindparam
+
+        t = UsageRun.__table__
+        stmt = t.update().where(t.c.id == bindparam("rid")).values({c: t.c[c] + bindparam(f"a_{c}") for c in SUMS})
+        conn.execute(stmt, [{"rid": r, **{f"a_{c}": v for c, v in zip(SUMS, vals)}} for r, vals in runs.items()])
+
+    def prune(self, before: datetime) -> int:
+        """Delete raw events recorded before ``before`` (aware datetime); rollups and run totals stay, so
+        no report changes. Returns how many events were deleted."""
+        ev = UsageEvent.__table__
+        with self.db.engine.begin() as conn:
+            return conn.execute(delete(ev).where(ev.c.at < int(before.timestamp()))).rowcount or 0
+
+    # --- reading (per run; reports read rollups through store/usage_queries.py) -----------
+
+    def for_run(self, run_id: str) -> list[RequestRow]:
+        """The run's recorded requests still within retention, oldest first."""
+        ev, runs, names = UsageEvent.__table__, UsageRun.__table__, UsageName.__table__
+        m, s, u, a = names.alias("m"), names.alias("s"), names.alias("u"), names.alias("a")
+        q = (select(m.c.name, ev.c.input_tokens, ev.c.output_tokens, ev.c.cached_tokens, ev.c.cache_write_tokens,
+                    ev.c.reasoning_tokens, ev.c.cost_micro, ev.c.latency_ms, s.c.name, ev.c.at, ev.c.price,
+                    u.c.name, a.c.name)
+             .join(runs, runs.c.id == ev.c.run_ref).join(m, m.c.id == ev.c.model_ref).join(s, s.c.id == ev.c.step_ref)
+             .join(u, u.c.id == ev.c.user_ref).join(a, a.c.id == ev.c.agent_ref)
+             .where(runs.c.run_id == run_id).order_by(ev.c.id))
+        with self.db.engine.connect() as conn:
+            return [RequestRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6] / MICRO, r[7] / 1000, r[8],
+                               datetime.fromtimestamp(r[9], timezone.utc), r[10], run_id, r[11], r[12])
+                    for r in conn.execute(q)]
 
     def totals(self, *, run_id: str | None = None, agent: str | None = None, user_id: str | None = None,
                since: datetime | None = None) -> UsageTotals:
-        q = select(func.count(Usage.id), func.coalesce(func.sum(Usage.input_tokens), 0),
-                   func.coalesce(func.sum(Usage.output_tokens), 0), func.coalesce(func.sum(Usage.cache_read_tokens), 0),
-                   func.coalesce(func.sum(Usage.cost), 0.0))
-        if run_id:
-            q = q.where(Usage.run_id == run_id)
-        if agent:
-            q = q.where(Usage.agent == agent)
-        if user_id:
-            q = q.where(Usage.user_id == user_id)
-        if since:
-            q = q.where(Usage.at >= since)
-        with self.db.session() as s:
-            row = s.execute(q).one()
-        return UsageTotals(int(row[0]), int(row[1]), int(row[2]), int(row[3]), float(row[4]))
+        """Totals of a run (its kept totals), or of an agent and/or user from the daily rollups (``since``
+        counts from the start of its UTC day)."""
+        with self.db.engine.connect() as conn:
+            if run_id is not None:
+                t = UsageRun.__table__
+                row = conn.execute(select(*(t.c[c] for c in SUMS)).where(t.c.run_id == run_id)).first()
+            else:
+                t = UsageDaily.__table__
+                q = select(*(func.coalesce(func.sum(t.c[c]), 0) for c in SUMS))
+                if agent:
+                    q = q.where(t.c.agent_ref == _name_id("agent", agent))
+                if user_id:
+                    q = q.where(t.c.user_ref == _name_id("user", user_id))
+                if since:
+                    q = q.where(t.c.day >= day_of(since))
+                row = conn.execute(q).first()
+        if row is None:
+            return UsageTotals()
+        n, i, o, c, r, cost, ms = (int(x or 0) for x in row)
+        return UsageTotals(n, i, o, c, cost / MICRO, r, ms / 1000)
+
+
+def _name_id(kind: str, name: str) -> Any:
+    t = UsageName.__table__
+    return select(t.c.id).where(t.c.kind == kind, t.c.name == name).scalar_subquery()
+
+
+def used_since(session: Any, *, subject: str, name: str, day: int, unit: str) -> float:
+    """Tokens (input + output) or cost (currency units) an agent or user (``subject``) used from UTC day
+    ``day`` on, read from the daily rollups inside the caller's transaction (the budget check's)."""
+    t = UsageDaily.__table__
+    col = (t.c.input_tokens + t.c.output_tokens) if unit == "tokens" else t.c.cost_micro
+    who = t.c.agent_ref if subject == "agent" else t.c.user_ref
+    value = session.scalar(select(func.coalesce(func.sum(col), 0))
+                           .where(who == _name_id(subject if subject == "agent" else "user", name), t.c.day >= day))
+    return float(value or 0) / (MICRO if unit == "cost" else 1)
