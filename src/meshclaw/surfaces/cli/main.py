@@ -8,6 +8,7 @@ import typer
 
 from . import approvals_cmd, audit_cmd, config_cmd, control_cmd, demo_cmd, grants_cmd, run_cmd, runs_cmd, tools_cmd
 from . import mcp_server_cmd, tokens_cmd
+from . import usage_cmd
 
 app = typer.Typer(
     name="meshclaw",
@@ -40,6 +41,8 @@ app.add_typer(grants_cmd.app, name="grants")
 app.add_typer(tools_cmd.app, name="tools")
 app.add_typer(tokens_cmd.app, name="tokens")
 app.command("mcp-server")(mcp_server_cmd.mcp_server)
+app.add_typer(usage_cmd.app, name="usage")
+app.command("metrics")(usage_cmd.metrics)
 
 
 def _mount_optional() -> None:

@@ -1,0 +1,326 @@
+"""Usage reports: tokens and cost beside value (outcomes, minutes saved) and waste, by the management chain.
+
+Who reads what (the rule lives here, for every surface — CLI, Python, the MCP server, a web API):
+
+- anyone: their own figures (``my_usage``), with waste findings and suggestions;
+- a manager: the figures of a direct or indirect report (``person_usage``) and of their whole team
+  (``team_usage``), only for the days they were in that person's chain (``users[].manager_history``);
+  waste findings about a report only once they are ``WASTE_PRIVATE_DAYS`` old (the employee sees them first);
+- an admin or auditor: organisation and team aggregates only (``org_usage``), under the k rule of
+  ``usage_privacy`` — never one person's figures unless they are also that person's manager;
+- nobody else reads another person's figures, by any of these functions.
+
+Every read of another person's figures writes an ``operation`` audit record ``usage.read`` whose
+``user_id`` is that person, so ``usage_reads`` (``meshclaw usage reads``) shows it to them; a refused
+read is recorded the same way. Organisation aggregates are recorded once (``usage.read-aggregate``).
+
+Periods are UTC days ``[start, end)``; the default is the last 30 days including today.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from meshclaw.domain.errors import NotAuthorized, UsageError
+from meshclaw.store.usage import SECONDS_PER_DAY
+from meshclaw.store.usage_queries import Sums, rollup, run_totals, runs_between
+
+from .actor import Actor
+from .context import Context
+from .journal import REFUSED, record
+from .records import AuditEntry
+from .usage_org import visible_windows
+from .usage_privacy import ORGANISATION, groups_in, released
+from .usage_value import KINDS, Outcome, derive, minutes_table
+from .usage_waste import WASTE_PRIVATE_DAYS, Finding, findings
+
+DEFAULT_DAYS = 30
+BY = ("agent", "day", "model", "trigger")
+EPOCH = date(1970, 1, 1)
+
+
+@dataclass
+class Figures:
+    """Tokens and cost (``sums``) beside value: outcomes by kind, accepted outcomes, minutes saved."""
+
+    sums: Sums = field(default_factory=Sums)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    accepted: int = 0
+    minutes_saved: float = 0.0
+
+    @property
+    def tokens_per_accepted(self) -> float | None:
+        return self.sums.tokens / self.accepted if self.accepted else None
+
+    @property
+    def cost_per_accepted(self) -> float | None:
+        return self.sums.cost / self.accepted if self.accepted else None
+
+    def count(self, outcome: Outcome, minutes: dict[str, float]) -> None:
+        self.outcomes[outcome.kind] = self.outcomes.get(outcome.kind, 0) + 1
+        if KINDS[outcome.kind].accepted:
+            self.accepted += 1
+            self.minutes_saved += minutes.get(outcome.kind, 0.0)
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.sums
+        return {"requests": s.requests, "input_tokens": s.input_tokens, "output_tokens": s.output_tokens,
+                "cached_tokens": s.cached_tokens, "reasoning_tokens": s.reasoning_tokens, "cost": round(s.cost, 6),
+                "latency_s": round(s.latency_s, 3), "outcomes": dict(sorted(self.outcomes.items())),
+                "accepted": self.accepted, "minutes_saved": self.minutes_saved,
+                "tokens_per_accepted": self.tokens_per_accepted, "cost_per_accepted": self.cost_per_accepted}
+
+
+@dataclass
+class UsageReport:
+    subject: str  # a user id, "team of M", or a group name
+    scope: str  # me | person | team | organisation
+    start: date
+    end: date  # the day after the last
+    total: Figures
+    by: str | None = None
+    rows: list[tuple[str, Figures]] = field(default_factory=list)
+    waste: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    people: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"subject": self.subject, "scope": self.scope, "since": self.start.isoformat(),
+                "until": (self.end - timedelta(days=1)).isoformat(), "people": self.people, "by": self.by,
+                "total": self.total.as_dict(), "rows": [{"key": k, **f.as_dict()} for k, f in self.rows],
+                "waste": [w.as_dict() for w in self.waste], "notes": self.notes}
+
+
+def period(since: date | None = None, until: date | None = None, today: date | None = None) -> tuple[date, date]:
+    """``[start, end)`` for a report: ``since`` .. ``until`` inclusive (default: the 30 days up to today).
+    Raises UsageError when ``since`` is after ``until``."""
+    today = today or datetime.now(timezone.utc).date()
+    last = until or today
+    start = since or last - timedelta(days=DEFAULT_DAYS - 1)
+    if start > last:
+        raise UsageError(f"the period is empty: --since {start} is after --until {last}")
+    return start, last + timedelta(days=1)
+
+
+def _n(d: date) -> int:
+    return (d - EPOCH).days
+
+
+def _dt(d: date) -> datetime:
+    return datetime.combine(d, time(), tzinfo=timezone.utc)
+
+
+def _day_label(n: int) -> str:
+    return (EPOCH + timedelta(days=n)).isoformat()
+
+
+def _check_by(by: str | None, allowed: tuple[str, ...] = BY) -> None:
+    if by is not None and by not in allowed:
+        raise UsageError(f"--by is one of {', '.join(allowed)}, not {by!r}")
+
+
+def _report(ctx: Context, windows: list[tuple[frozenset[str], date, date]], by: str | None) -> tuple[Figures, list[tuple[str, Figures]], list[Outcome]]:
+    """Figures over ``windows`` (users × days), grouped ``by``, with the outcomes that fall inside them."""
+    wins = [(users, _n(a), _n(b)) for users, a, b in windows]
+    total = Figures(next(iter(rollup(ctx.store.db, wins).values()), Sums()))
+    rows: dict[str, Figures] = {}
+    if by:
+        for key, sums in rollup(ctx.store.db, wins, (by,)).items():
+            label = _day_label(key[0]) if by == "day" else str(key[0])
+            rows[label] = Figures(sums)
+    minutes = minutes_table(ctx.config.usage)
+    found: list[Outcome] = []
+    if windows:
+        users = sorted(set().union(*(w[0] for w in windows)))
+        start, end = min(w[1] for w in windows), max(w[2] for w in windows)
+        for o in derive(ctx.store, users, _dt(start), _dt(end)):
+            if any(o.user_id in u and a <= o.at.date() < b for u, a, b in windows):
+                found.append(o)
+                total.count(o, minutes)
+                key = {"agent": o.agent, "day": o.at.date().isoformat()}.get(by or "")
+                if key is not None:
+                    rows.setdefault(key, Figures()).count(o, minutes)
+    return total, sorted(rows.items()), found
+
+
+def _waste(ctx: Context, windows: list[tuple[frozenset[str], date, date]], outcomes: list[Outcome],
+           hide_recent: bool) -> list[Finding]:
+    if not windows:
+        return []
+    users = sorted(set().union(*(w[0] for w in windows)))
+    start, end = min(w[1] for w in windows), max(w[2] for w in windows)
+    tokens = {r[0]: r[5].tokens for r in runs_between(ctx.store.db, users, _n(start), _n(end))}
+    found = findings(ctx, users, _dt(start), _dt(end), outcomes, tokens)
+    found = [f for f in found if any(f.user_id in u and a <= f.at.date() < b for u, a, b in windows)]
+    if hide_recent:
+        cutoff = datetime.now(timezone.utc) - timedelta(days=WASTE_PRIVATE_DAYS)
+        found = [f for f in found if f.at < cutoff]
+    return found
+
+
+def _notes(ctx: Context, figures: Figures, rows_models: list[str]) -> list[str]:
+    notes = []
+    for name in rows_models:
+        m = ctx.config.models.get(name)
+        if getattr(m, "kind", "") == "bundled" and getattr(m, "price", None) is None:
+            notes.append(f"model {name} runs on this machine: its cost is stated as 0 (no energy estimate)")
+    if figures.sums.requests == 0:
+        notes.append("no model requests in this period")
+    return notes
+
+
+def my_usage(ctx: Context, actor: Actor, *, since: date | None = None, until: date | None = None,
+             by: str | None = None) -> UsageReport:
+    """The actor's own figures over the period, grouped ``by`` (agent, day, model, trigger), with waste
+    findings and suggestions. Raises UsageError for a bad period or grouping."""
+    _check_by(by)
+    start, end = period(since, until)
+    windows = [(frozenset({actor.user_id}), start, end)]
+    total, rows, outcomes = _report(ctx, windows, by)
+    models = [str(k[0]) for k in rollup(ctx.store.db, [(w[0], _n(w[1]), _n(w[2])) for w in windows], ("model",))]
+    return UsageReport(actor.user_id, "me", start, end, total, by, rows, _waste(ctx, windows, outcomes, False),
+                       _notes(ctx, total, models))
+
+
+def _audit_reads(ctx: Context, actor: Actor, subjects: set[str], scope: str, start: date, end: date) -> None:
+    for subject in sorted(subjects - {actor.user_id}):
+        record(ctx, actor, "usage.read", owner=subject, scope=scope, since=start.isoformat(),
+               until=(end - timedelta(days=1)).isoformat())
+
+
+def person_usage(ctx: Context, actor: Actor, user_id: str, *, since: date | None = None, until: date | None = None,
+                 by: str | None = None) -> UsageReport:
+    """``user_id``'s figures, for the days ``actor`` was in their management chain (all days if it is
+    the actor). Audited (``usage.read``, visible to ``user_id``). Raises NotAuthorized (audited) when
+    the actor managed them on none of the period's days, NotFound for an unknown user."""
+    if user_id == actor.user_id:
+        return my_usage(ctx, actor, since=since, until=until, by=by)
+    ctx.config.user(user_id)
+    _check_by(by)
+    start, end = period(since, until)
+    windows = visible_windows(ctx.config, actor.user_id, [user_id], start, end)
+    if not windows:
+        reason = f"{actor.user_id} may not read {user_id}'s usage: only {user_id} and their managers may"
+        record(ctx, actor, "usage.read", verdict=REFUSED, owner=user_id, reason=reason, scope="person",
+               since=start.isoformat(), until=(end - timedelta(days=1)).isoformat())
+        raise NotAuthorized(reason)
+    _audit_reads(ctx, actor, {user_id}, "person", start, end)
+    total, rows, outcomes = _report(ctx, windows, by)
+    report = UsageReport(user_id, "person", start, end, total, by, rows, _waste(ctx, windows, outcomes, True))
+    covered = sum((b - a).days for _, a, b in windows)
+    if covered < (end - start).days:
+        report.notes.append(f"{covered} of {(end - start).days} days: only the days you were in {user_id}'s "
+                            "management chain")
+    return report
+
+
+def team_usage(ctx: Context, actor: Actor, *, since: date | None = None, until: date | None = None,
+               by: str | None = None) -> UsageReport:
+    """The actor's direct and indirect reports together (each for the days the actor managed them),
+    grouped by agent, day, model or trigger — not by person. Every person included is audited
+    (``usage.read``). An actor with no reports gets an empty report saying so."""
+    _check_by(by)
+    start, end = period(since, until)
+    others = [u.id for u in ctx.config.users if u.id != actor.user_id]
+    windows = [(users - {actor.user_id}, a, b) for users, a, b
+               in visible_windows(ctx.config, actor.user_id, others, start, end) if users - {actor.user_id}]
+    people = set().union(*(w[0] for w in windows)) if windows else set()
+    _audit_reads(ctx, actor, people, "team", start, end)
+    total, rows, outcomes = _report(ctx, windows, by)
+    report = UsageReport(f"team of {actor.user_id}", "team", start, end, total, by, rows,
+                         _waste(ctx, windows, outcomes, True), people=len(people))
+    if not people:
+        report.notes.append(f"{actor.user_id} managed nobody in this period (users[].manager)")
+    return report
+
+
+def org_usage(ctx: Context, actor: Actor, *, group: str = ORGANISATION, since: date | None = None,
+              until: date | None = None, by: str | None = None, audited: bool = True) -> UsageReport:
+    """An organisation aggregate for an admin or auditor: ``organisation`` or ``team:M``, by day or not,
+    under the k rule (``usage_privacy``). Raises NotAuthorized for anyone else, UsageError for an
+    unknown group or a grouping other than ``day``. ``audited`` False: the caller audited the reading
+    once already (the metrics endpoint, when it starts)."""
+    if not actor.reads_everything:
+        record(ctx, actor, "usage.read-aggregate", verdict=REFUSED, group=group,
+               reason="organisation figures are for admins and auditors")
+        raise NotAuthorized(f"{actor.user_id} may not read organisation usage figures: only an admin or auditor may")
+    _check_by(by, ("day",))
+    start, end = period(since, until)
+    known = groups_in(ctx.config, start, end)
+    if group not in known:
+        raise UsageError(f"no group {group!r} (groups: {', '.join(sorted(known))})")
+    k = ctx.config.usage.min_group_size
+    everyone = [u.id for u in ctx.config.users]
+    per_day_user = rollup(ctx.store.db, [(everyone, _n(start), _n(end))], ("day", "user"))
+    contributors: dict[int, set[str]] = {}
+    for (day, user) in per_day_user:
+        contributors.setdefault(day, set()).add(user)
+    cells = released(ctx.config, k, contributors, lambda n: EPOCH + timedelta(days=n))
+    total, rows = Figures(), {}
+    minutes = minutes_table(ctx.config.usage)
+    people: set[str] = set()
+    for day, groups in cells.items():
+        if group in groups:
+            people |= groups[group]
+            day_sums = Sums()
+            for user in groups[group]:
+                day_sums.add(per_day_user[(day, user)])
+            total.sums.add(day_sums)
+            if by == "day":
+                rows[_day_label(day)] = Figures(Sums().add(day_sums))
+    for o in derive(ctx.store, everyone, _dt(start), _dt(end)):
+        n = _n(o.at.date())
+        if o.user_id in cells.get(n, {}).get(group, frozenset()):
+            total.count(o, minutes)
+            if by == "day":
+                rows.setdefault(_day_label(n), Figures()).count(o, minutes)
+    withheld = sum(1 for day in contributors if group not in cells.get(day, {}))
+    if audited:
+        record(ctx, actor, "usage.read-aggregate", group=group, since=start.isoformat(),
+               until=(end - timedelta(days=1)).isoformat(), people=len(people))
+    report = UsageReport(group, "organisation", start, end, total, by, sorted(rows.items()), people=len(people))
+    if withheld:
+        report.notes.append(f"{withheld} day(s) with usage withheld: fewer than {k} people, or they would let two "
+                            f"figures be subtracted to show fewer than {k} people (see `meshclaw usage explain`)")
+    if not cells:
+        report.notes.append(f"no day in this period had {k} or more people using models")
+    return report
+
+
+def org_groups(ctx: Context, actor: Actor, *, since: date | None = None, until: date | None = None) -> dict[str, int]:
+    """The groups ``org_usage`` answers for (admin or auditor), each with its largest size in the period."""
+    if not actor.reads_everything:
+        raise NotAuthorized(f"{actor.user_id} may not list organisation groups: only an admin or auditor may")
+    start, end = period(since, until)
+    return groups_in(ctx.config, start, end)
+
+
+def usage_reads(ctx: Context, actor: Actor, *, since: datetime | None = None) -> list[AuditEntry]:
+    """Every read of the actor's usage figures by someone else (and every refused attempt), newest first."""
+    out = []
+    for r in ctx.store.audit.records(kind="operation", user_id=actor.user_id, since=since, newest_first=True):
+        data = r.data or {}
+        if data.get("operation") == "usage.read" and data.get("actor") != actor.user_id:
+            out.append(AuditEntry.of(r))
+    return out
+
+
+def prune(ctx: Context, actor: Actor, *, now: datetime | None = None) -> int:
+    """Delete raw usage events older than ``usage.retention_days`` (admin only; audited). Reports are
+    unchanged: they read the daily rollups and run totals. Returns how many events were deleted."""
+    if not actor.is_admin:
+        record(ctx, actor, "usage.prune", verdict=REFUSED, reason="only an admin may prune usage events")
+        raise NotAuthorized(f"{actor.user_id} may not prune usage events: only an admin may")
+    now = now or datetime.now(timezone.utc)
+    before = now - timedelta(days=ctx.config.usage.retention_days)
+    before = datetime.fromtimestamp(int(before.timestamp()) // SECONDS_PER_DAY * SECONDS_PER_DAY, timezone.utc)
+    deleted = ctx.store.usage.prune(before)
+    record(ctx, actor, "usage.prune", before=before.isoformat(), deleted=deleted)
+    return deleted
+
+
+def run_usage(ctx: Context, run_ids: list[str]) -> dict[str, Sums]:
+    """Kept totals of runs the caller has already been allowed to read (``operations.runs`` checks)."""
+    return run_totals(ctx.store.db, run_ids)

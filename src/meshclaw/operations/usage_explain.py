@@ -1,0 +1,66 @@
+"""``meshclaw usage explain``: exactly how every figure of a usage report is computed, with this
+configuration's numbers (k, retention, minutes saved per outcome kind)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meshclaw.store.usage import PRICE_LABELS
+
+from .usage_value import KINDS, minutes_table
+from .usage_waste import SIMILAR, WASTE_PRIVATE_DAYS
+
+
+def explain(config: Any) -> list[tuple[str, list[str]]]:
+    """Sections ``[(title, lines)]`` describing each figure; no store access, no actor (the rules are public)."""
+    u = config.usage
+    minutes = minutes_table(u)
+    price_lines = [f"  {label}" for label in PRICE_LABELS.values()]
+    return [
+        ("Tokens and cost", [
+            "Every model request a run makes is recorded once (a replayed step is not counted again): input, "
+            "output, cached-input and reasoning tokens, latency, model, user, agent, run, trigger, workflow step.",
+            "tokens = input + output. Cached input tokens are part of input; reasoning tokens part of output.",
+            "cost = (input - cached) x input price + cached x cached-input price + output x output price, per "
+            "million tokens, stored in millionths of the currency unit (rounded per request). The price comes "
+            "from the configuration's models.NAME.price, else the published price of the model (genai-prices). "
+            "Each request is labelled with where its cost came from:",
+            *price_lines,
+            "Days are UTC days. Reports add up daily totals (per user, day, agent, model, trigger), kept when "
+            f"raw events are pruned after {u.retention_days} days (usage.retention_days): no figure changes.",
+        ]),
+        ("Outcomes (value)", [
+            "An outcome is derived from the audit log: an executed guarded call (audit kind 'call', verdict "
+            "'done') or an answered request for approval. Nothing is self-reported.",
+            *[f"  {k.name}: {'accepted' if k.accepted else 'not accepted'}, {minutes.get(k.name, 0):g} min saved — "
+              f"{k.rule}" for k in KINDS.values()],
+            "accepted = outcomes of the accepted kinds. minutes saved = sum over accepted outcomes of the minutes "
+            "of their kind (usage.minutes_saved overrides the defaults above).",
+            "tokens per accepted outcome = tokens / accepted; cost per accepted outcome = cost / accepted "
+            "(shown as '-' when nothing was accepted).",
+        ]),
+        ("Waste", [
+            f"duplicate: runs of one agent with the same or nearly the same task (similarity >= {SIMILAR}) within "
+            f"{u.duplicate_window_minutes} minutes (usage.duplicate_window_minutes), when a repeat produced no outcome.",
+            "loop: a run that made the same call (tool and arguments) 3 times or more, or a failed run started "
+            "again with the same task within that window.",
+            "unread: runs started by a schedule or an event that produced no outcome: nobody read or acted on them.",
+            "idle-schedule: an agent with a schedule that ran 3 times or more and produced no accepted outcome.",
+            f"jump: tokens per accepted outcome in the last 7 days >= {u.jump_factor:g} x the level before "
+            "(usage.jump_factor), with at least 3 accepted outcomes on each side.",
+            f"Findings about you are shown to you first; your managers see them only after {WASTE_PRIVATE_DAYS} days.",
+        ]),
+        ("Who sees what", [
+            "You see your own figures. A manager sees those of their direct and indirect reports, only for the "
+            "days they were in that person's chain (users[].manager, manager_since, manager_history).",
+            "Every read of your figures by someone else is audited and listed by `meshclaw usage reads`.",
+            f"Admins and auditors see organisation and team aggregates only, never one person or a ranking, and "
+            f"only cells (group, day) with at least k = {u.min_group_size} people using models "
+            "(usage.min_group_size, never below 3).",
+            "No differencing: per day, groups are taken largest first, and a cell is shown only if, against every "
+            "cell already shown that day, the people counted are the same or differ by at least k. Withheld "
+            "cells are left out of every organisation figure; the report says how many days were withheld.",
+            "The Prometheus endpoint (`meshclaw metrics`) exports only these aggregates; OpenTelemetry spans "
+            "and metrics carry no user, agent or run names.",
+        ]),
+    ]

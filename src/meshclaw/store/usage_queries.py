@@ -1,0 +1,122 @@
+"""Reading the usage rollups: sums over (users, days) windows, grouped as a report asks.
+
+Every report reads ``usage_daily`` (never the raw events), so its cost depends on people × days ×
+agents, not on how many requests were made, and pruning raw events changes nothing here. Who may
+see which window is decided above, in ``operations/usage.py``; this module only adds up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from sqlalchemy import func, select
+
+from .database import Database
+from .tables import UsageDaily, UsageName, UsageRun
+from .usage import MICRO, SUMS
+
+DIMENSIONS = ("user", "day", "agent", "model", "trigger")
+
+
+@dataclass
+class Sums:
+    """Added-up figures: counts of requests and tokens, ``cost`` in currency units, ``latency_s`` seconds."""
+
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: float = 0.0
+    latency_s: float = 0.0
+
+    def add(self, other: "Sums") -> "Sums":
+        for f in ("requests", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost", "latency_s"):
+            setattr(self, f, getattr(self, f) + getattr(other, f))
+        return self
+
+    @property
+    def tokens(self) -> int:
+        """Input plus output tokens (cached and reasoning tokens are parts of these)."""
+        return self.input_tokens + self.output_tokens
+
+    @classmethod
+    def of(cls, row: Iterable[int]) -> "Sums":
+        n, i, o, c, r, cost, ms = (int(x or 0) for x in row)
+        return cls(n, i, o, c, r, cost / MICRO, ms / 1000)
+
+
+def _ids(conn, kind: str, names: Iterable[str]) -> dict[int, str]:  # type: ignore[no-untyped-def]
+    t = UsageName.__table__
+    names = list(names)
+    out: dict[int, str] = {}
+    for i in range(0, len(names), 500):
+        out.update(dict(conn.execute(select(t.c.id, t.c.name).where(t.c.kind == kind, t.c.name.in_(names[i:i + 500]))).all()))
+    return out
+
+
+def _names(conn, ids: set[int]) -> dict[int, str]:  # type: ignore[no-untyped-def]
+    t = UsageName.__table__
+    ids_l = list(ids)
+    out: dict[int, str] = {}
+    for i in range(0, len(ids_l), 500):
+        out.update(dict(conn.execute(select(t.c.id, t.c.name).where(t.c.id.in_(ids_l[i:i + 500]))).all()))
+    return out
+
+
+def rollup(db: Database, windows: Iterable[tuple[Iterable[str], int, int]], by: tuple[str, ...] = ()) -> dict[tuple, Sums]:
+    """Sums over ``windows`` — each ``(user ids, first day, day after the last)`` in UTC day numbers —
+    grouped by ``by`` (any of ``DIMENSIONS``; ``day`` as a day number, the others as names).
+    Returns ``{key tuple: Sums}``; ``()`` is the key of the grand total when ``by`` is empty."""
+    t = UsageDaily.__table__
+    cols = {"user": t.c.user_ref, "day": t.c.day, "agent": t.c.agent_ref, "model": t.c.model_ref, "trigger": t.c.trigger_ref}
+    out: dict[tuple, Sums] = {}
+    with db.engine.connect() as conn:
+        raw: dict[tuple, Sums] = {}
+        for users, start, end in windows:
+            refs = list(_ids(conn, "user", users))
+            if not refs or start >= end:
+                continue
+            group = [cols[d] for d in by]
+            q = (select(*group, *(func.sum(t.c[c]) for c in SUMS))
+                 .where(t.c.user_ref.in_(refs), t.c.day >= start, t.c.day < end))
+            if group:
+                q = q.group_by(*group)
+            for row in conn.execute(q):
+                key, sums = tuple(row[:len(group)]), Sums.of(row[len(group):])
+                if sums.requests:
+                    raw.setdefault(key, Sums()).add(sums)
+        named = {i for k in raw for d, v in zip(by, k) if d != "day" for i in [v]}
+        names = _names(conn, named) if named else {}
+    for key, sums in raw.items():
+        out[tuple(v if d == "day" else names.get(v, str(v)) for d, v in zip(by, key))] = sums
+    return out
+
+
+def run_totals(db: Database, run_ids: Iterable[str]) -> dict[str, Sums]:
+    """Kept totals of each run (survive pruning); runs that made no model request are absent."""
+    t = UsageRun.__table__
+    ids = list(run_ids)
+    out: dict[str, Sums] = {}
+    with db.engine.connect() as conn:
+        for i in range(0, len(ids), 500):
+            for row in conn.execute(select(t.c.run_id, *(t.c[c] for c in SUMS)).where(t.c.run_id.in_(ids[i:i + 500]))):
+                out[row[0]] = Sums.of(row[1:])
+    return out
+
+
+def runs_between(db: Database, user_ids: Iterable[str], start: int, end: int) -> list[tuple[str, str, str, str, int, Sums]]:
+    """``(run id, user, agent, trigger, day, Sums)`` of the runs of ``user_ids`` whose first request fell in
+    days ``[start, end)``."""
+    t, n = UsageRun.__table__, UsageName.__table__
+    u, a, g = n.alias("u"), n.alias("a"), n.alias("g")
+    users = list(user_ids)
+    out = []
+    with db.engine.connect() as conn:
+        for i in range(0, len(users), 500):
+            q = (select(t.c.run_id, u.c.name, a.c.name, g.c.name, t.c.day, *(t.c[c] for c in SUMS))
+                 .join(u, u.c.id == t.c.user_ref).join(a, a.c.id == t.c.agent_ref).join(g, g.c.id == t.c.trigger_ref)
+                 .where(u.c.name.in_(users[i:i + 500]), t.c.day >= start, t.c.day < end))
+            out += [(r[0], r[1], r[2], r[3], r[4], Sums.of(r[5:])) for r in conn.execute(q)]
+    return out

@@ -1,0 +1,203 @@
+"""``meshclaw usage``: your figures (tokens, cost) beside value (outcomes, minutes saved) and waste; your
+team's if you manage anyone; organisation aggregates for admins; who read your figures; how each figure
+is computed. ``meshclaw metrics``: the Prometheus endpoint (aggregates only)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Optional
+
+import typer
+
+from meshclaw.domain.errors import UsageError
+
+from .app_context import context, local_actor
+
+app = typer.Typer(help="Usage that measures value: tokens and cost beside outcomes, minutes saved and waste.",
+                  invoke_without_command=True)
+
+
+def _day(value: Optional[str]) -> Optional[date]:
+    """ISO dates, or relative days back from today: 7d, 30d."""
+    if not value:
+        return None
+    if value.endswith("d") and value[:-1].isdigit():
+        return datetime.now(timezone.utc).date() - timedelta(days=int(value[:-1]) - 1)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"not a day: {value!r} (use 2026-11-23, or 7d / 30d)") from None
+
+
+@app.callback()
+def usage(
+    ctx: typer.Context,
+    team: bool = typer.Option(False, "--team", help="Your direct and indirect reports together."),
+    user: Optional[str] = typer.Option(None, "--user", help="One person you manage (or yourself)."),
+    org: bool = typer.Option(False, "--org", help="Organisation aggregates (admins, auditors; groups of k or more)."),
+    group: str = typer.Option("organisation", "--group", help="With --org: organisation, or team:MANAGER."),
+    by: Optional[str] = typer.Option(None, "--by", help="agent, day, model or trigger (--org: day)."),
+    since: Optional[str] = typer.Option(None, "--since", help="First day: 2026-11-01, or 7d / 30d (default 30d)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last day (default today)."),
+    chart: bool = typer.Option(True, "--chart/--no-chart", help="Draw a terminal chart with --by."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Your usage over the last 30 days (or --team, --user, --org), with value and waste beside tokens."""
+    if ctx.invoked_subcommand:
+        return
+    from meshclaw.operations import usage as ops
+
+    first, last = _day(since), _day(until)
+    octx = context()
+    actor = local_actor(octx.config)
+    if org:
+        report = ops.org_usage(octx, actor, group=group, since=first, until=last, by=by)
+    elif team:
+        report = ops.team_usage(octx, actor, since=first, until=last, by=by)
+    elif user:
+        report = ops.person_usage(octx, actor, user, since=first, until=last, by=by)
+    else:
+        report = ops.my_usage(octx, actor, since=first, until=last, by=by)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2, default=str))
+        return
+    _print(report, chart)
+
+
+def _money(value: Optional[float]) -> str:
+    return "-" if value is None else (f"${value:,.4f}" if value < 1 else f"${value:,.2f}")
+
+
+def _num(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _print(report: Any, chart: bool) -> None:
+    from rich.table import Table
+
+    from .printer import console, escape
+
+    t = report.total
+    s = t.sums
+    last = report.end - timedelta(days=1)
+    who = {"me": "you", "person": report.subject}.get(report.scope, report.subject)
+    people = f", {report.people} people" if report.people is not None else ""
+    console.print(f"[bold]Usage of {escape(who)}[/bold], {report.start} to {last}{people}")
+    console.print(f"  tokens       {s.tokens:,} ({s.input_tokens:,} in, {s.output_tokens:,} out, "
+                  f"{s.cached_tokens:,} cached, {s.reasoning_tokens:,} reasoning) in {s.requests:,} requests")
+    console.print(f"  cost         {_money(s.cost)}   model time {s.latency_s:,.1f} s")
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(t.outcomes.items())) or "none"
+    console.print(f"  outcomes     {t.accepted} accepted ({escape(outcomes)})")
+    console.print(f"  time saved   {t.minutes_saved:,.0f} min")
+    console.print(f"  per accepted outcome: {_num(t.tokens_per_accepted)} tokens, {_money(t.cost_per_accepted)}")
+    if report.rows:
+        table = Table(show_edge=False, pad_edge=False)
+        for col in (report.by, "tokens", "cost", "accepted", "min saved", "tokens/accepted"):
+            table.add_column(col, justify="left" if col == report.by else "right")
+        for key, f in report.rows:
+            table.add_row(escape(key), f"{f.sums.tokens:,}", _money(f.sums.cost), str(f.accepted),
+                          f"{f.minutes_saved:,.0f}", _num(f.tokens_per_accepted))
+        console.print(table)
+        if chart:
+            console.print(_chart(report), markup=False, highlight=False)
+    if report.waste:
+        console.print("[bold]Waste[/bold] (with what to do about it)")
+        for w in report.waste:
+            console.print(f"  {w.kind}: {escape(w.agent)} — {escape(w.detail)}; {w.tokens:,} tokens. "
+                          f"[green]Suggestion:[/green] {escape(w.suggestion)}")
+    for note in report.notes:
+        console.print(f"[dim]{escape(note)}[/dim]")
+
+
+def _chart(report: Any) -> str:
+    """Tokens per row as a terminal bar chart (plotext), sized to the console."""
+    import plotext as plt
+
+    from .printer import console
+
+    labels = [k for k, _ in report.rows]
+    values = [f.sums.tokens for _, f in report.rows]
+    plt.clear_figure()
+    plt.theme("clear")
+    plt.plotsize(max(40, min(console.width, 100)), max(8, min(20, 4 + 2 * len(labels))))
+    if report.by == "day":
+        plt.bar(labels, values, width=0.6)
+    else:
+        plt.bar(labels, values, orientation="horizontal", width=0.4)
+    plt.title(f"tokens by {report.by}")
+    return plt.build()
+
+
+@app.command("reads")
+def reads(since: Optional[str] = typer.Option(None, "--since", help="2026-11-01, or 7d / 30d")) -> None:
+    """Who read your usage figures (and who tried), newest first."""
+    from meshclaw.operations.usage import usage_reads
+
+    from .printer import console, escape
+
+    first = _day(since)
+    octx = context()
+    found = usage_reads(octx, local_actor(octx.config),
+                        since=datetime.combine(first, datetime.min.time(), timezone.utc) if first else None)
+    if not found:
+        console.print("nobody else has read your usage figures")
+    for r in found:
+        d = r.data
+        verdict = "" if r.verdict == "done" else f" [red]{escape(r.verdict or '')}[/red]"
+        console.print(f"{r.at:%Y-%m-%d %H:%M} {escape(str(d.get('actor')))} read your figures "
+                      f"({escape(str(d.get('scope')))}, {d.get('since')} to {d.get('until')}){verdict}")
+
+
+@app.command("explain")
+def explain() -> None:
+    """Exactly how each figure is computed, with this configuration's numbers."""
+    from meshclaw.operations.usage_explain import explain as sections
+
+    from .app_context import load
+    from .printer import console, escape
+
+    for title, lines in sections(load()):
+        console.print(f"[bold]{escape(title)}[/bold]")
+        for line in lines:
+            console.print(escape(line) if line.startswith("  ") else f"- {escape(line)}")
+
+
+@app.command("groups")
+def groups() -> None:
+    """The groups organisation figures can be asked for (admins and auditors)."""
+    from meshclaw.operations.usage import org_groups
+
+    from .printer import console
+
+    octx = context()
+    for name, size in sorted(org_groups(octx, local_actor(octx.config)).items()):
+        console.print(f"{name}: {size} people")
+
+
+@app.command("prune")
+def prune() -> None:
+    """Delete raw usage events past usage.retention_days (admins). Reported totals do not change."""
+    from meshclaw.operations.usage import prune as do_prune
+
+    octx = context()
+    typer.echo(f"pruned {do_prune(octx, local_actor(octx.config))} usage events")
+
+
+def metrics(
+    port: int = typer.Option(9464, "--port", min=1, max=65535, help="Port on 127.0.0.1."),
+    group: list[str] = typer.Option([], "--group", help="Groups to export (default: every group)."),
+) -> None:
+    """Serve Prometheus metrics on 127.0.0.1: organisation aggregates only, under the same k rule."""
+    from meshclaw.surfaces.metrics import serve
+
+    from .printer import console
+
+    octx = context()
+    actor = local_actor(octx.config)
+    server = serve(octx, actor, port=port, groups=group or None)
+    console.print(f"serving usage metrics on http://127.0.0.1:{server.server_port}/metrics (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()

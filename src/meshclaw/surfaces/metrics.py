@@ -1,0 +1,75 @@
+"""The Prometheus endpoint: organisation usage aggregates, on 127.0.0.1 only.
+
+Exports, per group (``organisation``, ``team:M``) and window (``1d``: today, ``30d``: the last 30
+days), exactly what ``operations.usage.org_usage`` releases under the k rule: tokens, cost,
+requests, accepted outcomes, minutes saved and the number of people counted. No per-person or
+per-agent series exist. Serving needs an admin or auditor; starting it is audited once
+(``usage.metrics``), each scrape is not.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from meshclaw.domain.errors import NotAuthorized
+from meshclaw.operations.actor import Actor
+from meshclaw.operations.context import Context
+from meshclaw.operations.journal import REFUSED, record
+
+WINDOWS = {"1d": 1, "30d": 30}
+
+
+class UsageCollector:
+    """A prometheus_client collector reading the released aggregates at each scrape."""
+
+    def __init__(self, ctx: Context, actor: Actor, groups: list[str] | None = None):
+        self.ctx, self.actor, self.groups = ctx, actor, groups
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        from meshclaw.operations.usage import org_groups, org_usage
+
+        labels = ["group", "window"]
+        families = {
+            "tokens": GaugeMetricFamily("meshclaw_usage_tokens", "Input plus output tokens (released aggregates)", labels=labels),
+            "cost": GaugeMetricFamily("meshclaw_usage_cost", "Cost in the configured currency (released aggregates)", labels=labels),
+            "requests": GaugeMetricFamily("meshclaw_usage_requests", "Model requests (released aggregates)", labels=labels),
+            "accepted": GaugeMetricFamily("meshclaw_usage_accepted_outcomes", "Accepted outcomes", labels=labels),
+            "minutes": GaugeMetricFamily("meshclaw_usage_minutes_saved", "Minutes saved by accepted outcomes", labels=labels),
+            "people": GaugeMetricFamily("meshclaw_usage_people", "People counted in the released cells", labels=labels),
+        }
+        today = datetime.now(timezone.utc).date()
+        groups = self.groups or sorted(org_groups(self.ctx, self.actor))
+        for window, days in WINDOWS.items():
+            for g in groups:
+                r = org_usage(self.ctx, self.actor, group=g, since=today - timedelta(days=days - 1), until=today,
+                              audited=False)
+                s = r.total.sums
+                for key, value in (("tokens", s.tokens), ("cost", s.cost), ("requests", s.requests),
+                                   ("accepted", r.total.accepted), ("minutes", r.total.minutes_saved),
+                                   ("people", r.people or 0)):
+                    families[key].add_metric([g, window], float(value))
+        yield from families.values()
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        return
+
+
+def serve(ctx: Context, actor: Actor, *, port: int = 9464, groups: list[str] | None = None) -> WSGIServer:
+    """A WSGI server on 127.0.0.1:``port`` (0: any free port) answering ``/metrics``; the caller runs
+    ``serve_forever``. Raises NotAuthorized (audited) unless ``actor`` is an admin or auditor."""
+    from prometheus_client import CollectorRegistry, make_wsgi_app
+
+    if not actor.reads_everything:
+        record(ctx, actor, "usage.metrics", verdict=REFUSED, reason="usage metrics are for admins and auditors")
+        raise NotAuthorized(f"{actor.user_id} may not serve usage metrics: only an admin or auditor may")
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(UsageCollector(ctx, actor, groups))  # type: ignore[arg-type]
+    server = make_server("127.0.0.1", port, make_wsgi_app(registry), handler_class=_Quiet)
+    record(ctx, actor, "usage.metrics", port=server.server_port, groups=groups or "all")
+    return server
