@@ -111,22 +111,18 @@ def _print(report: Any, chart: bool) -> None:
 
 
 def _chart(report: Any) -> str:
-    """Tokens per row as a terminal bar chart (plotext), sized to the console."""
+    """Tokens per row as a terminal bar chart (plotext 6's figure API), sized to the console, no colours."""
     import plotext as plt
 
     from .printer import console
 
-    labels = [k for k, _ in report.rows]
-    values = [f.sums.tokens for _, f in report.rows]
-    plt.clear_figure()
-    plt.theme("clear")
-    plt.plotsize(max(40, min(console.width, 100)), max(8, min(20, 4 + 2 * len(labels))))
-    if report.by == "day":
-        plt.bar(labels, values, width=0.6)
-    else:
-        plt.bar(labels, values, orientation="horizontal", width=0.4)
-    plt.title(f"tokens by {report.by}")
-    return plt.build()
+    fig = plt.figure
+    fig.clear()
+    fig.plot_size(max(40, min(console.width, 100)), 14)
+    fig.theme("clear")
+    fig.draw(fig.bar([k for k, _ in report.rows], [f.sums.tokens for _, f in report.rows]))
+    fig.title(f"tokens by {report.by}")
+    return fig.build().string(colorless=True)
 
 
 @app.command("reads")
