@@ -109,8 +109,9 @@ def derive(store: Any, user_ids: Iterable[str] | None, since: datetime, until: d
         elif tool == "email.move":
             back = next((m for m in moves if not m[1] and _moves_back(m[0], args)), None)
             if back is not None:
-                back[1] = True
-            moves.append([r, False])
+                back[1] = True  # undoing a move is not an outcome of its own
+            else:
+                moves.append([r, False])
         elif tool == "calendar.create":
             add("meeting_booked", r)
         elif tool == "calendar.respond":

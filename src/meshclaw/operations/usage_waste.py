@@ -170,11 +170,11 @@ def _jumps(ctx: Any, runs: list[Any], tokens: dict[str, int], by_run: dict[str, 
     agents = sorted({r.agent for r in runs})
     for agent in agents:
         sides = {"before": [0, 0], "after": [0, 0]}
-        owner = ""
+        owner, newest = "", until
         for r in runs:
             if r.agent != agent:
                 continue
-            owner = r.user_id
+            owner, newest = r.user_id, _aware(r.created_at)
             side = sides["after" if _aware(r.created_at) >= cut else "before"]
             side[0] += tokens.get(r.id, 0)
             side[1] += sum(1 for o in by_run.get(r.id, []) if KINDS[o.kind].accepted)
@@ -182,5 +182,5 @@ def _jumps(ctx: Any, runs: list[Any], tokens: dict[str, int], by_run: dict[str, 
         if ob >= 3 and oa >= 3 and (ta / oa) >= factor * (tb / ob) > 0:
             out.append(Finding("jump", agent, owner, 0, ta, f"tokens per accepted outcome rose from {tb / ob:,.0f} to "
                                f"{ta / oa:,.0f} in the last 7 days",
-                               "look at what changed: its instructions, its model, or what it reads", until))
+                               "look at what changed: its instructions, its model, or what it reads", newest))
     return out

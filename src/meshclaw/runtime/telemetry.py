@@ -110,7 +110,7 @@ def observe(deps: Any, *, model: str, response_model: str | None, usage: Any, se
             return
         configured = (getattr(deps.config, "models", {}) or {}).get(deps.agent.model)
         provider = provider_of(configured)
-        request_model = getattr(configured, "model", None) or model
+        request_model = getattr(configured, "model", None) or deps.agent.model  # bundled, scripted: the configured name
         base = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": provider, "gen_ai.request.model": request_model}
         attrs = dict(base)
         attrs["gen_ai.response.model"] = response_model or model
