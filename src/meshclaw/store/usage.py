@@ -107,6 +107,9 @@ def _upsert(dialect: str, table: Any) -> Any:
 
 
 SUMS = ("requests", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_micro", "latency_ms")
+EVENT_COLUMNS = ("key_hash", "at", "run_ref", "user_ref", "agent_ref", "model_ref", "trigger_ref", "step_ref",
+                 "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
+                 "cost_micro", "latency_ms", "price")
 
 
 class UsageRepository:
@@ -139,46 +142,63 @@ class UsageRepository:
             return 0
         new_names: dict[tuple[str, str], int] = {}
         new_runs: dict[str, tuple[int, int]] = {}
+        pg = self.db.dialect == "postgresql"
         with self.db.engine.begin() as conn:
-            if self.db.dialect == "postgresql":
+            if pg:
                 conn.execute(text("SELECT pg_advisory_xact_lock(4244)"))  # one ingester at a time: no rollup races
-            hashes = list(batch)
-            ev = UsageEvent.__table__
-            for i in range(0, len(hashes), _CHUNK):
-                for (h,) in conn.execute(select(ev.c.key_hash).where(ev.c.key_hash.in_(hashes[i:i + _CHUNK]))):
-                    batch.pop(h, None)
+            self._drop_recorded(conn, batch, pg)
             if not batch:
                 return 0
             ref = self._name_resolver(conn, batch.values(), new_names)
             run_ref = self._run_resolver(conn, batch.values(), ref, new_names, new_runs)
+            names = {**self._names, **new_names}
             rows, daily, runs = [], {}, {}
             for h, e in batch.items():
                 r, trig = run_ref[e.run_id]
-                user, agent, model = ref("user", e.user_id), ref("agent", e.agent), ref("model", e.model)
+                user, agent, model = names[("user", e.user_id)], names[("agent", e.agent)], names[("model", e.model)]
                 cost = int(round(e.cost * MICRO))
-                rows.append({"key_hash": h, "at": int(e.at), "run_ref": r, "user_ref": user, "agent_ref": agent,
-                             "model_ref": model, "trigger_ref": trig, "step_ref": ref("step", e.step or "model"),
-                             "input_tokens": e.input_tokens, "output_tokens": e.output_tokens,
-                             "cached_tokens": e.cached_tokens, "cache_write_tokens": e.cache_write_tokens,
-                             "reasoning_tokens": e.reasoning_tokens, "cost_micro": cost, "latency_ms": e.latency_ms,
-                             "price": e.price})
+                rows.append((h, int(e.at), r, user, agent, model, trig, names[("step", e.step or "model")],
+                             e.input_tokens, e.output_tokens, e.cached_tokens, e.cache_write_tokens, e.reasoning_tokens,
+                             cost, e.latency_ms, e.price))
                 sums = (1, e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens, cost, e.latency_ms)
-                dk = (user, day_of(e.at), agent, model, trig)
-                daily[dk] = [a + b for a, b in zip(daily.get(dk, (0,) * 7), sums)]
-                runs[r] = [a + b for a, b in zip(runs.get(r, (0,) * 7), sums)]
-            conn.execute(ev.insert(), rows)
-            self._add_daily(conn, daily)
-            self._add_runs(conn, runs)
+                dk = (user, int(e.at // SECONDS_PER_DAY), agent, model, trig)
+                old = daily.get(dk)
+                daily[dk] = list(sums) if old is None else [x + y for x, y in zip(old, sums)]
+                old = runs.get(r)
+                runs[r] = list(sums) if old is None else [x + y for x, y in zip(old, sums)]
+            p = "%s" if pg else "?"
+            conn.exec_driver_sql(f"INSERT INTO usage_events ({', '.join(EVENT_COLUMNS)}) "
+                                 f"VALUES ({', '.join([p] * len(EVENT_COLUMNS))})", rows)
+            keys = ("user_ref", "day", "agent_ref", "model_ref", "trigger_ref")
+            conn.exec_driver_sql(
+                f"INSERT INTO usage_daily ({', '.join(keys + SUMS)}) VALUES ({', '.join([p] * (len(keys) + len(SUMS)))}) "
+                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+                + ", ".join(f"{c} = usage_daily.{c} + excluded.{c}" for c in SUMS),
+                [(*k, *v) for k, v in daily.items()])
+            conn.exec_driver_sql(f"UPDATE usage_runs SET {', '.join(f'{c} = {c} + {p}' for c in SUMS)} WHERE id = {p}",
+                                 [(*v, r) for r, v in runs.items()])
         self._names.update(new_names)
         self._runs.update(new_runs)
         return len(rows)
 
+    def _drop_recorded(self, conn: Any, batch: dict[int, UsageEventIn], pg: bool) -> None:
+        """Remove from ``batch`` the events already recorded (their key hash is in usage_events)."""
+        hashes = list(batch)
+        if pg:
+            for (h,) in conn.exec_driver_sql("SELECT key_hash FROM usage_events WHERE key_hash = ANY(%s)", (hashes,)):
+                batch.pop(h, None)
+            return
+        for i in range(0, len(hashes), 900):
+            part = hashes[i:i + 900]
+            for (h,) in conn.exec_driver_sql(
+                    f"SELECT key_hash FROM usage_events WHERE key_hash IN ({', '.join('?' * len(part))})", tuple(part)):
+                batch.pop(h, None)
+
     def _name_resolver(self, conn: Any, events: Iterable[UsageEventIn], new: dict[tuple[str, str], int]) -> Any:
-        wanted = set()
-        for e in events:
-            wanted |= {("user", e.user_id), ("agent", e.agent), ("model", e.model), ("step", e.step or "model")}
-            if e.trigger:
-                wanted.add(("trigger", e.trigger))
+        events = list(events)
+        wanted = ({("user", e.user_id) for e in events} | {("agent", e.agent) for e in events}
+                  | {("model", e.model) for e in events} | {("step", e.step or "model") for e in events}
+                  | {("trigger", e.trigger) for e in events if e.trigger})
         missing = [w for w in wanted if w not in self._names]
         if missing:
             self._ensure_names(conn, missing, new)
@@ -207,13 +227,20 @@ class UsageRepository:
             if e.run_id not in first or e.at < first[e.run_id].at:
                 first[e.run_id] = e
         out = {r: self._runs[r] for r in first if r in self._runs}
-        t = UsageRun.__table__
+        pg = self.db.dialect == "postgresql"
 
         def load(ids: list[str]) -> None:
-            for i in range(0, len(ids), _CHUNK):
-                for id_, run_id, trig in conn.execute(select(t.c.id, t.c.run_id, t.c.trigger_ref)
-                                                      .where(t.c.run_id.in_(ids[i:i + _CHUNK]))):
-                    out[run_id] = new[run_id] = (id_, trig)
+            if pg:
+                found = conn.exec_driver_sql("SELECT id, run_id, trigger_ref FROM usage_runs WHERE run_id = ANY(%s)",
+                                             (ids,)).all() if ids else []
+            else:
+                found = []
+                for i in range(0, len(ids), 900):
+                    part = ids[i:i + 900]
+                    found += conn.exec_driver_sql("SELECT id, run_id, trigger_ref FROM usage_runs WHERE run_id IN "
+                                                  f"({', '.join('?' * len(part))})", tuple(part)).all()
+            for id_, run_id, trig in found:
+                out[run_id] = new[run_id] = (id_, trig)
 
         load([r for r in first if r not in out])
         create = [r for r in first if r not in out]
@@ -224,10 +251,12 @@ class UsageRepository:
                      if ("trigger", n) not in self._names and ("trigger", n) not in new_names]
             if extra:
                 self._ensure_names(conn, extra, new_names)
-            conn.execute(t.insert(), [{"run_id": r, "user_ref": ref("user", first[r].user_id),
-                                       "agent_ref": ref("agent", first[r].agent),
-                                       "trigger_ref": ref("trigger", trig_names[r]), "day": day_of(first[r].at),
-                                       **{c: 0 for c in SUMS}} for r in create])
+            p = "%s" if pg else "?"
+            cols = ("run_id", "user_ref", "agent_ref", "trigger_ref", "day") + SUMS
+            conn.exec_driver_sql(f"INSERT INTO usage_runs ({', '.join(cols)}) VALUES ({', '.join([p] * len(cols))})",
+                                 [(r, ref("user", first[r].user_id), ref("agent", first[r].agent),
+                                   ref("trigger", trig_names[r]), day_of(first[r].at), *([0] * len(SUMS)))
+                                  for r in create])
             load(create)
         return out
 
@@ -240,21 +269,6 @@ class UsageRepository:
             out.update(dict(conn.execute(select(Run.__table__.c.id, Run.__table__.c.trigger)
                                          .where(Run.__table__.c.id.in_(run_ids[i:i + _CHUNK]))).all()))
         return out
-
-    def _add_daily(self, conn: Any, daily: dict[tuple, list[int]]) -> None:
-        t = UsageDaily.__table__
-        ins = _upsert(self.db.dialect, t)
-        stmt = ins.on_conflict_do_update(index_elements=["user_ref", "day", "agent_ref", "model_ref", "trigger_ref"],
-                                         set_={c: t.c[c] + ins.excluded[c] for c in SUMS})
-        conn.execute(stmt, [{"user_ref": k[0], "day": k[1], "agent_ref": k[2], "model_ref": k[3], "trigger_ref": k[4],
-                             **dict(zip(SUMS, v))} for k, v in daily.items()])
-
-    def _add_runs(self, conn: Any, runs: dict[int, list[int]]) -> None:
-        from sqlalchemy import bindparam
-
-        t = UsageRun.__table__
-        stmt = t.update().where(t.c.id == bindparam("rid")).values({c: t.c[c] + bindparam(f"a_{c}") for c in SUMS})
-        conn.execute(stmt, [{"rid": r, **{f"a_{c}": v for c, v in zip(SUMS, vals)}} for r, vals in runs.items()])
 
     def prune(self, before: datetime) -> int:
         """Delete raw events recorded before ``before`` (aware datetime); rollups and run totals stay, so
