@@ -43,20 +43,31 @@ def manager_on(config: Config, user_id: str, day: date) -> str | None:
 
 def chart_on(config: Config, day: date) -> dict[str, str | None]:
     """``{user: manager}`` on ``day``."""
-    return {u.id: manager_on(config, u.id, day) for u in config.users}
+    out: dict[str, str | None] = {}
+    for u in config.users:
+        found = None
+        for valid_from, manager in timeline(u):
+            if valid_from <= day:
+                found = manager
+        out[u.id] = found
+    return out
 
 
 def reports_in(chart: dict[str, str | None], manager: str) -> set[str]:
-    """Direct and indirect reports of ``manager`` in one chart (a loop in the chart ends a walk)."""
-    out = set()
-    for user_id in chart:
-        seen, up = {user_id}, chart.get(user_id)
-        while up is not None and up not in seen:
-            if up == manager:
-                out.add(user_id)
-                break
-            seen.add(up)
-            up = chart.get(up)
+    """Direct and indirect reports of ``manager`` in one chart (walked down from the manager; a loop in
+    the chart cannot make it run forever)."""
+    below: dict[str, list[str]] = {}
+    for user_id, up in chart.items():
+        if up is not None:
+            below.setdefault(up, []).append(user_id)
+    out: set[str] = set()
+    todo = list(below.get(manager, []))
+    while todo:
+        user_id = todo.pop()
+        if user_id in out or user_id == manager:
+            continue
+        out.add(user_id)
+        todo += below.get(user_id, [])
     return out
 
 

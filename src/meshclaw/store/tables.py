@@ -235,10 +235,13 @@ class UsageEvent(Base):
     it belongs to as ids. Raw events may be pruned after the retention period (rollups keep totals)."""
 
     __tablename__ = "usage_events"
-    __table_args__ = (Index("ix_usage_events_at", "at"), Index("ix_usage_events_run", "run_ref"))
+    # BRIN on PostgreSQL (both columns grow with time; a few KB instead of ~16 bytes per row), B-tree on SQLite.
+    __table_args__ = (Index("ix_usage_events_at", "at", postgresql_using="brin"),
+                      Index("ix_usage_events_run", "run_ref", postgresql_using="brin"))
 
-    id: Mapped[int] = mapped_column(_BIG, primary_key=True, autoincrement=True)
-    key_hash: Mapped[int] = mapped_column(BigInteger, unique=True)  # 63 bits of blake2b(event key): replays count once
+    # 63 bits of BLAKE2b of the event key: replays count once. BIGINT (not INTEGER) so that SQLite keeps its
+    # own rowid in insertion order and indexes this separately, as PostgreSQL does.
+    key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[int] = mapped_column(Integer)  # epoch seconds, UTC
     run_ref: Mapped[int] = mapped_column(Integer)
     user_ref: Mapped[int] = mapped_column(Integer)
@@ -251,7 +254,7 @@ class UsageEvent(Base):
     cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
     reasoning_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    cost_micro: Mapped[int] = mapped_column(_BIG, default=0)
+    cost_micro: Mapped[int] = mapped_column(Integer, default=0)  # one request: at most 2,147 currency units
     latency_ms: Mapped[int] = mapped_column(Integer, default=0)
     price: Mapped[int] = mapped_column(SmallInteger, default=0)  # store/usage.py PRICE_*: where the cost came from
 

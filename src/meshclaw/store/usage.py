@@ -30,6 +30,7 @@ PRICE_LABELS = {PRICE_UNKNOWN: "no known price (counted as 0)", PRICE_CONFIGURED
                 PRICE_ESTIMATED: "estimated (the request timed out)"}
 MICRO = 1_000_000
 SECONDS_PER_DAY = 86_400
+MAX_COST_MICRO = 2**31 - 1  # one request's cost column is 32-bit: 2,147 currency units at most
 _CHUNK = 500
 
 
@@ -149,14 +150,20 @@ class UsageRepository:
             self._drop_recorded(conn, batch, pg)
             if not batch:
                 return 0
+            run_sums: dict[str, list[int]] = {}
+            micro = {h: min(int(round(e.cost * MICRO)), MAX_COST_MICRO) for h, e in batch.items()}
+            for h, e in batch.items():
+                sums = (1, e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens, micro[h], e.latency_ms)
+                old = run_sums.get(e.run_id)
+                run_sums[e.run_id] = list(sums) if old is None else [x + y for x, y in zip(old, sums)]
             ref = self._name_resolver(conn, batch.values(), new_names)
-            run_ref = self._run_resolver(conn, batch.values(), ref, new_names, new_runs)
+            run_ref, created = self._run_resolver(conn, batch.values(), ref, new_names, new_runs, run_sums)
             names = {**self._names, **new_names}
-            rows, daily, runs = [], {}, {}
+            rows, daily = [], {}
             for h, e in batch.items():
                 r, trig = run_ref[e.run_id]
                 user, agent, model = names[("user", e.user_id)], names[("agent", e.agent)], names[("model", e.model)]
-                cost = int(round(e.cost * MICRO))
+                cost = micro[h]
                 rows.append((h, int(e.at), r, user, agent, model, trig, names[("step", e.step or "model")],
                              e.input_tokens, e.output_tokens, e.cached_tokens, e.cache_write_tokens, e.reasoning_tokens,
                              cost, e.latency_ms, e.price))
@@ -164,8 +171,6 @@ class UsageRepository:
                 dk = (user, int(e.at // SECONDS_PER_DAY), agent, model, trig)
                 old = daily.get(dk)
                 daily[dk] = list(sums) if old is None else [x + y for x, y in zip(old, sums)]
-                old = runs.get(r)
-                runs[r] = list(sums) if old is None else [x + y for x, y in zip(old, sums)]
             p = "%s" if pg else "?"
             conn.exec_driver_sql(f"INSERT INTO usage_events ({', '.join(EVENT_COLUMNS)}) "
                                  f"VALUES ({', '.join([p] * len(EVENT_COLUMNS))})", rows)
@@ -175,8 +180,10 @@ class UsageRepository:
                 f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
                 + ", ".join(f"{c} = usage_daily.{c} + excluded.{c}" for c in SUMS),
                 [(*k, *v) for k, v in daily.items()])
-            conn.exec_driver_sql(f"UPDATE usage_runs SET {', '.join(f'{c} = {c} + {p}' for c in SUMS)} WHERE id = {p}",
-                                 [(*v, r) for r, v in runs.items()])
+            more = [(*v, run_ref[r][0]) for r, v in run_sums.items() if r not in created]
+            if more:  # runs that had requests before this batch (new runs were inserted with their totals)
+                conn.exec_driver_sql(f"UPDATE usage_runs SET {', '.join(f'{c} = {c} + {p}' for c in SUMS)} "
+                                     f"WHERE id = {p}", more)
         self._names.update(new_names)
         self._runs.update(new_runs)
         return len(rows)
@@ -220,8 +227,9 @@ class UsageRepository:
                 new[(kind, name)] = id_
 
     def _run_resolver(self, conn: Any, events: Iterable[UsageEventIn], ref: Any, new_names: dict[tuple[str, str], int],
-                      new: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
-        """(run ref, trigger ref) of each run in the batch, creating the usage_runs rows of new runs."""
+                      new: dict[str, tuple[int, int]], sums: dict[str, list[int]]) -> tuple[dict[str, tuple[int, int]], set[str]]:
+        """(run ref, trigger ref) of each run in the batch, and the run ids whose usage_runs rows were created
+        here (with ``sums``, their totals in this batch: one row version, not an insert then an update)."""
         first: dict[str, UsageEventIn] = {}
         for e in events:
             if e.run_id not in first or e.at < first[e.run_id].at:
@@ -255,10 +263,10 @@ class UsageRepository:
             cols = ("run_id", "user_ref", "agent_ref", "trigger_ref", "day") + SUMS
             conn.exec_driver_sql(f"INSERT INTO usage_runs ({', '.join(cols)}) VALUES ({', '.join([p] * len(cols))})",
                                  [(r, ref("user", first[r].user_id), ref("agent", first[r].agent),
-                                   ref("trigger", trig_names[r]), day_of(first[r].at), *([0] * len(SUMS)))
+                                   ref("trigger", trig_names[r]), day_of(first[r].at), *sums[r])
                                   for r in create])
             load(create)
-        return out
+        return out, set(create)
 
     def _triggers_of(self, conn: Any, run_ids: list[str]) -> dict[str, str]:
         """The ``runs.trigger`` of each run that is in the runs table (``manual`` for the others)."""
@@ -288,7 +296,7 @@ class UsageRepository:
                     u.c.name, a.c.name)
              .join(runs, runs.c.id == ev.c.run_ref).join(m, m.c.id == ev.c.model_ref).join(s, s.c.id == ev.c.step_ref)
              .join(u, u.c.id == ev.c.user_ref).join(a, a.c.id == ev.c.agent_ref)
-             .where(runs.c.run_id == run_id).order_by(ev.c.id))
+             .where(runs.c.run_id == run_id).order_by(ev.c.at, ev.c.step_ref))
         with self.db.engine.connect() as conn:
             return [RequestRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6] / MICRO, r[7] / 1000, r[8],
                                datetime.fromtimestamp(r[9], timezone.utc), r[10], run_id, r[11], r[12])
