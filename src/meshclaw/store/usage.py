@@ -147,7 +147,8 @@ class UsageRepository:
         with self.db.engine.begin() as conn:
             if pg:
                 conn.execute(text("SELECT pg_advisory_xact_lock(4244)"))  # one ingester at a time: no rollup races
-            self._drop_recorded(conn, batch, pg)
+            known = self._known_runs(conn, {e.run_id for e in batch.values()}, new_runs, pg)
+            self._drop_recorded(conn, batch, {known[r][0] for r in known}, pg)
             if not batch:
                 return 0
             run_sums: dict[str, list[int]] = {}
@@ -157,7 +158,7 @@ class UsageRepository:
                 old = run_sums.get(e.run_id)
                 run_sums[e.run_id] = list(sums) if old is None else [x + y for x, y in zip(old, sums)]
             ref = self._name_resolver(conn, batch.values(), new_names)
-            run_ref, created = self._run_resolver(conn, batch.values(), ref, new_names, new_runs, run_sums)
+            run_ref, created = self._run_resolver(conn, batch.values(), ref, new_names, new_runs, run_sums, known, pg)
             names = {**self._names, **new_names}
             rows, daily = [], {}
             for h, e in batch.items():
@@ -188,18 +189,37 @@ class UsageRepository:
         self._runs.update(new_runs)
         return len(rows)
 
-    def _drop_recorded(self, conn: Any, batch: dict[int, UsageEventIn], pg: bool) -> None:
-        """Remove from ``batch`` the events already recorded (their key hash is in usage_events)."""
-        hashes = list(batch)
+    def _drop_recorded(self, conn: Any, batch: dict[int, UsageEventIn], run_refs: set[int], pg: bool) -> None:
+        """Remove from ``batch`` the events already recorded. An event key belongs to one run (the durable
+        workflow's id is in it), so only the runs seen before are looked at, through the (run, key) index
+        that grows in time order: no random reads in a large table."""
+        refs = sorted(run_refs)
+        found: list[Any] = []
+        if pg and refs:
+            found = conn.exec_driver_sql("SELECT key_hash FROM usage_events WHERE run_ref = ANY(%s)", (refs,)).all()
+        for i in range(0, len(refs) if not pg else 0, 900):
+            part = refs[i:i + 900]
+            found += conn.exec_driver_sql(
+                f"SELECT key_hash FROM usage_events WHERE run_ref IN ({', '.join('?' * len(part))})", tuple(part)).all()
+        for (h,) in found:
+            batch.pop(h, None)
+
+    def _known_runs(self, conn: Any, run_ids: set[str], new: dict[str, tuple[int, int]], pg: bool) -> dict[str, tuple[int, int]]:
+        """(run ref, trigger ref) of the runs that already have a usage_runs row (cache, then the table)."""
+        out = {r: self._runs[r] for r in run_ids if r in self._runs}
+        ids = [r for r in run_ids if r not in out]
         if pg:
-            for (h,) in conn.exec_driver_sql("SELECT key_hash FROM usage_events WHERE key_hash = ANY(%s)", (hashes,)):
-                batch.pop(h, None)
-            return
-        for i in range(0, len(hashes), 900):
-            part = hashes[i:i + 900]
-            for (h,) in conn.exec_driver_sql(
-                    f"SELECT key_hash FROM usage_events WHERE key_hash IN ({', '.join('?' * len(part))})", tuple(part)):
-                batch.pop(h, None)
+            found = conn.exec_driver_sql("SELECT id, run_id, trigger_ref FROM usage_runs WHERE run_id = ANY(%s)",
+                                         (ids,)).all() if ids else []
+        else:
+            found = []
+            for i in range(0, len(ids), 900):
+                part = ids[i:i + 900]
+                found += conn.exec_driver_sql("SELECT id, run_id, trigger_ref FROM usage_runs WHERE run_id IN "
+                                              f"({', '.join('?' * len(part))})", tuple(part)).all()
+        for id_, run_id, trig in found:
+            out[run_id] = new[run_id] = (id_, trig)
+        return out
 
     def _name_resolver(self, conn: Any, events: Iterable[UsageEventIn], new: dict[tuple[str, str], int]) -> Any:
         events = list(events)
@@ -227,30 +247,15 @@ class UsageRepository:
                 new[(kind, name)] = id_
 
     def _run_resolver(self, conn: Any, events: Iterable[UsageEventIn], ref: Any, new_names: dict[tuple[str, str], int],
-                      new: dict[str, tuple[int, int]], sums: dict[str, list[int]]) -> tuple[dict[str, tuple[int, int]], set[str]]:
+                      new: dict[str, tuple[int, int]], sums: dict[str, list[int]], known: dict[str, tuple[int, int]],
+                      pg: bool) -> tuple[dict[str, tuple[int, int]], set[str]]:
         """(run ref, trigger ref) of each run in the batch, and the run ids whose usage_runs rows were created
         here (with ``sums``, their totals in this batch: one row version, not an insert then an update)."""
         first: dict[str, UsageEventIn] = {}
         for e in events:
             if e.run_id not in first or e.at < first[e.run_id].at:
                 first[e.run_id] = e
-        out = {r: self._runs[r] for r in first if r in self._runs}
-        pg = self.db.dialect == "postgresql"
-
-        def load(ids: list[str]) -> None:
-            if pg:
-                found = conn.exec_driver_sql("SELECT id, run_id, trigger_ref FROM usage_runs WHERE run_id = ANY(%s)",
-                                             (ids,)).all() if ids else []
-            else:
-                found = []
-                for i in range(0, len(ids), 900):
-                    part = ids[i:i + 900]
-                    found += conn.exec_driver_sql("SELECT id, run_id, trigger_ref FROM usage_runs WHERE run_id IN "
-                                                  f"({', '.join('?' * len(part))})", tuple(part)).all()
-            for id_, run_id, trig in found:
-                out[run_id] = new[run_id] = (id_, trig)
-
-        load([r for r in first if r not in out])
+        out = {r: known[r] for r in first if r in known}
         create = [r for r in first if r not in out]
         if create:
             triggers = self._triggers_of(conn, [r for r in create if first[r].trigger is None])
@@ -265,7 +270,7 @@ class UsageRepository:
                                  [(r, ref("user", first[r].user_id), ref("agent", first[r].agent),
                                    ref("trigger", trig_names[r]), day_of(first[r].at), *sums[r])
                                   for r in create])
-            load(create)
+            out.update({r: v for r, v in self._known_runs(conn, set(create), new, pg).items()})
         return out, set(create)
 
     def _triggers_of(self, conn: Any, run_ids: list[str]) -> dict[str, str]:

@@ -39,19 +39,19 @@ def upgrade() -> None:
                     sa.PrimaryKeyConstraint('id'),
                     sa.UniqueConstraint('run_id'))
     op.create_table('usage_events',
+                    sa.Column('run_ref', sa.Integer(), autoincrement=False, nullable=False),
                     sa.Column('key_hash', sa.BigInteger(), autoincrement=False, nullable=False),
                     sa.Column('at', sa.Integer(), nullable=False),
                     *(sa.Column(c, sa.Integer(), nullable=False)
-                      for c in ('run_ref', 'user_ref', 'agent_ref', 'model_ref', 'trigger_ref', 'step_ref',
+                      for c in ('user_ref', 'agent_ref', 'model_ref', 'trigger_ref', 'step_ref',
                                 'input_tokens', 'output_tokens', 'cached_tokens', 'cache_write_tokens',
                                 'reasoning_tokens')),
                     sa.Column('cost_micro', sa.Integer(), nullable=False),
                     sa.Column('latency_ms', sa.Integer(), nullable=False),
                     sa.Column('price', sa.SmallInteger(), nullable=False),
-                    sa.PrimaryKeyConstraint('key_hash'))
-    # BRIN on PostgreSQL: both grow with time, so a block-range index of a few KB serves pruning and per-run reads.
+                    sa.PrimaryKeyConstraint('run_ref', 'key_hash'))
+    # BRIN on PostgreSQL: 'at' grows with time, so a block-range index of a few KB serves pruning.
     op.create_index('ix_usage_events_at', 'usage_events', ['at'], postgresql_using='brin')
-    op.create_index('ix_usage_events_run', 'usage_events', ['run_ref'], postgresql_using='brin')
     op.create_table('usage_daily',
                     *(sa.Column(c, sa.Integer(), nullable=False)
                       for c in ('user_ref', 'day', 'agent_ref', 'model_ref', 'trigger_ref', 'requests')),
@@ -133,7 +133,6 @@ def downgrade() -> None:
                     sa.UniqueConstraint('event_key'))
     for c in ('agent', 'at', 'run_id', 'user_id'):
         op.create_index(f'ix_usage_{c}', 'usage', [c])
-    op.drop_index('ix_usage_events_run', 'usage_events')
     op.drop_index('ix_usage_events_at', 'usage_events')
     for t in ('usage_daily', 'usage_events', 'usage_runs', 'usage_names'):
         op.drop_table(t)
