@@ -235,8 +235,9 @@ class UsageEvent(Base):
     it belongs to as ids. Raw events may be pruned after the retention period (rollups keep totals)."""
 
     __tablename__ = "usage_events"
-    # BRIN on PostgreSQL (grows with time: a few KB instead of ~16 bytes per row), B-tree on SQLite.
-    __table_args__ = (Index("ix_usage_events_at", "at", postgresql_using="brin"),)
+    # BRIN on PostgreSQL (grows with time: a few KB instead of ~16 bytes per row), B-tree on SQLite, where the
+    # table is stored in key order (WITHOUT ROWID: no second copy of the key, a run's events side by side).
+    __table_args__ = (Index("ix_usage_events_at", "at", postgresql_using="brin"), {"sqlite_with_rowid": False})
 
     # The key is (run, 63 bits of BLAKE2b of the event key): replays count once, and as run ids grow with time
     # the key's index is appended to, not written at random places (ingest stays fast at 10M rows).
@@ -263,6 +264,7 @@ class UsageDaily(Base):
     every report reads these, so reports stay fast and survive pruning."""
 
     __tablename__ = "usage_daily"
+    __table_args__ = {"sqlite_with_rowid": False}  # SQLite keeps the rows in key order: a team's days are read in runs
 
     user_ref: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -49,14 +49,16 @@ def upgrade() -> None:
                     sa.Column('cost_micro', sa.Integer(), nullable=False),
                     sa.Column('latency_ms', sa.Integer(), nullable=False),
                     sa.Column('price', sa.SmallInteger(), nullable=False),
-                    sa.PrimaryKeyConstraint('run_ref', 'key_hash'))
+                    sa.PrimaryKeyConstraint('run_ref', 'key_hash'),
+                    sqlite_with_rowid=False)
     # BRIN on PostgreSQL: 'at' grows with time, so a block-range index of a few KB serves pruning.
     op.create_index('ix_usage_events_at', 'usage_events', ['at'], postgresql_using='brin')
     op.create_table('usage_daily',
                     *(sa.Column(c, sa.Integer(), nullable=False)
                       for c in ('user_ref', 'day', 'agent_ref', 'model_ref', 'trigger_ref', 'requests')),
                     *(sa.Column(c, BIG, nullable=False) for c in SUMS[1:]),
-                    sa.PrimaryKeyConstraint('user_ref', 'day', 'agent_ref', 'model_ref', 'trigger_ref'))
+                    sa.PrimaryKeyConstraint('user_ref', 'day', 'agent_ref', 'model_ref', 'trigger_ref'),
+                    sqlite_with_rowid=False)
     _copy_old_rows()
     with op.batch_alter_table('usage', schema=None) as batch_op:
         for ix in ('ix_usage_user_id', 'ix_usage_run_id', 'ix_usage_at', 'ix_usage_agent'):
