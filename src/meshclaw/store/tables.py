@@ -214,6 +214,7 @@ class UsageRun(Base):
     run's raw events are pruned)."""
 
     __tablename__ = "usage_runs"
+    __table_args__ = (Index("ix_usage_runs_user_day", "user_ref", "day"),)  # a team's runs in a period (waste)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(String(64), unique=True)

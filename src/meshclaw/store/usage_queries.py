@@ -111,12 +111,12 @@ def runs_between(db: Database, user_ids: Iterable[str], start: int, end: int) ->
     days ``[start, end)``."""
     t, n = UsageRun.__table__, UsageName.__table__
     u, a, g = n.alias("u"), n.alias("a"), n.alias("g")
-    users = list(user_ids)
     out = []
     with db.engine.connect() as conn:
-        for i in range(0, len(users), 500):
+        refs = list(_ids(conn, "user", user_ids))  # then the (user, day) index does the rest
+        for i in range(0, len(refs), 500):
             q = (select(t.c.run_id, u.c.name, a.c.name, g.c.name, t.c.day, *(t.c[c] for c in SUMS))
                  .join(u, u.c.id == t.c.user_ref).join(a, a.c.id == t.c.agent_ref).join(g, g.c.id == t.c.trigger_ref)
-                 .where(u.c.name.in_(users[i:i + 500]), t.c.day >= start, t.c.day < end))
+                 .where(t.c.user_ref.in_(refs[i:i + 500]), t.c.day >= start, t.c.day < end))
             out += [(r[0], r[1], r[2], r[3], r[4], Sums.of(r[5:])) for r in conn.execute(q)]
     return out

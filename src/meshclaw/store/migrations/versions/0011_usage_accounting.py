@@ -38,6 +38,7 @@ def upgrade() -> None:
                     *(sa.Column(c, BIG, nullable=False) for c in SUMS[1:]),
                     sa.PrimaryKeyConstraint('id'),
                     sa.UniqueConstraint('run_id'))
+    op.create_index('ix_usage_runs_user_day', 'usage_runs', ['user_ref', 'day'])
     op.create_table('usage_events',
                     sa.Column('run_ref', sa.Integer(), autoincrement=False, nullable=False),
                     sa.Column('key_hash', sa.BigInteger(), autoincrement=False, nullable=False),
@@ -136,5 +137,6 @@ def downgrade() -> None:
     for c in ('agent', 'at', 'run_id', 'user_id'):
         op.create_index(f'ix_usage_{c}', 'usage', [c])
     op.drop_index('ix_usage_events_at', 'usage_events')
+    op.drop_index('ix_usage_runs_user_day', 'usage_runs')
     for t in ('usage_daily', 'usage_events', 'usage_runs', 'usage_names'):
         op.drop_table(t)
