@@ -88,6 +88,9 @@ def main() -> None:
     ap.add_argument("--reports", type=int, default=50, help="timed team reports")
     ap.add_argument("--manager", default="u11", help="whose team (u11: 10 direct and 100 indirect reports by default)")
     ap.add_argument("--postgres", action="store_true", help="PostgreSQL at 127.0.0.1:5432 instead of SQLite")
+    ap.add_argument("--reuse", action="store_true", help="--postgres: time the reports on the events a previous "
+                    "run left (with --keep), without ingesting again")
+    ap.add_argument("--keep", action="store_true", help="--postgres: keep the benchmark database afterwards")
     args = ap.parse_args()
 
     from meshclaw.domain.config import Config
@@ -103,9 +106,10 @@ def main() -> None:
     if args.postgres:
         import psycopg
 
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{PG_DB}"')
+        if not args.reuse:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+                conn.execute(f'CREATE DATABASE "{PG_DB}"')
         url = f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
     store = Store(home, url)
     config = Config.model_validate({"users": org(args.users, args.span), "models": {"local": {"kind": "bundled"}}})
@@ -114,11 +118,16 @@ def main() -> None:
     print(f"usage benchmark on {store.db.dialect}: {args.events:,} events, {args.users:,} people, {args.days} days, "
           f"batches of {args.batch:,}; load average {os.getloadavg()[0]:.2f}")
     done, seconds = 0, 0.0
-    for batch in events(args.events, args.users, args.days, args.batch, now):  # made outside the timing
+    for batch in ([] if args.reuse else events(args.events, args.users, args.days, args.batch, now)):  # made outside the timing
         started = time.perf_counter()
         done += store.usage.record_many(batch)
         seconds += time.perf_counter() - started
-    print(f"ingest: {done:,} events in {seconds:,.1f} s = {done / seconds:,.0f} events/s (target >= 50,000 on SQLite)")
+    if args.reuse:
+        with store.db.engine.connect() as c:
+            done = int(c.exec_driver_sql("SELECT sum(requests) FROM usage_runs").scalar() or 0)
+        print(f"reusing {done:,} events")
+    else:
+        print(f"ingest: {done:,} events in {seconds:,.1f} s = {done / seconds:,.0f} events/s (target >= 50,000 on SQLite)")
     if store.db.dialect == "postgresql":
         with store.db.engine.connect() as c:
             c.exec_driver_sql("ANALYZE")
@@ -146,7 +155,7 @@ def main() -> None:
     print(f"  whole operation:  p50 {statistics.median(whole):.1f} ms, p95 {pct(whole, 95):.1f} ms "
           f"(includes {report.people} audit records per report, one per person read)")
     store.db.engine.dispose()
-    if args.postgres:
+    if args.postgres and not args.keep:
         import psycopg
 
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
