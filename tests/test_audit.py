@@ -62,3 +62,14 @@ def test_rehashing_without_the_key_does_not_help(tmp_path):
     with store.db.engine.begin() as c:  # an attacker recomputes a plain SHA-256 chain after editing
         c.execute(text("UPDATE audit SET hash=:h WHERE seq=5"), {"h": hashlib.sha256(json.dumps({}).encode()).hexdigest()})
     assert store.audit.verify().broken_seq == 5
+
+
+def test_records_appended_together_chain_and_verify_like_single_ones(tmp_path):
+    store = Store(tmp_path / "home")
+    store.audit.append("one", "operation", data={"n": 1})
+    seqs = store.audit.append_many([{"event_key": f"many-{i}", "kind": "operation", "user_id": f"u{i}",
+                                     "data": {"n": i}} for i in range(3)] + [{"event_key": "one", "kind": "operation"}])
+    assert seqs == [2, 3, 4, 1]  # the entry already logged keeps its number
+    store.audit.append("after", "operation")
+    assert store.audit.verify().ok
+    assert [r.user_id for r in store.audit.records(kind="operation")][1:4] == ["u0", "u1", "u2"]

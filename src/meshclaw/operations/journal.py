@@ -27,3 +27,16 @@ def record(ctx: Context, actor: Actor, operation: str, *, verdict: str = DONE, a
     return ctx.store.audit.append(f"operation:{operation}:{uuid.uuid4().hex}", AuditKind.OPERATION.value,
                                   run_id=run_id, agent=agent, user_id=owner or actor.user_id, tool=tool,
                                   verdict=verdict, reason=reason, data=data)
+
+
+def record_many(ctx: Context, actor: Actor, operation: str, items: list[dict[str, Any]]) -> list[int]:
+    """One operation record per item (each item: ``owner`` and details), appended in one transaction."""
+    entries = []
+    for item in items:
+        details = dict(item)
+        owner = details.pop("owner", None)
+        entries.append({"event_key": f"operation:{operation}:{uuid.uuid4().hex}", "kind": AuditKind.OPERATION.value,
+                        "user_id": owner or actor.user_id, "verdict": DONE,
+                        "data": {"actor": actor.user_id, "roles": sorted(actor.roles), "operation": operation,
+                                 **details}})
+    return ctx.store.audit.append_many(entries)

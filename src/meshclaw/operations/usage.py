@@ -29,7 +29,7 @@ from meshclaw.store.usage_queries import Sums, rollup, run_totals, runs_between
 
 from .actor import Actor
 from .context import Context
-from .journal import REFUSED, record
+from .journal import REFUSED, record, record_many
 from .records import AuditEntry
 from .usage_org import visible_windows
 from .usage_privacy import ORGANISATION, groups_in, released
@@ -185,9 +185,9 @@ def my_usage(ctx: Context, actor: Actor, *, since: date | None = None, until: da
 
 
 def _audit_reads(ctx: Context, actor: Actor, subjects: set[str], scope: str, start: date, end: date) -> None:
-    for subject in sorted(subjects - {actor.user_id}):
-        record(ctx, actor, "usage.read", owner=subject, scope=scope, since=start.isoformat(),
-               until=(end - timedelta(days=1)).isoformat())
+    record_many(ctx, actor, "usage.read", [
+        {"owner": subject, "scope": scope, "since": start.isoformat(), "until": (end - timedelta(days=1)).isoformat()}
+        for subject in sorted(subjects - {actor.user_id})])
 
 
 def person_usage(ctx: Context, actor: Actor, user_id: str, *, since: date | None = None, until: date | None = None,

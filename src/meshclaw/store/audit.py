@@ -156,6 +156,43 @@ class AuditLog:
             self.checkpoints.record(seq, row["hash"])
         return seq
 
+    def append_many(self, entries: list[dict[str, Any]]) -> list[int]:
+        """Append several records in one transaction, chained in order; their sequence numbers.
+
+        Each entry holds ``append``'s arguments (``event_key``, ``kind`` and the keywords). One commit
+        and one checkpoint (of the last record) instead of one each: for operations that log a record
+        per person they touched (a manager's team report). An entry already logged keeps its seq."""
+        table = AuditRecord.__table__
+        out: list[int] = []
+        last_new: tuple[int, str] | None = None
+        with self.db.engine.begin() as conn:
+            if self.db.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(4242)"))
+            last = conn.execute(select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)).first()
+            seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+            for e in entries:
+                existing = conn.execute(select(table.c.seq).where(table.c.event_key == e["event_key"])).scalar()
+                if existing is not None:
+                    out.append(existing)
+                    continue
+                seq += 1
+                reason, data = e.get("reason"), e.get("data")
+                row = {
+                    "seq": seq, "at": datetime.now(timezone.utc), "event_key": e["event_key"],
+                    "run_id": e.get("run_id"), "agent": e.get("agent"), "user_id": e.get("user_id"),
+                    "kind": e["kind"], "tool": e.get("tool"), "verdict": e.get("verdict"),
+                    "reason": redact(reason, self.secret_values) if reason else reason,
+                    "data": json.loads(_canonical(redact(data or {}, self.secret_values))),
+                    "prev_hash": prev,
+                }
+                row["hash"] = prev = record_hash(self.key, prev, _fields(_Row(row)))
+                conn.execute(table.insert().values(**row))
+                out.append(seq)
+                last_new = (seq, row["hash"])
+        if self.checkpoints is not None and last_new is not None:
+            self.checkpoints.record(*last_new)
+        return out
+
     def has_records(self) -> bool:
         with self.db.engine.connect() as conn:
             return conn.execute(select(AuditRecord.__table__.c.seq).limit(1)).first() is not None
