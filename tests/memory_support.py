@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from pydantic_ai.messages import ModelResponse, TextPart, UserPromptPart
+from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 CONFIG = """
@@ -48,6 +48,8 @@ class Brain:
     def __init__(self) -> None:
         self.learn: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, int]] = []
+        self.turns: list[dict[str, Any]] | None = None  # set: the agent's turns, played by count, not history
+        self.played = 0
 
     def install(self, monkeypatch: Any) -> "Brain":
         from meshclaw.runtime.models import scripted
@@ -66,6 +68,13 @@ class Brain:
                         if phrase in item:
                             return ModelResponse(parts=[TextPart(json.dumps(answer))])
                     return ModelResponse(parts=[TextPart('{"items": []}')])
+                if self.turns is not None:
+                    turn = self.turns[min(self.played, len(self.turns) - 1)]
+                    self.played += 1
+                    if "tool" in turn:
+                        return ModelResponse(parts=[ToolCallPart(turn["tool"].replace(".", "_"), turn.get("args", {}),
+                                                                 tool_call_id=f"call_{self.played}")])
+                    return ModelResponse(parts=[TextPart(turn["text"])])
                 return base.function(messages, info)
 
             return FunctionModel(play, model_name=name)
