@@ -151,3 +151,29 @@ def test_memory_is_scoped_to_its_owner_and_every_read_is_audited(home, brain):
         assert {(r.data["actor"], r.data["operation"], r.verdict) for r in ops_records} >= {
             ("alice", "memory.show", "refused"), ("mgr", "memory.show", "refused"), ("dana", "memory.show", "done"),
             ("bob", "memory.rule", "done")}
+
+
+def test_the_worker_dreams_nightly_at_three_in_the_owners_time_zone_once_per_night(home, brain):
+    from datetime import datetime, timezone
+
+    from meshclaw.surfaces.dreams import fire_dream, next_dream
+
+    brain.learn = {"standup": {"items": [item("fact", "standup", "Standup is at 9:30.")]}}
+    with runtime(home, CONFIG) as rt:
+        agent = rt.config.agent("keeper")
+        night = next_dream(rt.config, agent, datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc))
+        assert night == datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)  # 03:00 in Berlin (UTC+1 in winter)
+        summer = next_dream(rt.config, agent, datetime(2026, 7, 1, 10, 0, tzinfo=timezone.utc))
+        assert summer == datetime(2026, 7, 2, 1, 0, tzinfo=timezone.utc)  # 03:00 CEST
+        assert asyncio.run(fire_dream(rt, agent, night)) is None  # nothing new: no run, no model call
+        run(rt, "keeper", "standup moved to 9:30")
+
+        async def twice() -> tuple:  # type: ignore[type-arg]
+            first = await fire_dream(rt, agent, night)
+            second = await fire_dream(rt, agent, night)  # another worker, the same night
+            return first, second, await rt.wait(first)
+
+        first, second, outcome = asyncio.run(twice())
+        assert first is not None and second is None and outcome.status == "succeeded"
+        assert rt.store.runs.get(first).trigger == "dream"
+        assert [e.text for e in rt.store.memory.entries("alice")] == ["Standup is at 9:30."]
