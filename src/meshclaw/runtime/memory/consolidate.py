@@ -3,8 +3,8 @@ proposed, never duplicated, each change a new version of its entry.
 
 For each learnt item (kind, subject, text, confidence), code decides:
 
-- the same subject (or a near-identical text, cosine ≥ ``SAME_TEXT``) already has an active entry
-  saying the same → **merged**: the episode is added to its sources, confidence rises;
+- an active entry on the same subject (or another with the same content words) says the same →
+  **merged**: the episode is added to its sources, confidence rises;
 - it says something else → **superseded**: a new version with the new text (the old one kept);
 - nothing yet → **added**.
 
@@ -84,7 +84,9 @@ def apply_learnings(store: Any, *, owner: str, agent: str, episode_id: int, epis
         pool = store.memory.entries(owner, agents=[agent], kinds=[item.kind], statuses=["active", "proposed"])
         active = [e for e in pool if e.status == "active"]
         same_subject = next((e for e in active if e.subject == subject), None)
-        near = next((e for e in active if _related(from_bytes(e.embedding), vector)), None)
+        # Another subject's entry is a target only if it says the same thing (then it merges): similar
+        # embeddings are not enough ("Ann's team is Blue" vs "Ben's team is Blue" are close, yet both stand).
+        near = next((e for e in active if _related(from_bytes(e.embedding), vector) and _same(e.text, text)), None)
         target = same_subject or near
         change = _one(store, owner, agent, item, subject, text, vector, target, pool, episode_id, trusted, by)
         if change is not None:
