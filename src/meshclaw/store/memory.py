@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from .database import Database
 from .memory_search import FullText
@@ -85,19 +85,19 @@ class MemoryRepository:
             return row.id, True
 
     def add_episodes(self, eps: Iterable[EpisodeRecord]) -> int:
-        """Store many episodes in one transaction (imports, benchmarks); returns how many were new."""
-        n = 0
+        """Store many episodes in one transaction (imports, benchmarks); returns how many were stored.
+        Raises the database's IntegrityError (and stores none of them) if a run id is already stored."""
+        rows = [dict(run_id=ep.run_id, owner=ep.owner, agent=ep.agent, at=ep.at, trigger=ep.trigger,
+                     task=ep.task[:2000], outcome=ep.outcome, summary=ep.summary[:2000], decisions=ep.decisions[:50],
+                     corrections=ep.corrections[:20], trust=ep.trust, origins=ep.origins[:300],
+                     embedding=ep.embedding) for ep in eps]
+        if not rows:
+            return 0
         with self.db.session() as s:
-            for ep in eps:
-                row = MemoryEpisode(run_id=ep.run_id, owner=ep.owner, agent=ep.agent, at=ep.at, trigger=ep.trigger,
-                                    task=ep.task[:2000], outcome=ep.outcome, summary=ep.summary[:2000],
-                                    decisions=ep.decisions, corrections=ep.corrections, trust=ep.trust,
-                                    origins=ep.origins[:300], embedding=ep.embedding)
-                s.add(row)
-                s.flush()
-                self.fulltext.put(s, f"e:{row.id}", ep.owner, episode_text(row))
-                n += 1
-        return n
+            ids = s.scalars(insert(MemoryEpisode).returning(MemoryEpisode.id, sort_by_parameter_order=True),
+                            rows).all()
+            self.fulltext.put_many(s, [(f"e:{i}", r["owner"], episode_text(_Shown(r))) for i, r in zip(ids, rows)])
+        return len(rows)
 
     def episode(self, episode_id: int) -> MemoryEpisode | None:
         with self.db.session() as s:
@@ -204,6 +204,13 @@ class MemoryRepository:
                 self.fulltext.put(s, f"m:{row.id}", owner, entry_text(row))
             s.expunge(row)
             return row
+
+
+class _Shown:
+    """A row given as a dict, read like a stored episode (for ``episode_text``)."""
+
+    def __init__(self, row: dict[str, Any]):
+        self.__dict__.update(row)
 
 
 class StaleEntry(ValueError):

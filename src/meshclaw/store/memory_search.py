@@ -37,6 +37,12 @@ class FullText:
             s.execute(sql("INSERT INTO memory_fts (text, doc, owner) VALUES (:t, :d, :o)"),
                       {"t": text, "d": doc, "o": owner})
 
+    def put_many(self, s: Any, docs: list[tuple[str, str, str]]) -> None:
+        """Index many (doc, owner, text) at once."""
+        if self.dialect == "sqlite" and docs:
+            s.execute(sql("INSERT INTO memory_fts (text, doc, owner) VALUES (:t, :d, :o)"),
+                      [{"t": t, "d": d, "o": o} for d, o, t in docs])
+
     def drop(self, s: Any, doc: str) -> None:
         if self.dialect == "sqlite":
             s.execute(sql("DELETE FROM memory_fts WHERE doc = :d"), {"d": doc})
