@@ -177,3 +177,28 @@ def test_the_worker_dreams_nightly_at_three_in_the_owners_time_zone_once_per_nig
         assert first is not None and second is None and outcome.status == "succeeded"
         assert rt.store.runs.get(first).trigger == "dream"
         assert [e.text for e in rt.store.memory.entries("alice")] == ["Standup is at 9:30."]
+
+
+def test_an_episode_keeps_the_owners_corrections(home, brain):
+    from tests.test_approvals import _pending
+
+    asking = CONFIG.replace("autonomy: auto", "autonomy: ask", 1).replace(
+        "      - {tool: notes.list, args: {}}", "      - {tool: notes.add, args: {text: delete the 2024 builds}}", 1)
+    brain.learn = {"denied": {"items": [item("preference", "old builds", "Keep the 2024 builds; the auditors need them.")]}}
+    with runtime(home, asking) as rt:
+        async def go():  # type: ignore[no-untyped-def]
+            run_id = await rt.start("keeper", "clean up the share")
+            [request] = await _pending(rt)
+            from meshclaw.runtime.control import answer_approval
+
+            rt.store.approvals.decide(request.id, "denied", "alice", note="the auditors still need them")
+            answer_approval(rt.home, None, request.run_id, request.id, "denied")
+            return await rt.wait(run_id)
+
+        outcome = asyncio.run(go())
+        [ep] = rt.store.memory.episodes("alice")
+        assert ep.run_id == outcome.run_id and ep.trust == "trusted"
+        assert [c["kind"] for c in ep.corrections] == ["approval-denied"]
+        assert "notes.add" in ep.corrections[0]["detail"] and "auditors" in ep.corrections[0]["detail"]
+        _dream(rt)
+        assert [e.text for e in rt.store.memory.entries("alice")] == ["Keep the 2024 builds; the auditors need them."]
