@@ -60,8 +60,8 @@ async def serve(runtime: Any, home: Path, config_file: Path, store_url: str | No
 
     worker_socket(home).unlink(missing_ok=True)
     warming.cancel()
-    await asyncio.gather(warming, logging_runs, *watchers, *health_watchers, *schedules, *chat_watchers, *control, *dreams,
-                         return_exceptions=True)
+    await asyncio.gather(warming, logging_runs, *watchers, *health_watchers, *schedules, *chat_watchers, *control,
+                         *dreams, return_exceptions=True)
 
 
 def config_reloader(config: Any, config_file: Path, load_config: Callable[[], Any]) -> Callable[[], Any]:
