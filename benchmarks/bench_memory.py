@@ -111,6 +111,8 @@ def question_set(store, with_model) -> None:  # type: ignore[no-untyped-def]
             ok = any(a.lower() in said.lower() for a in q["answers"])
             right += ok
             stats[2] += ok
+            print(f"  [{len(latency)}/{len(data['questions'])}] {'right' if ok else 'wrong'}: {q['q']} -> {said[:80]!r}",
+                  flush=True)
     n = len(data["questions"])
     print(f"questions: {n}; recall@5 {hits / n:.1%}; tokens per query (the 5 items) mean {statistics.mean(tokens):.0f}, "
           f"max {max(tokens)}; search latency p50 {pct(latency, .5) * 1000:.1f} ms, p95 {pct(latency, .95) * 1000:.1f} ms")
