@@ -126,18 +126,21 @@ class Runtime:
 
     async def start(self, agent_name: str, task: str, *, trigger: str = "manual", rehearsal: bool = False,
                     listeners: list[Callable[[RunEvent], None]] | None = None, run_id: str | None = None,
-                    inputs_from: str | None = None) -> str:
+                    inputs_from: str | None = None, workflow: str | None = None) -> str:
         """Start a run of ``agent_name`` on ``task``; returns the run id (``run_id`` if given).
 
         The run rules hold here, whoever calls: a stopped agent (kill switch) is refused with
         ``RunStopped``; an agent its owner has not promoted only rehearses (its writes are captured,
         not executed; the run's row says ``rehearsal``). ``inputs_from`` (a run id or unique prefix)
         makes it a rehearsal whose reads are answered from that run's recorded results (``recorded.py``).
+        ``workflow`` runs that named workflow as this agent (e.g. ``memory.dream``, its consolidation).
         Raises ``NotFound`` for an unknown agent or source run.
         """
         from meshclaw.domain.errors import NotFound
 
         agent = self.config.agent(agent_name)
+        if workflow is not None:
+            agent = agent.model_copy(update={"workflow": workflow})
         if self.store.agents.is_stopped(agent.name):
             raise RunStopped(f"agent {agent.name} is stopped (kill switch); `meshclaw start {agent.name}` re-enables it")
         run_id = run_id or uuid.uuid4().hex
@@ -219,13 +222,18 @@ class Runtime:
         if cached is not None:
             return cached
         from pydantic_ai import Agent as PydanticAgent
+        from pydantic_ai.capabilities.process_history import ProcessHistory
         from pydantic_ai.durable_exec.dbos import DBOSDurability
+
+        from .memory.rules import compact_history, standing_rules
 
         model = metered_model(agent.model, config.models, self.home, self.secrets)
         pa = PydanticAgent(
-            model, name=f"{agent.name}-{digest}", instructions=agent_instructions(agent), deps_type=RunDeps,
+            model, name=f"{agent.name}-{digest}", deps_type=RunDeps,
+            # The owner's standing rules and the grants are read again for every request (memory/rules.py).
+            instructions=[agent_instructions(agent), standing_rules],
             toolsets=[granted_toolset(agent, self.resolve_toolset)],
-            capabilities=[DBOSDurability(parallel_execution_mode="sequential")],
+            capabilities=[DBOSDurability(parallel_execution_mode="sequential"), ProcessHistory(compact_history)],
         )
         self._agents[digest] = pa
         return pa
@@ -316,6 +324,9 @@ class Runtime:
         self.store.audit.append(f"{run_id}:end", AuditKind.RUN.value, run_id=run_id, agent=agent.name,
                                 user_id=agent.owner, verdict=status.value, reason=error,
                                 data={"output": (output or "")[:2000]})
+        from .memory.episodes import record_episode
+
+        record_episode(self.store, run, deps, status.value, output, error)
         deps.emit(RunStatusEvent(status.value, output=output, error=error))
         self._listeners.pop(run_id, None)
         return status.value
@@ -328,7 +339,13 @@ class Runtime:
         limits = UsageLimits(request_limit=agent.limits.model_requests_per_run,
                              tool_calls_limit=agent.limits.tool_calls_per_run)
         # The time goes into the user turn, not the instructions, so the prompt prefix stays cacheable.
-        prompt = f"{deps.task}\n\n{deps.now_line}"
+        async def recall() -> str:  # a coroutine function: DBOS awaits it as an async step
+            return await _recall(deps)
+
+        memory = await durable_step("memory:context", recall)
+        if memory:
+            deps.provenance.observe(memory, Label(Source.TOOL, Trust.TRUSTED, "the owner's memory"))
+        prompt = f"{deps.task}\n\n{memory}\n\n{deps.now_line}" if memory else f"{deps.task}\n\n{deps.now_line}"
         result = await pa.run(prompt, deps=deps, usage_limits=limits)
         output = str(result.output)
         problem = answer_problem(output)
@@ -347,6 +364,23 @@ class Runtime:
         async with toolset:
             calls = Calls(deps, toolset, model)
             return str(await body(calls))
+
+
+async def _recall(deps: RunDeps) -> str:
+    """The owner's memory relevant to the run's task, within a fixed token budget (memory/retrieval.py);
+    the read is audited. "" when memory is empty or cannot be read (the run goes on without it)."""
+    from .memory.retrieval import memory_context
+
+    try:
+        found = memory_context(deps.store, deps.owner.id, deps.agent.name, deps.task)
+    except Exception:  # noqa: BLE001 - memory is an aid: a run never fails for want of it
+        return ""
+    if found.docs:
+        deps.store.audit.append(f"{deps.run_id}:memory-recall", AuditKind.OPERATION.value, run_id=deps.run_id,
+                                agent=deps.agent.name, user_id=deps.owner.id, verdict="done",
+                                data={"actor": f"agent:{deps.agent.name}", "operation": "memory.recall",
+                                      "docs": found.docs, "tokens": found.tokens})
+    return found.text
 
 
 class NoAnswer(Exception):

@@ -14,6 +14,8 @@ from .audit import AuditLog
 from .budget import BudgetLedger
 from .database import private_dir, private_file, Database, StoreError, sqlite_url
 from .executors import ExecutorRegistry
+from .memory import MemoryRepository
+from .memory_diary import DreamDiary
 from .notes import NoteRepository
 from .runs import RunRepository
 from .tool_pins import ToolPinRepository
@@ -84,3 +86,5 @@ class Store:
         self.budget = BudgetLedger(self.db)
         self.tool_pins = ToolPinRepository(self.db)
         self.executors = ExecutorRegistry(self.db)
+        self.memory = MemoryRepository(self.db)
+        self.dreams = DreamDiary(self.db)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, LargeBinary, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -279,3 +279,81 @@ class UsageDaily(Base):
     reasoning_tokens: Mapped[int] = mapped_column(_BIG, default=0)
     cost_micro: Mapped[int] = mapped_column(_BIG, default=0)
     latency_ms: Mapped[int] = mapped_column(_BIG, default=0)
+
+class MemoryEpisode(Base):
+    """What one run did, in compact form: the raw material the nightly consolidation learns from.
+
+    ``trust`` is "trusted" when the run read nothing an outsider could have written, else
+    "untrusted" with what it read in ``origins``: an entry learnt from it is only proposed."""
+
+    __tablename__ = "memory_episodes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), unique=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    agent: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    trigger: Mapped[str] = mapped_column(String(64), default="manual")
+    task: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))  # the run's final status
+    summary: Mapped[str] = mapped_column(Text)  # the run's answer or error, shortened
+    decisions: Mapped[list] = mapped_column(JSON)  # [{"tool", "verdict", "reason"}]
+    corrections: Mapped[list] = mapped_column(JSON)  # [{"kind", "detail"}]: the owner said no / changed it
+    trust: Mapped[str] = mapped_column(String(16))
+    origins: Mapped[str] = mapped_column(String(300), default="")
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    dreamt_by: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # the consolidating run
+
+
+class MemoryEntry(Base):
+    """One version of a memory entry. A change never edits a row: it adds version n+1 and clears
+    ``current`` on version n, so every earlier state stays readable and restorable."""
+
+    __tablename__ = "memory_entries"
+    __table_args__ = (UniqueConstraint("key", "version", name="uq_memory_entry_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(32), index=True)  # the entry, across its versions
+    version: Mapped[int] = mapped_column(Integer)
+    current: Mapped[bool] = mapped_column(Boolean, index=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    agent: Mapped[str] = mapped_column(String(64), index=True)  # "*": every agent of the owner
+    kind: Mapped[str] = mapped_column(String(16))  # fact | preference | procedure | rule
+    subject: Mapped[str] = mapped_column(String(200))  # normalised: what the entry is about (merge key)
+    text: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # active | proposed | rejected | retired
+    sources: Mapped[list] = mapped_column(JSON)  # episode ids it was learnt from
+    trust: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str | None] = mapped_column(String(32), nullable=True)  # a proposal: the entry it would change
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str] = mapped_column(String(64))  # a user id, or the consolidating run "dream:RUN"
+    reason: Mapped[str] = mapped_column(Text, default="")
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class MemoryDream(Base):
+    """The dream diary: one row per consolidation, with what changed and why, in words."""
+
+    __tablename__ = "memory_dreams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), unique=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    agent: Mapped[str] = mapped_column(String(64), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # running | done | skipped | partial
+    episodes: Mapped[int] = mapped_column(Integer, default=0)
+    changes: Mapped[list] = mapped_column(JSON)  # [{"key", "version", "change", "why"}]
+    diary: Mapped[str] = mapped_column(Text, default="")
+
+
+class MemoryLease(Base):
+    """Who is consolidating one owner's agent's memory now: a second consolidation waits or is skipped."""
+
+    __tablename__ = "memory_leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # owner/agent
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -36,6 +36,9 @@ async def serve(runtime: Any, home: Path, config_file: Path, store_url: str | No
     schedules = await serve_schedules(runtime, stop)
     chat_watchers = await serve_chat_triggers(runtime, stop)
     control = await serve_chat_control(runtime, stop)
+    from .dreams import serve_dreams
+
+    dreams = await serve_dreams(runtime, stop)  # nightly memory consolidation, in each owner's time zone
     handoff = await serve_handoff(runtime, home, config_file, store_url, config_reloader(runtime.config, config_file,
                                                                                          load_config))
     echo(f"worker ready: recovered {len(recovered)} interrupted run(s), {len(watchers)} inbox watcher(s), "
@@ -58,7 +61,7 @@ async def serve(runtime: Any, home: Path, config_file: Path, store_url: str | No
     worker_socket(home).unlink(missing_ok=True)
     warming.cancel()
     await asyncio.gather(warming, logging_runs, *watchers, *health_watchers, *schedules, *chat_watchers, *control,
-                         return_exceptions=True)
+                         *dreams, return_exceptions=True)
 
 
 def config_reloader(config: Any, config_file: Path, load_config: Callable[[], Any]) -> Callable[[], Any]:

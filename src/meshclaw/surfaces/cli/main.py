@@ -49,7 +49,7 @@ def _mount_optional() -> None:
     # Command groups written as separate modules; each keeps its heavy imports inside its commands.
     import importlib
 
-    for module, name in [("model_cmd", "model"), ("agents_cmd", "agents")]:
+    for module, name in [("model_cmd", "model"), ("agents_cmd", "agents"), ("memory_cmd", "memory")]:
         try:
             mod = importlib.import_module(f"meshclaw.surfaces.cli.{module}")
         except ImportError:

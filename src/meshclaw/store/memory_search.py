@@ -1,0 +1,73 @@
+"""Full-text search over memory: SQLite FTS5 (``memory_fts``, porter stemming), PostgreSQL
+``to_tsvector`` / ``websearch_to_tsquery`` over the same rows. Documents are named ``e:ID`` (an
+episode) or ``m:ID`` (an entry row; only current active or proposed versions are indexed).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import text as sql
+
+from .database import Database
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+STOP = frozenset("a an and are as at be by did do does for from had has have how i in is it its me my of on or "
+                 "our that the their them there this to was we were what when where which who whom why will "
+                 "with you your".split())
+
+
+def query_words(text: str, limit: int = 24) -> list[str]:
+    """The words of a question that are worth matching (no stop words), at most ``limit``."""
+    out: list[str] = []
+    for w in _WORD.findall(text.lower()):
+        if w not in STOP and w not in out:
+            out.append(w)
+    return out[:limit]
+
+
+class FullText:
+    def __init__(self, db: Database):
+        self.db = db
+        self.dialect = db.dialect
+
+    def put(self, s: Any, doc: str, owner: str, text: str) -> None:
+        if self.dialect == "sqlite":
+            s.execute(sql("INSERT INTO memory_fts (text, doc, owner) VALUES (:t, :d, :o)"),
+                      {"t": text, "d": doc, "o": owner})
+
+    def put_many(self, s: Any, docs: list[tuple[str, str, str]]) -> None:
+        """Index many (doc, owner, text) at once."""
+        if self.dialect == "sqlite" and docs:
+            s.execute(sql("INSERT INTO memory_fts (text, doc, owner) VALUES (:t, :d, :o)"),
+                      [{"t": t, "d": d, "o": o} for d, o, t in docs])
+
+    def drop(self, s: Any, doc: str) -> None:
+        if self.dialect == "sqlite":
+            s.execute(sql("DELETE FROM memory_fts WHERE doc = :d"), {"d": doc})
+
+    def search(self, owner: str, query: str, limit: int = 50) -> list[tuple[str, float]]:
+        """``owner``'s documents matching any word of ``query``, best first: [(doc, score)], higher is better."""
+        words = query_words(query)
+        if not words:
+            return []
+        with self.db.session() as s:
+            if self.dialect == "sqlite":
+                match = " OR ".join(f'"{w}"' for w in words)
+                rows = s.execute(sql("SELECT doc, bm25(memory_fts) AS r FROM memory_fts WHERE memory_fts MATCH :m "
+                                     "AND owner = :o ORDER BY r LIMIT :n"), {"m": match, "o": owner, "n": limit})
+                return [(doc, -float(r)) for doc, r in rows]
+            tsq = " | ".join(words)
+            rows = s.execute(sql(
+                "SELECT doc, score FROM ("
+                " SELECT 'e:' || id AS doc, ts_rank(to_tsvector('english', task || ' ' || summary), q) AS score"
+                " FROM memory_episodes, to_tsquery('english', :q) q"
+                " WHERE owner = :o AND to_tsvector('english', task || ' ' || summary) @@ q"
+                " UNION ALL"
+                " SELECT 'm:' || id, ts_rank(to_tsvector('english', subject || ' ' || text), q)"
+                " FROM memory_entries, to_tsquery('english', :q) q"
+                " WHERE owner = :o AND current AND status IN ('active', 'proposed')"
+                " AND to_tsvector('english', subject || ' ' || text) @@ q"
+                ") found ORDER BY score DESC LIMIT :n"), {"q": tsq, "o": owner, "n": limit})
+            return [(doc, float(score)) for doc, score in rows]
