@@ -46,11 +46,13 @@ CREDENTIAL = re.compile(
     r".{0,40}\bchang|\bwire\b.{0,30}\btransfer\b|\bseed phrase\b|\b(buy|purchase|pick up|get)\b.{0,30}\bgift ?cards?\b|"
     r"\bgift ?card codes?\b|\b(scratch|send)\b.{0,20}\bcodes\b", re.I | re.S)
 URGENCY = re.compile(r"\b(urgent|asap|immediately|right away|today|tonight|within the hour|by \d{1,2}[:.]\d{2}|"
-                     r"outage|down since|is down|returns? 5\d\d|5\d\d errors?|p1|sev ?1|critical|firing|"
-                     r"escalat\w+|production|deadline|eod|end of day)\b", re.I)
+                     r"outage|is down|are down|down since|not working|stopped working|broken|blocked|blocks|"
+                     r"failing|failed|halted|stuck|returns? 5\d\d|5\d\d errors?|p1|sev ?1|critical|firing|"
+                     r"escalat\w+|deadline|eod|end of day|leak(ed)?|breach)\b", re.I)
 REQUEST = re.compile(r"\?|\b(can|could|would|will) you\b|\bplease (send|review|confirm|reply|let me know|"
                      r"advise|check|approve|sign|add|submit|share|tell)\b|\blet me know\b|\bare you (free|able|"
-                     r"available)\b|\bneed (you|your)\b|\bwhat do you think\b|\bget back to me\b", re.I)
+                     r"available)\b|\bneed (you|your)\b|\bwhat do you think\b|\bget back to me\b|\baction required\b|"
+                     r"\bmanual action\b|\bwaiting on you\b|\bplease\b|\bi'?d like\b|\bi need\b|\bkindly\b", re.I)
 AUTOMATED_LOCAL = re.compile(r"^(no-?reply|do-?not-?reply|notifications?|alerts?|ci|bot|robot|mailer(-daemon)?|"
                              r"monitoring|scheduler|system|postmaster|bounce)s?[-._+0-9a-z]*$", re.I)
 

@@ -86,6 +86,9 @@ def decide(ev: Evidence) -> Verdict | None:
         return Verdict(label="fyi", reason=f"calendar {method.lower()}: {what}"[:160])
     if not ev.internal and not ev.known_sender and not ev.in_thread and (ev.hidden_text or ev.auth_failed):
         return Verdict(label="spam", reason="unknown sender with hidden text or failed authentication")
+    if (ev.internal or ev.known_sender or ev.in_thread) and not ev.asks and not ev.urgency:
+        # Someone the owner works with asks nothing and nothing is pressing: information only.
+        return Verdict(label="fyi", reason="information from a colleague or correspondent; nothing asked, nothing pressing")
     return None
 
 
