@@ -52,14 +52,37 @@ def test_inbox_triage_is_installed_with_narrow_grants_and_the_file_keeps_its_com
     assert path.stat().st_mode & 0o777 == 0o600
     agent = next(a for a in yaml.safe_load(text)["agents"] if a["name"] == "inbox-triage")
     assert agent["workflow"] == "inbox-triage" and agent["owner"] == "alice"
-    assert set(agent["toolsets"]["email"]["grants"]) == {"email.list", "email.raw", "email.flag", "email.move",
-                                                          "email.draft"}
+    grants = agent["toolsets"]["email"]["grants"]
+    assert {"email.list", "email.raw", "email.flag", "email.draft"} <= set(g for g in grants if isinstance(g, str))
+    assert {"tool": "email.move", "when": {"to_folder": {"one_of": ["Junk"]}}} in grants  # only to Junk
     assert agent["toolsets"]["email"]["settings"]["password"] == "secret:mail_pw"
     assert agent["triggers"] == [{"cron": "30 6 * * 1-5", "task": "Triage new mail and brief me.",
                                   "timezone": "Europe/Paris"}]
     assert cli("config", "check").returncode == 0
-    again = cli("agents", "add", "inbox-triage", "--owner", "alice", check=True).stdout
-    assert "installed inbox-triage-alice" in again
+    again = cli("agents", "add", "inbox-triage", "--owner", "alice")
+    assert again.returncode != 0 and "alice already has inbox-triage" in again.stderr
+    assert "installed second" in cli("agents", "add", "inbox-triage", "--owner", "alice", "--name", "second",
+                                      check=True).stdout
+    assert "  - name: mail-helper" in path.read_text()  # the file's own list layout is kept
+    bad = cli("agents", "add", "status-report", "--owner", "alice", "--option", "bogus=1")
+    assert bad.returncode != 0 and "status-report has no option 'bogus' (its options: team_channel)" in bad.stderr
+
+
+def test_installs_at_the_same_time_all_land_and_a_symlinked_file_stays_a_link(home, cli):
+    import subprocess
+    import sys
+
+    real = _write(home)
+    link = home / "link.yaml"
+    link.symlink_to(real)
+    env = {**__import__("os").environ, "MESHCLAW_HOME": str(home), "MESHCLAW_CONFIG": str(link)}
+    procs = [subprocess.Popen([sys.executable, "-m", "meshclaw.surfaces.cli.main", "agents", "add", "status-report",
+                               "--owner", "alice", "--name", f"report-{i}"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(4)]
+    assert all(p.wait(timeout=120) == 0 for p in procs), [p.stderr.read() for p in procs]
+    assert link.is_symlink()
+    names = {a["name"] for a in yaml.safe_load(real.read_text())["agents"]}
+    assert {f"report-{i}" for i in range(4)} <= names
 
 
 def test_refusals_are_one_line_and_change_nothing(home, cli):

@@ -245,3 +245,13 @@ def test_mcp_server_log_is_private_and_redacted(tmp_path, monkeypatch):
     assert "token [redacted] at https://[redacted]@crm.example.com/" in written
     assert "env-crm-T0ken-555" not in written + str(failed.value) and PASSWORD not in written + str(failed.value)
     assert stat.S_IMODE(log.stat().st_mode) == 0o600 and stat.S_IMODE(log.parent.stat().st_mode) == 0o700
+
+
+def test_a_password_in_the_control_channels_url_is_refused_too(home, cli):
+    write_config(home, HEAD + """agents: []
+chat_control: {backend: matrix, url: "https://bot:ChatPw123@matrix.example.com", account: "@bot:example.com",
+               token: "secret:bot"}
+""")
+    p = cli("config", "check")
+    assert p.returncode != 0 and f"line {line_of(home, 'ChatPw123')}" in p.stderr
+    assert "ChatPw123" not in p.stderr + p.stdout

@@ -32,6 +32,7 @@ class Template:
     optional: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # granted when the owner has it
     limits: dict[str, int] = field(default_factory=dict)  # the run's ceilings (config ``limits``)
     triggers: tuple[dict[str, Any], ...] = ()  # event triggers (schedule: see ``schedule``)
+    options: tuple[str, ...] = ()  # the workflow options ``agents add --option`` may set
 
     autonomy: str = "auto"
 
@@ -77,7 +78,8 @@ TEMPLATES: dict[str, Template] = {
         summary="labels and files new mail before your workday, drafts replies, and briefs you",
         workflow="inbox-triage",
         instructions="Triage the owner's new mail: one label each, file it, draft replies where needed.",
-        needs={"email": ("email.list", "email.raw", "email.flag", "email.move", "email.draft")},
+        needs={"email": ("email.list", "email.raw", "email.flag",
+                         {"tool": "email.move", "when": {"to_folder": {"one_of": ["Junk"]}}}, "email.draft")},
         optional={"chat": ("chat.direct_message",)},
         may=("read your new mail", "add one label to each message (urgent, needs reply, FYI, newsletter, spam, "
              "phishing)", "move spam and phishing to Junk", "save reply drafts in Drafts for you to edit",
@@ -119,6 +121,7 @@ TEMPLATES: dict[str, Template] = {
                "quote log lines in chat (logs are outside text: counted, not relayed)"),
         triggers=({"event": "deploy.health_changed", "task": "A watched service changed health: act if I am in a meeting."},),
         limits={"tool_calls_per_run": 40, "model_requests_per_run": 1},
+        options=("team_channel", "services", "tell_owner"),
     ),
     "status-report": Template(
         name="status-report",
@@ -134,6 +137,7 @@ TEMPLATES: dict[str, Template] = {
         schedule="0 16 * * 5",
         task="Draft my weekly status report.",
         limits={"tool_calls_per_run": 10, "model_requests_per_run": 1},
+        options=("team_channel",),
     ),
 }
 

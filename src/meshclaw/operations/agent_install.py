@@ -11,12 +11,14 @@ Who may: the owner, one of the owner's delegates, or an admin; every attempt is 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from meshclaw.agents.catalog import Template, template
 from meshclaw.domain.errors import ConfigurationError, NotAuthorized, NotFound, UsageError
@@ -74,9 +76,9 @@ def _settings(ctx: Context, t: Template, owner: str, settings_from: str | None) 
         fields = declared.settings.model_fields if declared.settings is not None else {}
         if connector not in found and any(f.is_required() for f in fields.values()):
             raise ConfigurationError(
-                f"{owner} has no {connector} connection to reuse: add an agent of theirs with "
-                f"toolsets.{connector}.settings first (e.g. `meshclaw init --with {connector}`), or name one "
-                f"with --settings-from")
+                f"{owner} has no {connector} connection to reuse: give one of their agents "
+                f"toolsets.{connector}.settings in the configuration first (see `meshclaw init --help` and the "
+                f"README's 'Connecting your software'), or name such an agent with --settings-from")
     return found, source, model
 
 
@@ -102,8 +104,18 @@ def add_agent(ctx: Context, actor: Actor, config_file: Path, template_name: str,
     """
     t = template(template_name)
     _may_install(ctx, actor, owner)
+    unknown = sorted(set(options or {}) - set(t.options))
+    if unknown:
+        known = ", ".join(t.options) or "none"
+        raise UsageError(f"{t.name} has no option {unknown[0]!r} (its options: {known})")
+    empty = sorted(k for k, v in (options or {}).items() if not str(v).strip())
+    if empty:
+        raise UsageError(f"--option {empty[0]} needs a value")
+    same = [a.name for a in ctx.config.agents if a.owner == owner and t.workflow and a.workflow == t.workflow]
+    if same and name is None:
+        raise UsageError(f"{owner} already has {t.name} (agent {same[0]!r}); to install another, give it a --name")
     taken = {a.name for a in ctx.config.agents}
-    agent_name = name or (t.name if t.name not in taken else f"{t.name}-{owner}")
+    agent_name = name or t.name
     if agent_name in taken:
         raise UsageError(f"an agent named {agent_name!r} already exists: choose another with --name")
     settings, source, source_model = _settings(ctx, t, owner, settings_from)
@@ -112,23 +124,43 @@ def add_agent(ctx: Context, actor: Actor, config_file: Path, template_name: str,
                     timezone=user.timezone)
     if options:
         block["options"] = dict(options)
-    text = _with_agent(config_file, block)
-    from meshclaw.domain.config_file import parse_config
+    target = Path(os.path.realpath(config_file))  # a symlinked configuration is edited where it lives
+    with _locked(target):
+        text = _with_agent(target, block)  # read inside the lock: two installs at once both land
+        from meshclaw.domain.config_file import parse_config
 
-    parsed = parse_config(text, config_file)
-    problems = parsed.problems()
-    if problems:
-        path, message = problems[0]
-        raise ConfigurationError(f"the new agent would make the configuration invalid: {'.'.join(map(str, path))}: {message}")
-    _replace(config_file, text)
+        parsed = parse_config(text, target)
+        if any(a.name == agent_name for a in parse_config(target.read_text(encoding="utf-8"), target).agents):
+            raise UsageError(f"an agent named {agent_name!r} already exists: choose another with --name")
+        problems = parsed.problems()
+        if problems:
+            path, message = problems[0]
+            raise ConfigurationError(
+                f"the new agent would make the configuration invalid: {'.'.join(map(str, path))}: {message}")
+        _replace(target, text)
     record(ctx, actor, "agents.add", agent=agent_name, owner=owner, template=t.name, copied_from=source)
     return Installed(agent_name, t.name, owner, t.plain_words(), source)
+
+
+@contextlib.contextmanager
+def _locked(config_file: Path) -> Iterator[None]:
+    """An exclusive lock beside the configuration (``.NAME.lock``, 0600) for one read-modify-write."""
+    lock = config_file.with_name(f".{config_file.name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def _with_agent(config_file: Path, block: dict[str, Any]) -> str:
     from ruamel.yaml import YAML
 
     yaml = YAML()  # round-trip: comments, order and quoting of the rest of the file are kept
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)  # "  - item" under a key, as the starter writes lists
     yaml.width = 4096
     data = yaml.load(config_file.read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):

@@ -148,15 +148,15 @@ def _credentials_in_settings(config: Any, lines: Any, found: list[Any]) -> list[
                 if message is not None:
                     out.append(lines.problem(at, message))
 
-    for name, model in config.models.items():
-        check(("models", name, "base_url"), "base_url", getattr(model, "base_url", None))
+    # Every value of the whole configuration (models, toolsets, MCP servers, chat_control, anything
+    # added later): a credential is refused wherever it is written.
+    data = config.model_dump(mode="json", exclude_defaults=True)
+    for key, value in data.items():
+        check((key,), key, value)
     for i, agent in enumerate(config.agents):
         for name, grant in agent.toolsets.items():
-            at = ("agents", i, "toolsets", name)
-            check(at + ("settings",), "settings", dict(grant.settings))
             if grant.mcp is not None:
-                check(at + ("mcp", "url"), "url", grant.mcp.url)
-                check(at + ("mcp", "args"), "args", list(grant.mcp.args))
+                at = ("agents", i, "toolsets", name)
                 out.extend(lines.problem(at + ("mcp", "args", j), message)
                            for j, message in _secret_arguments(list(grant.mcp.args)))
     seen = {(p.line, p.message) for p in found}

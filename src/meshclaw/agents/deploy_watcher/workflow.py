@@ -58,7 +58,8 @@ async def deploy_watcher(calls: Calls) -> str:
     """Check the watched services and act while the owner is in a meeting (module docstring)."""
     options = calls.deps.agent.options
     listing = await calls.tool("deploy.services")
-    wanted = set(options.get("services") or [])
+    listed = options.get("services") or []
+    wanted = set(listed.split(",") if isinstance(listed, str) else listed) - {""}
     services = [s for s in listing.get("services", []) if not wanted or s["service"] in wanted]
     failing = []
     for s in services:
@@ -91,7 +92,7 @@ async def deploy_watcher(calls: Calls) -> str:
             notes.append(f"{name}: rolled back to {done.get('version')} (health now {after})")
     if not away:
         text = "Failing: " + "; ".join(lines) + ". You are not in a meeting, so I only tell you."
-        if calls.deps.owner.id and options.get("tell_owner", True):
+        if str(options.get("tell_owner", True)).strip().lower() not in ("false", "no", "0", "off"):
             await _try(calls, notes, "message to you", "chat.direct_message", user=calls.deps.owner.id, text=text)
         return text + ("\n" + "\n".join(notes) if notes else "")
     return "Failing while you were in a meeting: " + "; ".join(lines) + "\n" + "\n".join(notes)

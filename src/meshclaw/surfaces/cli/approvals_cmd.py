@@ -112,6 +112,10 @@ def _answer(approval_id: str, decision: str, for_run: bool = False, note: Option
         until = f"until {a.until:%Y-%m-%d %H:%M} UTC" if a.until else "in this run"
         extra = f" (and {what} {until}: grant {a.grant_id}, `meshclaw approvals revoke {a.grant_id}`)"
     typer.echo(f"{a.decision} {a.approval_id}: {a.tool} for run {a.run_id[:12]}{extra}")
+    if not (ctx.home / "worker.sock").exists():
+        # The waiting run lives in the process that started it, a worker, or nowhere (that process ended).
+        typer.echo(f"no worker is running here: if the run's own process has ended, `meshclaw resume {a.run_id[:12]}` "
+                   f"finishes it (or start `meshclaw worker`)")
 
 
 def approve(

@@ -21,7 +21,10 @@ def _when(value: Optional[str]) -> Optional[datetime]:
         return None
     units = {"m": "minutes", "h": "hours", "d": "days"}
     if value[-1] in units and value[:-1].isdigit():
-        return datetime.now(timezone.utc) - timedelta(**{units[value[-1]]: int(value[:-1])})
+        try:
+            return datetime.now(timezone.utc) - timedelta(**{units[value[-1]]: int(value[:-1])})
+        except OverflowError:
+            raise UsageError(f"{value!r} reaches before the year 1: use a shorter span or a date") from None
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:

@@ -32,4 +32,8 @@ def _friendly(e: BaseException) -> tuple[str, int]:
         return str(e.args[0]), 2
     if environment().debug:
         raise e
-    return f"unexpected error: {type(e).__name__}: {e} (set MESHCLAW_DEBUG=1 for the traceback)", 1
+    first = (str(e).strip().splitlines() or [""])[0][:300]  # a library's message can run to many lines (SQL...)
+    if type(e).__module__.startswith("sqlalchemy"):
+        return (f"the store could not be read or written ({first}); check the data dir and database, then "
+                f"`meshclaw audit verify` (set MESHCLAW_DEBUG=1 for the traceback)", 1)
+    return f"unexpected error: {type(e).__name__}: {first} (set MESHCLAW_DEBUG=1 for the traceback)", 1
