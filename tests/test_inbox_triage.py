@@ -135,3 +135,21 @@ def test_a_run_stops_at_its_ceiling_of_actions_and_the_next_run_goes_on(mail, ho
         assert second.status == "stopped"
         assert sum(b"Triaged" in f for f, _ in mail.messages(ALICE)) == 4
         assert len(mail.messages(ALICE)) == 5
+
+
+@pytest.mark.slow
+def test_a_big_inbox_is_paged_within_the_ceiling_and_the_rest_is_counted(mail, home):
+    mail.deliver_many([seed_mail(i, "Cloud Weekly <editor@cloudweekly.test>", f"Issue {i}", "news",
+                                 headers={"List-Id": "<weekly.cloudweekly.test>"}) for i in range(1, 63)], ALICE)
+    (home / "secrets.env").write_text(f"mail_pw={mail.password(ALICE)}\n")
+    (home / "secrets.env").chmod(0o600)
+    config = json.loads(_config(mail, {"label": "fyi", "reason": "x"}))
+    config["agents"][0]["limits"] = {"tool_calls_per_run": 260}
+    with runtime(home, json.dumps(config)) as rt:
+        first, _ = run(rt, "triage", "triage my inbox")
+        assert first.status == "succeeded", first.error
+        assert "50 new message(s): 50 newsletter" in first.output
+        assert "12 more message(s) wait for the next run." in first.output
+        second, _ = run(rt, "triage", "triage my inbox")
+        assert "12 new message(s)" in second.output and "wait for the next run" not in second.output
+    assert sum(b"Triaged" in f for f, _ in mail.messages(ALICE)) == 62
