@@ -45,7 +45,8 @@ CREDENTIAL = re.compile(
     r"reset)|\b(suspended|locked|deactivated|disabled)\b.{0,30}\baccount\b|\bbank details\b"
     r".{0,40}\bchang|\bwire\b.{0,30}\btransfer\b|\bseed phrase\b|\b(buy|purchase|pick up|get)\b.{0,30}\bgift ?cards?\b|"
     r"\bgift ?card codes?\b|\b(scratch|send)\b.{0,20}\bcodes\b", re.I | re.S)
-URGENCY = re.compile(r"\b(urgent|asap|immediately|right away|today|tonight|within the hour|by \d{1,2}[:.]\d{2}|"
+URGENCY = re.compile(r"\b(urgent|asap|immediately|right away|within the hour|by \d{1,2}[:.]\d{2}|"
+                     r"(by|before|until) (today|tonight|noon|this (morning|afternoon|evening))|today (by|before) |"
                      r"outage|is down|are down|down since|not working|stopped working|broken|blocked|blocks|"
                      r"failing|failed|halted|stuck|returns? 5\d\d|5\d\d errors?|p1|sev ?1|critical|firing|"
                      r"escalat\w+|deadline|eod|end of day|leak(ed)?|breach)\b", re.I)

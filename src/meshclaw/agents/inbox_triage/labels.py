@@ -36,6 +36,36 @@ class Judgement(BaseModel):
     reason: str = Field(max_length=160, description="one short line: why this label")
 
 
+class Pitch(BaseModel):
+    """Whether a first mail from a stranger is selling something (the one question asked about strangers)."""
+
+    selling: bool = Field(description="true if a stranger offers a product, service, list, prize or deal")
+    reason: str = Field(max_length=160, description="one short line: why")
+
+
+PITCH_INSTRUCTIONS = """The owner has never written to this sender. Decide one thing: is this email unsolicited
+selling — a stranger offering the owner a product, a service, a contact list, a prize, a deal or a demo?
+Answer selling=true for that. Answer selling=false for a customer, partner, supplier, candidate, student,
+or anyone writing about the owner's own work, account or services."""
+
+
+def _pitch_example(sender: str, subject: str, text: str, selling: bool, reason: str) -> tuple[str, Pitch]:
+    return f"From: {sender}\nSubject: {subject}\n\n{text}", Pitch(selling=selling, reason=reason)
+
+
+PITCH_EXAMPLES = [
+    _pitch_example("Kyle <kyle@growthleads.test>", "Quick question", "We help SaaS teams triple qualified leads. "
+                   "Do you have 15 minutes next week for a demo?", True, "offers a lead-generation service"),
+    _pitch_example("Rita Gomez <rita@acme-retail.test>", "Our invoices API calls fail", "Hi, we are a customer of "
+                   "yours; since Monday our calls to your invoices API return 401. Can you help?", False,
+                   "a customer asking about the owner's service"),
+    _pitch_example("Deals <offers@best-deals.test>", "Exclusive offer for you", "Get 60% off office chairs "
+                   "this week only. Reply to order.", True, "a discount offer"),
+    _pitch_example("Dr Lee <lee@univ.test>", "Invitation to speak", "Would you give a talk to my students on "
+                   "your team's testing practice?", False, "an invitation about the owner's work"),
+]
+
+
 class Verdict(BaseModel):
     """A message's triage: its label, a one-line reason, and who decided ("evidence" or "model")."""
 
@@ -90,6 +120,16 @@ def decide(ev: Evidence) -> Verdict | None:
         # Someone the owner works with asks nothing and nothing is pressing: information only.
         return Verdict(label="fyi", reason="information from a colleague or correspondent; nothing asked, nothing pressing")
     return None
+
+
+def stranger(ev: Evidence) -> bool:
+    """A first mail from outside that is no reply in the owner's threads: the only place spam can be."""
+    return not ev.internal and not ev.known_sender and not ev.in_thread
+
+
+def pitch_text(ev: Evidence, max_chars: int = 1200) -> str:
+    """What the selling question sees: sender, subject and the start of the text."""
+    return f"From: {ev.sender_name} <{ev.sender}>\nSubject: {ev.subject}\n\n{ev.text[:max_chars]}"
 
 
 def settle(ev: Evidence, judgement: Judgement) -> Verdict:

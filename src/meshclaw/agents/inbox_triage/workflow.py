@@ -7,8 +7,9 @@ For each message in INBOX that does not yet carry the ``Triaged`` label (oldest 
 ``PAGE`` per run; the rest are counted and left for the next run):
 
 1. ``email.raw`` → ``evidence.evidence_of`` (headers, structure, the owner's history);
-2. ``labels.decide`` settles it from evidence, or the model answers ``labels.Judgement`` about that
-   one message (a metered, schema-constrained judgement with no tools);
+2. ``labels.decide`` settles it from evidence; for a stranger's first mail the model answers one
+   yes/no question (``labels.Pitch``: is it selling?); else the model answers ``labels.Judgement``
+   about that one message (each a metered, schema-constrained judgement with no tools);
 3. it is filed, never deleted: the label word and ``Triaged`` are set as IMAP keywords, spam and
    phishing are moved to Junk;
 4. a reply is drafted (``email.draft``, never sent) for mail a person wrote that needs one;
@@ -33,7 +34,8 @@ from meshclaw.runtime.calls import Calls
 from meshclaw.runtime.workflows import register_workflow
 
 from .evidence import History, Owner, evidence_of
-from .labels import EXAMPLES, INSTRUCTIONS, Judgement, Verdict, decide, item_text, settle
+from .labels import (EXAMPLES, INSTRUCTIONS, PITCH_EXAMPLES, PITCH_INSTRUCTIONS, Judgement, Pitch, Verdict, decide,
+                     item_text, pitch_text, settle, stranger)
 
 NAME = "inbox-triage"
 MARK = "Triaged"
@@ -111,6 +113,11 @@ async def triage_one(calls: Calls, uid: int, owner: Owner, history: History) -> 
     raw = await calls.tool("email.raw", uid=uid)
     ev = evidence_of(str(raw["message"]).encode("utf-8", "surrogateescape"), owner, history)
     verdict = decide(ev)
+    if verdict is None and stranger(ev):
+        pitch = await calls.judge(Pitch, instructions=PITCH_INSTRUCTIONS, content=pitch_text(ev),
+                                  examples=PITCH_EXAMPLES, name="pitch")
+        if pitch.selling:
+            verdict = Verdict(label="spam", reason=f"unsolicited selling: {pitch.reason}"[:160], decided_by="model")
     if verdict is None:
         answer = await calls.judge(Judgement, instructions=INSTRUCTIONS, content=item_text(ev), examples=EXAMPLES,
                                    name="triage")
