@@ -32,12 +32,13 @@ def clock() -> Connector:
 
 
 def email() -> Connector:
-    """Email over IMAP and SMTP: ``EmailSettings``; its password reference; emits ``email.received``."""
+    """Email over IMAP and SMTP: ``EmailSettings``; its password reference; emits ``email.received``;
+    state ``workplace`` for ``backend: sandbox`` (the owner's mailbox in a sandbox workplace)."""
     from .email.settings import EmailSettings
     from .email.tools import toolset
 
     return Connector(name="email", description="Email over IMAP and SMTP.", toolset=toolset, settings=EmailSettings,
-                     events=("email.received",))
+                     events=("email.received",), state="workplace")
 
 
 def calendar() -> Connector:

@@ -18,6 +18,8 @@ from .notes import NoteRepository
 from .runs import RunRepository
 from .tool_pins import ToolPinRepository
 from .usage import UsageRepository
+from .workplace import WorkplaceRepository
+from .workplace_chat import WorkplaceChatRepository
 
 
 def audit_key(home: Path, log_has_records: bool = False) -> bytes:
@@ -84,3 +86,5 @@ class Store:
         self.budget = BudgetLedger(self.db)
         self.tool_pins = ToolPinRepository(self.db)
         self.executors = ExecutorRegistry(self.db)
+        self.workplaces = WorkplaceRepository(self.db)
+        self.workplace_chat = WorkplaceChatRepository(self.db)
