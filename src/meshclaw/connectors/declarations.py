@@ -42,12 +42,13 @@ def email() -> Connector:
 
 
 def calendar() -> Connector:
-    """The owner's calendar over CalDAV: ``CalendarSettings``; its CalDAV and SMTP password references."""
+    """The owner's calendar over CalDAV: ``CalendarSettings``; its CalDAV and SMTP password references;
+    state ``workplace`` for ``backend: sandbox``."""
     from .calendar.settings import CalendarSettings
     from .calendar.tools import toolset
 
     return Connector(name="calendar", description="The owner's calendar over CalDAV.", toolset=toolset,
-                     settings=CalendarSettings)
+                     settings=CalendarSettings, state="workplace")
 
 
 def reader() -> Connector:
