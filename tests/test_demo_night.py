@@ -40,6 +40,11 @@ def test_the_scripted_night_and_its_morning_summary(cli, home):
     assert re.search(r"\d+ reply draft\(s\) in Drafts", out) and "0 approval(s) still pending" in out
     assert re.search(r"the night \d+ [\d,]+ [\d,]+ [\d.]+", out)
 
+    # the demo's own data dir is private, and the person's own configuration was not written
+    assert (home / "demo").stat().st_mode & 0o777 == 0o700
+    assert (home / "demo" / "meshclaw.yaml").stat().st_mode & 0o777 == 0o600
+    assert not (home / "meshclaw.yaml").exists()
+
     # what the summary says is what the workplace holds
     store = Store(home / "demo")
     junk = store.workplaces.messages("demo", "alice", "Junk")
