@@ -29,8 +29,8 @@ TIME_PROPERTIES = ("UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXD
 class WorkplaceAccess:
     """One owner's view of one workplace (see the module docstring)."""
 
-    repo: WorkplaceRepository
-    chat_repo: WorkplaceChatRepository
+    _repo: WorkplaceRepository
+    _chat_repo: WorkplaceChatRepository
     workplace: str
     owner: str  # user id
     address_book: dict[str, str] = field(default_factory=dict)  # lower-case address -> user id
@@ -39,25 +39,25 @@ class WorkplaceAccess:
     # --- the owner's mail --------------------------------------------------------------------
 
     def folders(self) -> list[str]:
-        return self.repo.folders(self.workplace, self.owner)
+        return self._repo.folders(self.workplace, self.owner)
 
     def status(self, folder: str) -> dict[str, int]:
-        return self.repo.status(self.workplace, self.owner, folder)
+        return self._repo.status(self.workplace, self.owner, folder)
 
     def append(self, folder: str, raw: bytes, flags: list[str], when: datetime | None = None) -> int:
-        return self.repo.append(self.workplace, self.owner, folder, raw, flags, when)
+        return self._repo.append(self.workplace, self.owner, folder, raw, flags, when)
 
     def messages(self, folder: str, uids: list[int] | None = None, message_id: str | None = None) -> list[MailRow]:
-        return self.repo.messages(self.workplace, self.owner, folder, uids, message_id)
+        return self._repo.messages(self.workplace, self.owner, folder, uids, message_id)
 
     def set_flags(self, folder: str, uid: int, flags: list[str], add: bool) -> list[str]:
-        return self.repo.set_flags(self.workplace, self.owner, folder, uid, flags, add)
+        return self._repo.set_flags(self.workplace, self.owner, folder, uid, flags, add)
 
     def move(self, folder: str, uid: int, to: str) -> int:
-        return self.repo.move(self.workplace, self.owner, folder, uid, to)
+        return self._repo.move(self.workplace, self.owner, folder, uid, to)
 
     def remove(self, folder: str, uid: int) -> bool:
-        return self.repo.remove(self.workplace, self.owner, folder, uid)
+        return self._repo.remove(self.workplace, self.owner, folder, uid)
 
     def deliver(self, raw: bytes, recipients: list[str], when: datetime | None = None) -> dict[str, list[str]]:
         """Hand a message to its recipients as a mail server would: into the INBOX of each person of
@@ -68,42 +68,42 @@ class WorkplaceAccess:
             if user is None:
                 outside.append(address)
                 continue
-            self.repo.create(self.workplace, [user])  # their folders, if they had none yet
-            self.repo.append(self.workplace, user, "INBOX", raw, [], when)
+            self._repo.create(self.workplace, [user])  # their folders, if they had none yet
+            self._repo.append(self.workplace, user, "INBOX", raw, [], when)
             delivered.append(address)
         if outside:
-            self.repo.record_outside(self.workplace, self.owner, outside, raw)
+            self._repo.record_outside(self.workplace, self.owner, outside, raw)
         return {"delivered": delivered, "outside": outside}
 
     # --- calendars ---------------------------------------------------------------------------
 
     def calendars(self, default: str) -> list[str]:
-        return self.repo.calendars(self.workplace, self.owner, default)
+        return self._repo.calendars(self.workplace, self.owner, default)
 
     def events(self, calendar: str, uid: str | None = None) -> list[tuple[str, str, int]]:
-        return self.repo.events(self.workplace, self.owner, calendar, uid)
+        return self._repo.events(self.workplace, self.owner, calendar, uid)
 
     def put_event(self, calendar: str, uid: str, ics: str, etag: int | None = None) -> int:
-        return self.repo.put_event(self.workplace, self.owner, calendar, uid, ics, etag=etag)
+        return self._repo.put_event(self.workplace, self.owner, calendar, uid, ics, etag=etag)
 
     def delete_event(self, calendar: str, uid: str) -> bool:
-        return self.repo.delete_event(self.workplace, self.owner, calendar, uid)
+        return self._repo.delete_event(self.workplace, self.owner, calendar, uid)
 
     def busy_objects(self, user: str, calendar: str) -> list[str]:
         """A colleague's calendar objects reduced to their times (TIME_PROPERTIES and time zones):
         what a free/busy report is computed from. WorkplaceMissing for someone not in the directory."""
         if user not in self.names:
             raise WorkplaceMissing(f"{user} is not a person of the organisation")
-        return [_times_only(ics) for _, ics, _ in self.repo.events(self.workplace, user, calendar)]
+        return [_times_only(ics) for _, ics, _ in self._repo.events(self.workplace, user, calendar)]
 
     # --- chat --------------------------------------------------------------------------------
 
     def channels(self) -> list[ChannelRow]:
-        return self.chat_repo.channels(self.workplace, member=self.owner)
+        return self._chat_repo.channels(self.workplace, member=self.owner)
 
     def channel(self, channel_id: str) -> ChannelRow:
         """A channel the owner is a member of; WorkplaceMissing otherwise (others' channels are invisible)."""
-        c = self.chat_repo.channel(self.workplace, channel_id)
+        c = self._chat_repo.channel(self.workplace, channel_id)
         if self.owner not in c.members:
             raise WorkplaceMissing(f"channel {channel_id}")
         return c
@@ -114,17 +114,17 @@ class WorkplaceAccess:
         mine = {c.channel_id for c in self.channels()}
         if channel_id is not None:
             self.channel(channel_id)
-        rows = self.chat_repo.items(self.workplace, channel_id=channel_id, after=after, limit=limit, newest=newest)
+        rows = self._chat_repo.items(self.workplace, channel_id=channel_id, after=after, limit=limit, newest=newest)
         return [r for r in rows if r.channel_id in mine]
 
     def chat_cursor(self) -> int:
-        return self.chat_repo.last_id(self.workplace)
+        return self._chat_repo.last_id(self.workplace)
 
     def post(self, channel_id: str, text: str, *, thread_id: str | None = None, mentions: tuple[str, ...] = (),
              idempotency_key: str | None = None, key: str = "", target: str | None = None) -> ChatRow:
         """Post (or react, with ``key``) as the owner in one of the owner's channels."""
         self.channel(channel_id)
-        return self.chat_repo.post(self.workplace, channel_id, self.owner, self.names.get(self.owner, self.owner),
+        return self._chat_repo.post(self.workplace, channel_id, self.owner, self.names.get(self.owner, self.owner),
                                    text, thread_id=thread_id, mentions=mentions, idempotency_key=idempotency_key,
                                    key=key, target=target)
 
@@ -133,7 +133,7 @@ class WorkplaceAccess:
         if user not in self.names:
             raise WorkplaceMissing(f"{user} is not a person of the organisation")
         pair = sorted({self.owner, user})
-        return self.chat_repo.add_channel(self.workplace, "dm-" + "-".join(pair), self.names.get(user, user), pair,
+        return self._chat_repo.add_channel(self.workplace, "dm-" + "-".join(pair), self.names.get(user, user), pair,
                                           is_direct=True)
 
 
