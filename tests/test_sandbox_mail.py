@@ -148,3 +148,23 @@ def test_one_owner_never_sees_another_owners_mail(store):
 def test_settings_refuse_a_mix_of_sandbox_and_server(settings, problem):
     with pytest.raises(ValidationError, match=problem):
         EmailSettings.model_validate(settings)
+
+
+def test_search_keys_beyond_the_tools_and_bad_criteria(store):
+    from meshclaw.connectors.email.sandbox import SandboxMailClient
+
+    c = ctx(store)
+    client = SandboxMailClient(c.deps.settings, c.deps.state.open())
+    client.select("INBOX", readonly=False)
+    client.store(2, ["\\Seen"], add=True)
+    assert client.search("UID 1:3") == [1, 2, 3] and client.search("UID 47:*") == [47, 48]
+    assert client.search("SEEN") == [2] and 2 not in client.search("NOT SEEN")
+    assert client.search('OR UID 1 UID 5') == [1, 5]
+    assert client.search('(UNSEEN UID 1:2)') == [1]
+    for bad in ('FROM', 'WHATEVER x', '(UNSEEN', 'SINCE "yesterday"'):
+        with pytest.raises(MailError, match="rejected the search"):
+            client.search(bad)
+    readonly = SandboxMailClient(c.deps.settings, c.deps.state.open())
+    readonly.select("INBOX")
+    with pytest.raises(MailError, match="read-only"):
+        readonly.store(1, ["\\Flagged"], add=True)
