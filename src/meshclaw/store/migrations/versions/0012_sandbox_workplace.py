@@ -1,14 +1,14 @@
 """sandbox workplace: mail folders and messages, outside mail, calendars and chat kept in the store
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0010
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0012'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
