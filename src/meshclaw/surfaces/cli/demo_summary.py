@@ -92,6 +92,7 @@ def print_summary(console: Any, night: Any, store: Any) -> None:
         lines.append(f"mail sent by inbox-triage: {len(sends)} (it is never granted email.send); mail that left the "
                      f"workplace: {len(outside)}")
         lines += [f"the guard refused {x}" for x in refusals(store, triage.run_id)]
+        lines += [f"held by the guard until Alice said yes (approved in the demo): {x}" for x in triage.approvals]
         console.print(Panel("\n".join(escape(x) if "[bold]" not in x else x for x in lines),
                             title="What was refused, and why", title_align="left", border_style="red"))
     meeting = runs.get("meeting-scheduler")
