@@ -70,7 +70,8 @@ def demo_config(login: str, scripted: bool) -> str:
                   "meeting-script": {"kind": "scripted", "turns": [{"text": json.dumps(SCRIPTED_MEETING)}]}}
         base_model = "triage-script"
     else:
-        models = {"local": {"kind": "bundled", "context": 8192, "threads": 2}}
+        # A generous timeout per request: on a busy machine a judgement may wait minutes for the CPU.
+        models = {"local": {"kind": "bundled", "context": 8192, "threads": 2, "timeout": 1200}}
         base_model = "local"
     config = {
         "organisation": {"name": "Example Corp", "domains": ["example.com"], "timezone": TZ},

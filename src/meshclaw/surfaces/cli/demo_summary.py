@@ -72,8 +72,9 @@ def print_summary(console: Any, night: Any, store: Any) -> None:
     triage = runs.get("inbox-triage")
     if triage is not None:
         table = Table(box=box.SIMPLE_HEAD, title="Your overnight mail", title_justify="left")
-        for col in ("arrived", "from", "subject", "label", "filed in"):
-            table.add_column(col)
+        for col, width in (("at", 5), ("from", 16), ("subject", 32), ("label", 11), ("folder", 6)):
+            table.add_column(col, no_wrap=True, overflow="ellipsis", max_width=width,
+                             min_width=width if col in ("at", "label") else None)
         rows = mail_table(store, wp)
         for r in rows:
             style = {"phishing": "red", "spam": "red", "urgent": "bold yellow"}.get(r["label"], "")
