@@ -37,6 +37,8 @@ def test_the_scripted_night_and_its_morning_summary(cli, home):
             "was not followed: labelled phishing, filed in Junk") in out
     assert "mail sent by inbox-triage: 0 (it is never granted email.send); mail that left the workplace: 0" in out
     assert "Booked 'Q3 plan with Bob'" in out and "invitations in Bob's inbox: 1" in out
+    if "installed and promoted status-report" in out:  # the weekly report, from last week's Sent and meetings
+        assert re.search(r"Status report drafted for bob@example.com.*Meetings \(\d+\):\W*- Team standup", out)
     assert re.search(r"\d+ reply draft\(s\) in Drafts", out) and "0 approval(s) still pending" in out
     assert re.search(r"the night \d+ [\d,]+ [\d,]+ [\d.]+", out)
 

@@ -7,7 +7,8 @@ runs), so the person's own configuration and agents are never touched:
    meetings, a team channel;
 2. the flagship agents are installed for Alice through ``operations.agent_install.add_agent`` (their
    connections copied from her sandbox connections) and promoted by her (``operations.control``);
-3. the night runs: inbox triage, then Alice's request "find 30 minutes with Bob next week", whose
+3. the night runs: inbox triage, the weekly status report (when its template is installed), then
+   Alice's request "find 30 minutes with Bob next week", whose
    invitation waits for her approval and is approved as she would (``operations.approvals``);
 4. the summary (``demo_summary``) says what each agent did, refused and left waiting, and the
    tokens and time used.
@@ -27,6 +28,7 @@ WORKPLACE = "demo"
 TZ = "Europe/Berlin"
 TRIAGE_TASK = "Triage new mail and brief me."
 MEETING_TASK = "Find 30 minutes with Bob next week to go over the Q3 plan."
+REPORT_TASK = "Draft my weekly status report."
 FLAGSHIPS = ("inbox-triage", "meeting-scheduler")
 LATER_FLAGSHIPS = ("deploy-watcher", "status-report")  # installed when their templates and connectors exist
 
@@ -126,7 +128,7 @@ def set_up(night: Night, say: Any) -> tuple[Any, Any, Any]:
     s = night.seeded
     say(f"workplace [bold]{WORKPLACE}[/bold] seeded fresh: {s.messages} new messages overnight for Alice "
         f"({', '.join(f'{n} {k}' for k, n in s.kinds.items())}), {s.sent} in her Sent folder, "
-        f"{s.meetings} meetings in her calendar over two weeks, a team channel")
+        f"{s.meetings} meetings in her calendar over three weeks, a team channel")
     config = load_config(path)
     actor = Actor.local(config)
     models = {"inbox-triage": "triage-script", "meeting-scheduler": "meeting-script"} if night.scripted else {}
@@ -160,8 +162,10 @@ def progress_printer(say: Any, agent: str) -> Any:
             say(f"  labelled message {args.get('uid')}: [bold]{args.get('flag')}[/bold]")
         elif tool == "email.move":
             say(f"  moved message {args.get('uid')} to {args.get('to_folder')}")
-        elif tool == "email.draft":
+        elif tool == "email.draft" and args.get("reply_to_uid") is not None:
             say(f"  drafted a reply to message {args.get('reply_to_uid')}")
+        elif tool == "email.draft":
+            say(f"  drafted “{args.get('subject', '')}” for {', '.join(args.get('to') or []) or 'you'}")
         elif tool in ("calendar.freebusy", "calendar.create"):
             say(f"  {tool} {', '.join(f'{k}={v}' for k, v in args.items() if k in ('start', 'end', 'title', 'people'))}"
                 f" ({verdict})")
@@ -193,8 +197,8 @@ def run_night(night: Night, config: Any, store: Any, actor: Any, say: Any) -> No
     runtime.launch()
     ctx = Context.of_runtime(runtime)
     installed = {i.template: i.name for i in night.installed}
-    plan = [(installed[t], task) for t, task in (("inbox-triage", TRIAGE_TASK), ("meeting-scheduler", MEETING_TASK))
-            if t in installed]
+    plan = [(installed[t], task) for t, task in (("inbox-triage", TRIAGE_TASK), ("status-report", REPORT_TASK),
+                                                  ("meeting-scheduler", MEETING_TASK)) if t in installed]
 
     async def go() -> None:
         for agent, task in plan:

@@ -1,22 +1,25 @@
-"""The demo workplace's night: mail, a fortnight of meetings and a team channel, seeded into the store.
+"""The demo workplace's night: mail, three weeks of meetings and a team channel, seeded into the store.
 
     report = seed_night(store, "demo", night="default", now=datetime.now(timezone.utc), tz="Europe/Berlin")
 
 ``default``: a dozen new messages drawn from the email seed set (``connectors/email/seed``) — the
 manager, colleagues, a customer, newsletters, an alert, an invitation, spam, phishing and mail that
 carries instructions for an AI assistant — arriving overnight; ``large``: the whole set. Alice's Sent
-folder holds what she wrote (her contacts and threads). Calendars hold this week's and next week's
-meetings of the seed team (``connectors/calendar/seed``). Seeding always starts the workplace fresh.
+folder holds what she wrote in the past week (her contacts and threads). Calendars hold last week's,
+this week's and next week's meetings of the seed team (``connectors/calendar/seed``). Seeding always
+starts the workplace fresh.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
 from meshclaw.connectors.calendar.seed import USERS, calendars
-from meshclaw.connectors.email.seed import catalog, date_of, sent_messages
+from meshclaw.connectors.email.seed import catalog, sent_messages
 
 NIGHTS = ("default", "large")
 # How many of each kind the default night draws from the seed set (in arrival order).
@@ -71,11 +74,14 @@ def seed_night(store: object, workplace: str, *, night: str, now: datetime, tz: 
         repo.append(workplace, "alice", "INBOX", raw, [], morning - timedelta(hours=8) + step * i)
         kinds[kind] = kinds.get(kind, 0) + 1
     sent = sent_messages()
-    for raw in sent:
-        repo.append(workplace, "alice", "Sent", raw, ["\\Seen"], date_of(raw))
+    for i, raw in enumerate(sent):
+        # What Alice wrote is from the past week, so her weekly report has something to say.
+        when = morning - timedelta(days=len(sent) - i, hours=-3)
+        raw = re.sub(rb"(?m)^Date: .*\r\n", b"Date: " + format_datetime(when).encode() + b"\r\n", raw, count=1)
+        repo.append(workplace, "alice", "Sent", raw, ["\\Seen"], when)
     monday = local.date() - timedelta(days=local.weekday())
     meetings = 0
-    for week in (monday, monday + timedelta(days=7)):
+    for week in (monday - timedelta(days=7), monday, monday + timedelta(days=7)):
         for user, objects in calendars(week, USERS, tz=tz).items():
             for ics in objects:
                 uid = ics.split("UID:", 1)[1].split("\r\n", 1)[0].strip()

@@ -96,6 +96,11 @@ def print_summary(console: Any, night: Any, store: Any) -> None:
         lines += [f"held by the guard until Alice said yes (approved in the demo): {x}" for x in triage.approvals]
         console.print(Panel("\n".join(escape(x) if "[bold]" not in x else x for x in lines),
                             title="What was refused, and why", title_align="left", border_style="red"))
+    report = runs.get("status-report")
+    if report is not None:
+        console.print(Panel(escape(report.output or report.error or "(nothing)"),
+                            title=f"status-report ({report.status}): a draft for Alice to edit and send",
+                            title_align="left"))
     meeting = runs.get("meeting-scheduler")
     if meeting is not None:
         lines = [f"Alice asked: “{meeting.task}”", f"→ {meeting.output or meeting.error}"]
