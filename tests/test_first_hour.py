@@ -119,7 +119,7 @@ def test_config_check_says_the_bundled_model_is_not_installed(cli, home):
 
 
 def test_demo_shows_a_rehearsal_a_denial_and_an_approval(cli, home):
-    p = cli("demo", "--scripted", timeout=300)
+    p = cli("demo", "--tour", "--scripted", timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     out = " ".join(p.stdout.split())
     assert "you just saw a rehearsal" in out and "would notes.add" in out

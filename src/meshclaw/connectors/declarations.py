@@ -32,21 +32,23 @@ def clock() -> Connector:
 
 
 def email() -> Connector:
-    """Email over IMAP and SMTP: ``EmailSettings``; its password reference; emits ``email.received``."""
+    """Email over IMAP and SMTP: ``EmailSettings``; its password reference; emits ``email.received``;
+    state ``workplace`` for ``backend: sandbox`` (the owner's mailbox in a sandbox workplace)."""
     from .email.settings import EmailSettings
     from .email.tools import toolset
 
     return Connector(name="email", description="Email over IMAP and SMTP.", toolset=toolset, settings=EmailSettings,
-                     events=("email.received",))
+                     events=("email.received",), state="workplace")
 
 
 def calendar() -> Connector:
-    """The owner's calendar over CalDAV: ``CalendarSettings``; its CalDAV and SMTP password references."""
+    """The owner's calendar over CalDAV: ``CalendarSettings``; its CalDAV and SMTP password references;
+    state ``workplace`` for ``backend: sandbox``."""
     from .calendar.settings import CalendarSettings
     from .calendar.tools import toolset
 
     return Connector(name="calendar", description="The owner's calendar over CalDAV.", toolset=toolset,
-                     settings=CalendarSettings)
+                     settings=CalendarSettings, state="workplace")
 
 
 def reader() -> Connector:

@@ -31,7 +31,8 @@ from .errors import ConnectorProblem
 ENTRY_POINT_GROUP = "meshclaw.connectors"
 
 # State the runtime keeps for a connector, scoped to the run's owner (the connector never sees the store).
-STATE_KINDS = ("notes",)
+# "workplace": the owner's view of the sandbox workplace its settings name (field ``workplace``).
+STATE_KINDS = ("notes", "workplace")
 # What a connector may ask the runtime for beyond its settings and secrets.
 CAPABILITIES = ("model",)  # "model": a metered model of the organisation, for tool-less reading
 

@@ -3,7 +3,7 @@
 The guard pipeline calls ``tool_context(deps, toolset)`` right before it executes an allowed call
 and hands the result to the tool in place of the run's own ``RunDeps``. The context carries what
 the tool's connector declared (``meshclaw.domain.connector``) and nothing else of the run: its own
-validated settings, the secrets its settings reference, the state kind it names (the owner's notes),
+validated settings, the secrets its settings reference, the state kind it names (the owner's notes, or the owner's view of a sandbox workplace),
 the capabilities it lists (a metered model); plus the run's id, agent name, owner, the
 organisation's directory, the rehearsal flag and a read-only view of the run's provenance. It
 holds no store, no secrets file, no configuration and no other agent's grants.
@@ -153,6 +153,15 @@ def settings_of(connector: Connector, grant: ToolsetGrant, toolset: str) -> Base
         raise ConnectorProblem(f"toolsets.{toolset}.settings.{where}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
+def _workplace_state(deps: RunDeps, name: str | None) -> Any:
+    """The ``workplace`` state: the run owner's view of the sandbox workplace ``name`` (opened on use)."""
+    from meshclaw.store.workplace_access import WorkplaceState
+
+    users = deps.config.users
+    return WorkplaceState(deps.store.workplaces, deps.store.workplace_chat, deps.owner.id, name,
+                          {u.email.lower(): u.id for u in users if u.email}, {u.id: u.name for u in users})
+
+
 def tool_context(deps: RunDeps, toolset: str) -> ToolContext:
     """The context a tool of ``toolset`` receives for this run: only what its connector declared.
 
@@ -167,6 +176,8 @@ def tool_context(deps: RunDeps, toolset: str) -> ToolContext:
     state = None
     if connector.state == "notes" and deps.store is not None:
         state = OwnerNotes(deps.store.notes, deps.owner.id, deps.agent.name, deps.run_id)
+    elif connector.state == "workplace" and deps.store is not None:
+        state = _workplace_state(deps, getattr(settings, "workplace", None))
     listeners = tuple(deps.listeners)
     declared, secrets = frozenset(connector.secrets(settings)), deps.secrets
 

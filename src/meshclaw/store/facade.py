@@ -20,6 +20,8 @@ from .notes import NoteRepository
 from .runs import RunRepository
 from .tool_pins import ToolPinRepository
 from .usage import UsageRepository
+from .workplace import WorkplaceRepository
+from .workplace_chat import WorkplaceChatRepository
 
 
 def audit_key(home: Path, log_has_records: bool = False) -> bytes:
@@ -88,3 +90,5 @@ class Store:
         self.executors = ExecutorRegistry(self.db)
         self.memory = MemoryRepository(self.db)
         self.dreams = DreamDiary(self.db)
+        self.workplaces = WorkplaceRepository(self.db)
+        self.workplace_chat = WorkplaceChatRepository(self.db)

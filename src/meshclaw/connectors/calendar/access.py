@@ -6,12 +6,14 @@ import it from here and never from each other.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic_ai import RunContext
 
 from meshclaw.domain.secrets import SecretMissing
 from meshclaw.runtime.context import RunDeps
 
-from .client import Connection
+from .backend import calendar_connection, calendar_login
 from .errors import CalendarError
 from .settings import CalendarSettings, load_settings
 
@@ -26,14 +28,17 @@ def secret(ctx: RunContext[RunDeps], ref: str, what: str) -> str:
         raise CalendarError(f"the {what} cannot be resolved: {e}") from None
 
 
-def connect(ctx: RunContext[RunDeps]) -> tuple[CalendarSettings, Connection]:
+def connect(ctx: RunContext[RunDeps]) -> tuple[CalendarSettings, Any]:
     """The agent's calendar settings and a (lazy) CalDAV connection; CalendarError on bad settings."""
     settings = load_settings(ctx.deps.settings)  # validated against CalendarSettings, the connector's model
-    return settings, Connection(settings, secret(ctx, settings.password, "calendar password"))
+    return settings, calendar_connection(settings, calendar_login(ctx, settings))
 
 
-def smtp_password(ctx: RunContext[RunDeps], settings: CalendarSettings) -> str | None:
-    """The SMTP password for invitations and answers, or None when the mail server takes no login."""
+def smtp_password(ctx: RunContext[RunDeps], settings: CalendarSettings) -> Any:
+    """The SMTP password for invitations and answers, or None when the mail server takes no login;
+    for ``backend: sandbox``, the owner's workplace view that delivers them (imip.send)."""
+    if settings.backend == "sandbox":
+        return calendar_login(ctx, settings)
     return secret(ctx, settings.smtp_password, "SMTP password") if settings.smtp_password else None
 
 

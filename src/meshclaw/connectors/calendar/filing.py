@@ -16,7 +16,7 @@ from pydantic_ai import RunContext
 
 from meshclaw.domain.effects import Effect, tool
 
-from .access import secret
+from .backend import calendar_login
 from .errors import CalendarError
 from .inbox import apply_invitation
 from .settings import load_settings
@@ -36,5 +36,5 @@ async def calendar_file_invitation(ctx: RunContext[Any], message: str) -> dict[s
     recipient = settings.email or ctx.deps.owner.email
     if not recipient:
         raise CalendarError("the owner has no email address (set users[].email or the calendar's email setting)")
-    password = secret(ctx, settings.password, "calendar password")
+    password = calendar_login(ctx, settings)
     return await apply_invitation(settings, password, message.encode("utf-8", errors="surrogateescape"), recipient)

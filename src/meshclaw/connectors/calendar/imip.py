@@ -126,7 +126,14 @@ def build_reply(cal: icalendar.Calendar, settings: CalendarSettings, attendee: s
 
 async def send(settings: CalendarSettings, smtp_password: str | None, msg: EmailMessage,
                recipients: list[str]) -> list[str]:
-    """Send ``msg``; returns the recipients the server refused (when it accepted the others)."""
+    """Send ``msg``; returns the recipients the server refused (when it accepted the others).
+
+    With ``backend: sandbox``, ``smtp_password`` is the owner's workplace view, which delivers it.
+    """
+    if settings.backend == "sandbox":
+        from .sandbox import deliver
+
+        return deliver(settings, smtp_password, msg, recipients)
     if not settings.smtp_host:
         raise CalendarError("invitations need a mail server: set smtp_host (and smtp_* settings) in the calendar settings")
     try:

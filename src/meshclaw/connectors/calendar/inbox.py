@@ -23,7 +23,7 @@ from typing import Any
 
 import icalendar
 
-from .client import Connection
+from .backend import calendar_connection
 from .incoming import decide
 from .settings import CalendarSettings, load_settings
 
@@ -87,7 +87,7 @@ async def apply_invitation(settings: CalendarSettings | dict[str, Any], password
     if not uid:
         return {"uid": None, "method": method or None, "action": "ignored: the calendar part holds no event with a UID"}
     senders = _senders(message)
-    conn = Connection(settings, password)
+    conn = calendar_connection(settings, password)
 
     def work() -> str:
         cal = conn.calendar()

@@ -9,7 +9,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .client import Connection
+from .backend import calendar_connection
 from .settings import CalendarSettings, load_settings
 
 
@@ -24,7 +24,7 @@ async def busy_now(settings: CalendarSettings | dict[str, Any], password: str,
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=settings.zone)
-    conn = Connection(settings, password)
+    conn = calendar_connection(settings, password)
 
     def work() -> tuple[bool, datetime | None]:
         # A week ahead: long enough that "until" is not cut short by the window for any real day.

@@ -39,7 +39,7 @@ async def calendar_respond(ctx: RunContext[RunDeps], uid: str, answer: Literal["
     owner = owner_email(ctx, settings)
     if not owner:
         raise CalendarError("answering needs the owner's address: set email in the calendar settings")
-    if not settings.smtp_host:
+    if not settings.mails_invitations:
         raise CalendarError("answers go to the organizer by email: set smtp_host (and smtp_* settings) in the "
                             "calendar settings")
     partstat = PARTSTAT[answer]

@@ -2,6 +2,9 @@
 
 Passwords are secret references (``secret:alice_cal``, ``env:CAL_PASSWORD``), never values;
 tools resolve them with ``ctx.deps.secret(ref)`` at call time.
+
+``backend: sandbox`` with ``workplace: NAME`` keeps the owner's calendar in a sandbox workplace in
+MeshClaw's store (no server, no passwords); invitations go to the workplace's mailboxes.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from .errors import CalendarError
 class CalendarSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str = Field(description="CalDAV server root, e.g. https://cal.example.com/ (Radicale: the server URL)")
-    username: str
-    password: SecretRef
+    backend: Literal["caldav", "sandbox"] = Field(default="caldav", description="caldav: a server; sandbox: a workplace in the store")
+    workplace: str | None = Field(default=None, description="with backend sandbox: the workplace's name (e.g. demo)")
+    url: str | None = Field(default=None, description="CalDAV server root, e.g. https://cal.example.com/ (Radicale: the server URL)")
+    username: str | None = None
+    password: SecretRef | None = None
     calendar: str = Field(default="work", description="the owner's calendar: its id (last URL segment) or display name")
     timezone: str = Field(default="UTC", description="IANA zone for times without an offset, and for results")
     email: str | None = Field(default=None, description="the owner's address as organizer; default: the user's email")
@@ -62,6 +67,21 @@ class CalendarSettings(BaseModel):
 
     @model_validator(mode="after")
     def smtp_consistent(self) -> "CalendarSettings":
+        if self.backend == "sandbox":
+            server = [k for k in ("url", "username", "password", "smtp_host", "smtp_port", "smtp_username",
+                                  "smtp_password") if getattr(self, k) is not None]
+            if server:
+                raise ValueError(f"backend 'sandbox' keeps the calendar in a workplace, not on a server: remove "
+                                 f"{', '.join(server)}")
+            if not self.workplace:
+                raise ValueError("backend 'sandbox' needs the workplace's name (workplace: demo)")
+            return self
+        if self.workplace is not None:
+            raise ValueError("workplace is only for backend 'sandbox'; a CalDAV server's settings take url, username "
+                             "and password")
+        missing = [k for k in ("url", "username", "password") if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"a CalDAV server needs {', '.join(missing)} (or backend: sandbox with workplace: NAME)")
         if self.smtp_security == "plain" and self.smtp_host is not None and not is_loopback(self.smtp_host):
             raise ValueError(
                 "smtp_security 'plain' sends the password and invitations unencrypted: "
@@ -70,6 +90,11 @@ class CalendarSettings(BaseModel):
         if (self.smtp_username is None) != (self.smtp_password is None):
             raise ValueError("set both smtp_username and smtp_password, or neither")
         return self
+
+    @property
+    def mails_invitations(self) -> bool:
+        """Can attendees be told: a mail server is set, or the sandbox delivers to its mailboxes."""
+        return bool(self.smtp_host) or self.backend == "sandbox"
 
     @property
     def smtp_port_or_default(self) -> int:

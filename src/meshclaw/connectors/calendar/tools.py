@@ -166,7 +166,7 @@ async def calendar_create(ctx: RunContext[RunDeps], title: str, start: str, end:
     owner = owner_email(ctx, settings)
     if people and not owner:
         raise CalendarError("an event with attendees needs an organizer address: set email in the calendar settings")
-    if people and not settings.smtp_host:
+    if people and not settings.mails_invitations:
         raise CalendarError("invitations need a mail server: set smtp_host (and smtp_* settings) in the calendar settings")
     key = call_key(ctx)
     uid = events.uid_for(key)
@@ -220,7 +220,7 @@ async def _change(ctx: RunContext[RunDeps], uid: str, calendar: str | None, acti
         _organizer_only(ev, owner, action)
         if str(ev.get(events.CALL, "")) == mark:
             return obj, data, True
-        if (adds_attendees or events.attendees_of(ev)) and not settings.smtp_host:
+        if (adds_attendees or events.attendees_of(ev)) and not settings.mails_invitations:
             # Checked before changing anything: a meeting must not move without its attendees hearing of it.
             raise CalendarError("this meeting has attendees who must be told: set smtp_host (and smtp_* settings) "
                                 "in the calendar settings")
@@ -234,7 +234,7 @@ async def _change(ctx: RunContext[RunDeps], uid: str, calendar: str | None, acti
     obj, data, already = await asyncio.to_thread(write)
     ev = events.master(data)
     told: dict[str, list[str]] = {}
-    if (events.attendees_of(ev) or ev.get(events.REMOVED)) and settings.smtp_host:
+    if (events.attendees_of(ev) or ev.get(events.REMOVED)) and settings.mails_invitations:
         try:
             told = await delivery.notify(settings, smtp_password(ctx, settings), conn, obj, data, owner or "")
         except delivery.Undelivered as u:

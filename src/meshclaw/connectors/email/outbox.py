@@ -20,7 +20,7 @@ import asyncio
 from email.message import EmailMessage
 from typing import Any
 
-from .client import MailClient
+from .backend import mail_client
 from .compose import SENDING_FLAG, as_crlf_bytes, smtp_send
 from .errors import MailError, SendUncertain
 from .labels import PROVENANCE_HEADER, UNTRUSTED_COPY
@@ -30,7 +30,7 @@ from .settings import EmailSettings
 def save_draft(settings: EmailSettings, password: str, msg: EmailMessage) -> dict[str, Any]:
     """Store a draft in the Drafts folder unless this very draft (same Message-ID) is already there."""
     folder = settings.drafts_folder
-    with MailClient(settings, password) as client:
+    with mail_client(settings, password) as client:
         existing = client.find_message_id(folder, msg["Message-ID"])
         if existing:
             return {"saved": True, "folder": folder, "uid": int(existing[0]["UID"]), "already_saved": True}
@@ -43,7 +43,7 @@ def save_draft(settings: EmailSettings, password: str, msg: EmailMessage) -> dic
 
 def _sent_state(settings: EmailSettings, password: str, message_id: str) -> tuple[str, int | None]:
     """("new", None), ("sent", uid) or ("uncertain", uid) for this Message-ID in the Sent folder."""
-    with MailClient(settings, password) as client:
+    with mail_client(settings, password) as client:
         found = client.find_message_id(settings.sent_folder, message_id)
     for item in found:
         flags = [str(f) for f in item.get("FLAGS") or []]
@@ -57,12 +57,12 @@ def _sent_state(settings: EmailSettings, password: str, message_id: str) -> tupl
 
 
 def _store_pending(settings: EmailSettings, password: str, raw: bytes, untrusted: bool = False) -> int | None:
-    with MailClient(settings, password) as client:
+    with mail_client(settings, password) as client:
         return client.append(settings.sent_folder, raw, ["\\Seen", SENDING_FLAG] + ([UNTRUSTED_COPY] if untrusted else []))
 
 
 def _settle(settings: EmailSettings, password: str, message_id: str, uid: int | None, delivered: bool) -> None:
-    with MailClient(settings, password) as client:
+    with mail_client(settings, password) as client:
         client.select(settings.sent_folder, readonly=False)
         if uid is None:  # the server gave no APPENDUID: find the copy by its Message-ID
             found = client.find_message_id(settings.sent_folder, message_id)
@@ -93,7 +93,12 @@ async def send_once(settings: EmailSettings, password: str, msg: EmailMessage, r
         pending_uid = await asyncio.to_thread(_store_pending, settings, password, as_crlf_bytes(msg), untrusted)
     del msg[PROVENANCE_HEADER]  # the label is for the owner's copy, not for the recipients
     try:
-        refused = await smtp_send(settings, password, msg, recipients)
+        if settings.backend == "sandbox":  # delivered inside the workplace; nothing leaves the machine
+            from .sandbox import sandbox_send
+
+            refused = await sandbox_send(settings, password, msg, recipients)
+        else:
+            refused = await smtp_send(settings, password, msg, recipients)
     except SendUncertain:
         raise  # keep the marked copy: a replay must not send blindly
     except MailError:

@@ -24,7 +24,8 @@ from meshclaw.domain.provenance import Labelled
 from meshclaw.domain.secrets import SecretMissing
 from meshclaw.runtime.context import RunDeps
 
-from .client import MailClient, imap_quote
+from .backend import mail_client, open_login
+from .client import imap_quote
 from .compose import build, clean_addresses, message_id_for
 from .errors import MailError, MailNotFound
 from .labels import PROVENANCE_HEADER, UNTRUSTED_COPY, listing_label, message_label
@@ -38,11 +39,12 @@ MAX_LIST = 100
 _STANDARD_FLAGS = {"read": "\\Seen", "seen": "\\Seen", "flagged": "\\Flagged", "answered": "\\Answered"}
 
 
-def settings_of(ctx: RunContext[RunDeps]) -> tuple[EmailSettings, str]:
-    """The agent's email settings and the resolved password (never logged, never returned)."""
+def settings_of(ctx: RunContext[RunDeps]) -> tuple[EmailSettings, Any]:
+    """The agent's email settings and the resolved password (never logged, never returned), or for
+    ``backend: sandbox`` the owner's view of the workplace (backend.open_login)."""
     settings = ctx.deps.settings  # validated against EmailSettings, the connector's declared model
     try:
-        return settings, ctx.deps.secret(settings.password)
+        return settings, open_login(settings, ctx.deps.secret, getattr(ctx.deps, "state", None))
     except SecretMissing as e:
         raise MailError(f"the mail password is not available: {e}") from None
 
@@ -66,7 +68,7 @@ def _same_numbering(folder: str, status: dict[str, int], expected: int | None) -
 
 
 def _list_sync(settings: EmailSettings, password: str, folder: str, criteria: str, limit: int) -> Labelled:
-    with MailClient(settings, password) as client:
+    with mail_client(settings, password) as client:
         status = client.select(folder)
         uids = client.search(criteria)
         newest = sorted(uids, reverse=True)[:limit]
@@ -143,7 +145,7 @@ async def email_search(
 
 def _read_sync(settings: EmailSettings, password: str, folder: str, uid: int, max_chars: int, mark_read: bool,
                uidvalidity: int | None = None) -> Labelled:
-    with MailClient(settings, password) as client:
+    with mail_client(settings, password) as client:
         _same_numbering(folder, client.select(folder, readonly=not mark_read), uidvalidity)
         summary, view = read_message(client, uid, max_chars)
         if mark_read:
@@ -172,7 +174,7 @@ async def email_read(
 
 def _move_sync(settings: EmailSettings, password: str, folder: str, uid: int, to_folder: str,
                uidvalidity: int | None = None) -> dict[str, Any]:
-    with MailClient(settings, password) as client:
+    with mail_client(settings, password) as client:
         folders = client.folders()
         if to_folder not in folders:
             raise MailNotFound(f"there is no folder {to_folder!r}; folders: {', '.join(folders)}")
@@ -199,7 +201,7 @@ async def email_move(ctx: RunContext[RunDeps], uid: int, to_folder: str, folder:
 
 def _flag_sync(settings: EmailSettings, password: str, folder: str, uid: int, flag: str, on: bool,
                uidvalidity: int | None = None) -> dict[str, Any]:
-    with MailClient(settings, password) as client:
+    with mail_client(settings, password) as client:
         _same_numbering(folder, client.select(folder, readonly=False), uidvalidity)
         flags = client.store(uid, [flag], add=on)
     return {"uid": uid, "folder": folder, "flags": [f for f in flags if not f.startswith("$Meshclaw")]}
@@ -225,7 +227,7 @@ async def email_flag(ctx: RunContext[RunDeps], uid: int, flag: str, on: bool = T
 
 def _original(settings: EmailSettings, password: str, folder: str, uid: int) -> dict[str, Any]:
     """What a reply needs from the message it answers: ids for threading, subject, who to answer."""
-    with MailClient(settings, password) as client:
+    with mail_client(settings, password) as client:
         client.select(folder)
         found = client.fetch([uid], "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID REFERENCES IN-REPLY-TO SUBJECT FROM REPLY-TO)])")
     if not found:
@@ -329,7 +331,7 @@ MAX_RAW = 25 * 1024 * 1024  # larger messages are refused rather than held in me
 
 
 def _raw_sync(settings: EmailSettings, password: str, folder: str, uid: int) -> tuple[str, str]:
-    with MailClient(settings, password) as client:
+    with mail_client(settings, password) as client:
         client.select(folder, readonly=True)
         found = client.fetch([uid], "(UID RFC822.SIZE BODY.PEEK[])")
         if not found:

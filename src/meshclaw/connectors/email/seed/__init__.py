@@ -15,7 +15,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from ..client import MailClient
+from ..backend import mail_client
 from ..settings import EmailSettings
 from .hostile import INJECTED_DELETE, INJECTED_INBOX, INJECTED_INVOICES, INJECTED_PASSWORD
 from .hostile import injections, malformed, odd_charsets, phishing, spam
@@ -67,7 +67,7 @@ def sent_messages() -> list[bytes]:
 def load_into_mailbox(settings: EmailSettings, password: str, *, include_sent: bool = True) -> int:
     """APPEND the seed set to the account's INBOX (unread) and Sent (read). Returns how many."""
     count = 0
-    with MailClient(settings, password) as client:
+    with mail_client(settings, password) as client:
         for raw in seed_messages():
             client.append(settings.inbox, raw, [], when=date_of(raw))
             count += 1
