@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from sqlalchemy import delete, func, select
 
 from .database import Database
-from .tables import Workplace, WorkplaceChannel, WorkplaceChatItem, WorkplaceEvent, WorkplaceFolder, WorkplaceMail
-from .tables import WorkplaceOutside
+from .tables_workplace import Workplace, WorkplaceChannel, WorkplaceChatItem, WorkplaceEvent, WorkplaceFolder, WorkplaceMail
+from .tables_workplace import WorkplaceOutside
 
 FOLDERS = ("INBOX", "Sent", "Drafts", "Archive", "Junk", "Trash")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")

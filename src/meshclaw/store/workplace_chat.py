@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select
 
 from .database import Database
-from .tables import WorkplaceChannel, WorkplaceChatItem
+from .tables_workplace import WorkplaceChannel, WorkplaceChatItem
 from .workplace import WorkplaceMissing, _utc
 
 

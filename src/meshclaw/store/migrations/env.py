@@ -3,6 +3,7 @@
 from alembic import context
 
 from meshclaw.store.tables import Base
+from meshclaw.store import tables_workplace  # noqa: F401 - its tables share Base.metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)

@@ -33,7 +33,7 @@ FLAGSHIPS = ("inbox-triage", "meeting-scheduler")
 LATER_FLAGSHIPS = ("deploy-watcher", "status-report")  # installed when their templates and connectors exist
 
 # The scripted path (CI, no model): one answer per agent that fits its judgement schemas.
-SCRIPTED_TRIAGE = {"label": "needs_reply", "reason": "a person asks Alice for something",
+SCRIPTED_TRIAGE = {"label": "needs_reply", "reason": "a person asks Alice for something", "selling": False,
                    "body": "Hi, thanks for your message. I will look at this today and come back to you.\nAlice"}
 SCRIPTED_MEETING = {"people": ["Bob"], "minutes": 30, "when": "next_week", "date": "", "title": "Q3 plan with Bob"}
 
