@@ -29,8 +29,8 @@ def test_an_approval_shows_every_character_and_marks_its_cuts(home, cli):
         async def go() -> tuple[str, str]:
             run_id = await rt.start("keeper", "note it")
             await wait_for_async(rt.store.approvals.pending, 20, what="the approval request")
-            short = (await asyncio.to_thread(cli, "approvals", env={"COLUMNS": "1000"}, check=True)).stdout
-            full = (await asyncio.to_thread(cli, "approvals", "--full", env={"COLUMNS": "1000"}, check=True)).stdout
+            short = (await asyncio.to_thread(cli, "approvals", env={"COLUMNS": "1000"}, check=True, process=True)).stdout
+            full = (await asyncio.to_thread(cli, "approvals", "--full", env={"COLUMNS": "1000"}, check=True, process=True)).stdout
             await asyncio.to_thread(cli, "stop", "keeper", check=True)
             await rt.wait(run_id)
             return short, full

@@ -29,7 +29,8 @@ def test_warmed_agent_starts_from_the_prefix_cache(home, bundled_server):
     with runtime(home, CONFIG) as rt:
         assert asyncio.run(rt.warm("keeper")) is True
         outcome, _ = run(rt, "keeper", "What time is it?")
-        assert outcome.status == "succeeded", outcome.error
+        # What is measured here is the cache, not the 1.5B model's answer (which can vary run to run).
+        assert outcome.status in ("succeeded", "no-answer"), outcome.error
         first = rt.store.usage.for_run(outcome.run_id)[0]
         # Only the task itself is new: everything before it was processed while warming.
         assert first.cache_read_tokens >= 0.9 * first.input_tokens, (first.cache_read_tokens, first.input_tokens)

@@ -65,3 +65,22 @@ def test_triage_on_the_sandbox_labels_files_and_drafts(home):
         again, _ = run(rt, "triage", "triage my inbox")
         assert again.output == "Inbox triage: nothing new."
         assert not [r for r in rt.store.audit.records(run_id=again.run_id) if r.kind == "judgement"]
+
+
+@pytest.mark.slow
+def test_the_morning_briefing_reaches_the_owners_direct_messages_on_the_sandbox_chat(home):
+    data = json.loads(config({"label": "fyi", "reason": "x"}))
+    agent = data["agents"][0]
+    agent["limits"] = {"approval_seconds": 5}  # a briefing that waited for a person would fail this test
+    agent["toolsets"]["chat"] = {"grants": ["chat.direct_message"],
+                                 "settings": {"backend": "sandbox", "workplace": "demo"}}
+    with runtime(home, json.dumps(data)) as rt:
+        wp = rt.store.workplaces
+        wp.create("demo", ["alice", "bob"], fresh=True)
+        wp.append("demo", "alice", "INBOX", seed_mail(2, "Cloud Weekly <editor@cloudweekly.test>", "Issue 9", "news",
+                                                       headers={"List-Id": "<weekly.cloudweekly.test>"}), [])
+        outcome, _ = run(rt, "triage", "triage my inbox and brief me")
+        assert outcome.status == "succeeded", outcome.error
+        said = [i for i in rt.store.workplace_chat.items("demo") if "Inbox triage: 1 new message(s)" in i.text]
+        assert "briefing" not in outcome.output, outcome.output
+        assert len(said) == 1 and said[0].author_id == "alice"  # posted as the owner, in her own DM

@@ -65,8 +65,9 @@ def chat() -> Connector:
     from .chat.settings import ChatSettings
     from .chat.tools import toolset
 
-    return Connector(name="chat", description="Team chat over Matrix or Slack.", toolset=toolset, settings=ChatSettings,
-                     events=("chat.mention", "chat.direct_message", "chat.message"))
+    return Connector(name="chat", description="Team chat over Matrix or Slack (or a sandbox workplace).",
+                     toolset=toolset, settings=ChatSettings, events=("chat.mention", "chat.direct_message", "chat.message"),
+                     state="workplace")
 
 
 def deploy() -> Connector:

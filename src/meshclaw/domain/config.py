@@ -115,16 +115,17 @@ class User(Strict):
 class ChatAccount(Strict):
     """A chat account MeshClaw logs in as (an agent's ``chat`` toolset, or the control channel's).
 
-    ``backend``: matrix or slack; ``url``: the homeserver (Matrix) or Web API base (Slack; default
+    ``backend``: matrix, slack, or sandbox (a workplace kept in the store: ``workplace``); ``url``: the homeserver (Matrix) or Web API base (Slack; default
     https://slack.com/api/); ``account``: the account's server user id (Matrix ``@bot:example.com``);
     ``token``/``password``: secret references (Matrix takes either; Slack a bot token);
     ``device_id``: kept stable so that a re-sent message is recognised by the server (Matrix
     transaction ids are scoped to an access token and device).
     """
 
-    backend: Literal["matrix", "slack"]
+    backend: Literal["matrix", "slack", "sandbox"]
     url: str | None = None
     account: str | None = None
+    workplace: str | None = Field(default=None, description="with backend sandbox: the workplace's name (e.g. demo)")
     token: SecretRef | None = None
     password: SecretRef | None = None
     device_id: str = Field(default="MESHCLAW", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
@@ -136,6 +137,14 @@ class ChatAccount(Strict):
 
         from .network import is_loopback
 
+        if self.backend == "sandbox":
+            if not self.workplace:
+                raise ValueError("backend 'sandbox' needs the workplace's name (workplace: demo)")
+            if self.url or self.account or self.token or self.password:
+                raise ValueError("backend 'sandbox' keeps chat in a workplace: remove url, account, token and password")
+            return self
+        if self.workplace is not None:
+            raise ValueError("workplace is only for backend 'sandbox'")
         if self.backend == "matrix":
             if not self.url or not self.account:
                 raise ValueError("a matrix account needs 'url' (the homeserver) and 'account' (@user:server)")

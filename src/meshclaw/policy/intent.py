@@ -31,7 +31,7 @@ _SOURCE = {"from", "by", "about", "regarding", "re", "of", "sender", "mentioning
 _ANSWER = re.compile(r"\b(?:reply|replies|respond|answer|write back|get back|call back|pay|refund|reimburse|remit)\b")
 _ADDRESSING = re.compile(r"\b(?:reply|respond|answer|send|email|e-mail|mail|forward|write|tell|ask|invite|cc|share|"
                          r"message|notify|ping|contact|call|add|loop|let|meet|meeting|schedule|book|introduce|"
-                         r"post|dm|text|thank|remind|update|pay|transfer)\b")
+                         r"post|dm|text|thank|remind|update|brief|pay|transfer)\b")
 _PARTICIPANT = {"to", "cc", "bcc", "invite", "recipient", "recipients", "attendee", "attendees"}
 # "with" and "and" make a participant only of a meeting ("my 1:1 with Raj"), not of a reading
 # ("summarise the thread with eve@...").

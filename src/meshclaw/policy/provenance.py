@@ -368,11 +368,12 @@ def label_for(spec: Any, value: Any) -> tuple[Any, Label]:
 
 
 def seed_run(tracker: ProvenanceTracker, *, request: str | None, instructions: str | None,
-             owner_email: str | None = None, directory: Iterable[str] = ()) -> None:
+             owner_email: str | None = None, directory: Iterable[str] = (), owner_ids: Iterable[str] = ()) -> None:
     """What every run (an agent run or a library session) knows before it reads anything.
 
     The one place that seeds a run's provenance: the owner's request (intent), the agent's
-    instructions (configuration), the owner's own address ("email me the summary"), and the
+    instructions (configuration), the owner's own address, user id and chat accounts ("email me the
+    summary", "brief me"), and the
     organisation's directory — people written as ``Name <address>`` so that a request naming a
     person covers that person's address, plus user ids and mail domains.
     """
@@ -380,8 +381,11 @@ def seed_run(tracker: ProvenanceTracker, *, request: str | None, instructions: s
         tracker.observe(request, OWNER)
     if instructions:
         tracker.observe(instructions, CONFIG)
-    if owner_email:
-        tracker.observe(owner_email, Label(Source.OWNER, Trust.TRUSTED, OWN_ADDRESS))
+    # The owner's own identities (address, user id, chat accounts): intended as a target only where the
+    # request asks for something to reach the owner ("email me", "brief me"), never an outside party.
+    for own in [owner_email, *owner_ids]:
+        if own:
+            tracker.observe(own, Label(Source.OWNER, Trust.TRUSTED, OWN_ADDRESS))
     entries = [d for d in directory if d]
     if entries:
         tracker.observe("; ".join(entries), Label(Source.DIRECTORY, Trust.TRUSTED, "the organisation's directory"))

@@ -225,13 +225,13 @@ class Runtime:
         from pydantic_ai.capabilities.process_history import ProcessHistory
         from pydantic_ai.durable_exec.dbos import DBOSDurability
 
-        from .memory.rules import compact_history, standing_rules
+        from .memory.rules import compact_history, grants_line, owner_rules
 
         model = metered_model(agent.model, config.models, self.home, self.secrets)
         pa = PydanticAgent(
             model, name=f"{agent.name}-{digest}", deps_type=RunDeps,
             # The owner's standing rules and the grants are read again for every request (memory/rules.py).
-            instructions=[agent_instructions(agent), standing_rules],
+            instructions=[f"{agent_instructions(agent)}\n\n{grants_line(agent)}", owner_rules],
             toolsets=[granted_toolset(agent, self.resolve_toolset)],
             capabilities=[DBOSDurability(parallel_execution_mode="sequential"), ProcessHistory(compact_history)],
         )
@@ -259,7 +259,17 @@ class Runtime:
         guarded = granted_toolset(agent, self.resolve_toolset)
         functions = guarded.wrapped if isinstance(guarded.wrapped, FunctionToolset) else guarded.wrapped.toolsets[0]
         tools = [t.tool_def for t in functions.tools.values()]
-        await warm_prefix(model, instructions=agent_instructions(agent), tools=tools)
+        from .memory.rules import grants_line, rules_text
+
+        # The same system text a run sends: the agent's instructions, then its grants and the owner's
+        # standing rules (pydantic-ai joins instructions with a blank line).
+        standing = [grants_line(agent)]
+        try:
+            rules = rules_text(self.store, agent.owner, agent.name)
+        except Exception:  # noqa: BLE001 - as at run time: no rules rather than no warming
+            rules = ""
+        standing += [rules] if rules else []
+        await warm_prefix(model, instructions="\n\n".join([agent_instructions(agent), *standing]), tools=tools)
         return True
 
     def _deps(self, run: Any, agent: Agent, config: Config) -> RunDeps:
@@ -267,6 +277,7 @@ class Runtime:
                        secrets=self.secrets, task=run.task, rehearsal=run.rehearsal,
                        listeners=self._listeners.get(run.id, []))
         seed_run(deps.provenance, request=run.task, instructions=agent.instructions, owner_email=deps.owner.email,
+                 owner_ids=[deps.owner.id, *(getattr(deps.owner, "chat", None) or {}).values()],
                  directory=directory_entries(config))
         deps.now_line = time_line(run.created_at, deps.owner.timezone or config.organisation.timezone)
         deps.started_at = run.created_at

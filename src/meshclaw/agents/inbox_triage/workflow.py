@@ -16,8 +16,8 @@ For each message in INBOX that does not yet carry the ``Triaged`` label (oldest 
 5. invitations are summarised, not accepted.
 
 A morning briefing (counts, the urgent items, the drafts waiting, what was refused and why) is the
-run's answer; it also goes to the owner's chat direct message when the agent is granted
-``chat.direct_message``. A run with nothing new asks the model nothing. Every action is a guarded
+run's answer; its counts (no sender or subject: outside text is not relayed) go to the owner's
+chat direct message when the agent is granted ``chat.direct_message``. A run with nothing new asks the model nothing. Every action is a guarded
 call: a refusal is reported in the briefing, never retried around.
 """
 
@@ -64,6 +64,15 @@ class Briefing:
     invitations: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     remaining: int = 0
+
+    def in_counts(self) -> str:
+        """The briefing in counts only: no sender or subject (outside text) is relayed to chat."""
+        total = sum(self.counts.values())
+        labels = ", ".join(f"{n} {label.replace('_', ' ')}" for label, n in sorted(self.counts.items(), key=lambda x: -x[1]))
+        more = f"; {self.remaining} wait for the next run" if self.remaining else ""
+        return (f"Inbox triage: {total} new message(s): {labels}. {len(self.urgent)} urgent, {len(self.drafts)} "
+                f"draft(s) waiting for you, {len(self.invitations)} invitation(s) to answer, {len(self.refused)} "
+                f"refused or held{more}. Details: `meshclaw runs show` for this run.")
 
     def text(self) -> str:
         total = sum(self.counts.values())
@@ -160,5 +169,5 @@ async def inbox_triage(calls: Calls) -> str:
             await _act(calls, brief, what, "email.move", uid=uid, to_folder=JUNK)
     text = brief.text()
     if messages and calls.granted("chat.direct_message"):
-        await _act(calls, brief, "briefing", "chat.direct_message", user=deps.owner.id, text=text)
+        await _act(calls, brief, "briefing", "chat.direct_message", user=deps.owner.id, text=brief.in_counts())
     return text

@@ -32,6 +32,18 @@ async def open_backend(settings: ChatAccount, secret: str) -> ChatBackend:
     raise ChatError(f"unknown chat backend {settings.backend!r} (matrix or slack)")
 
 
+def open_sandbox(state: object) -> ChatBackend:
+    """The owner's chat in a sandbox workplace (the tool context's ``workplace`` state, opened)."""
+    from .sandbox import SandboxChat
+
+    if state is None or not hasattr(state, "open"):
+        raise ChatError("the sandbox chat backend needs MeshClaw's store, which this run does not have")
+    try:
+        return SandboxChat(state.open())
+    except LookupError as e:
+        raise ChatError(str(e.args[0]) if e.args else str(e)) from None
+
+
 def secret_ref(settings: ChatAccount) -> str:
     """The one secret reference the account logs in with (the token, else the password)."""
     ref = settings.token or settings.password

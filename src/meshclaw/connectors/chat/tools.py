@@ -23,7 +23,7 @@ from meshclaw.domain.secrets import SecretMissing
 from meshclaw.policy.provenance import LabelledFields
 
 from .backend import ChatBackend, ChatChannel, ChatMessage
-from .backends import open_backend, secret_ref
+from .backends import open_backend, open_sandbox, secret_ref
 from .errors import ChatError, ChatNotFound
 from .settings import ChatSettings
 
@@ -37,11 +37,14 @@ SYSTEM = Label(Source.TOOL, Trust.TRUSTED, "chat server ids and times")
 async def backend_of(ctx: RunContext[Any]) -> AsyncIterator[ChatBackend]:
     """The agent's chat account, logged in for one call and closed after it."""
     settings: ChatSettings = ctx.deps.settings
-    try:
-        secret = ctx.deps.secret(secret_ref(settings))
-    except SecretMissing as e:
-        raise ChatError(f"the chat account's credentials are not available: {e}") from None
-    backend = await open_backend(settings, secret)
+    if settings.backend == "sandbox":
+        backend: ChatBackend = open_sandbox(getattr(ctx.deps, "state", None))
+    else:
+        try:
+            secret = ctx.deps.secret(secret_ref(settings))
+        except SecretMissing as e:
+            raise ChatError(f"the chat account's credentials are not available: {e}") from None
+        backend = await open_backend(settings, secret)
     try:
         yield backend
     except ChatNotFound as e:
@@ -176,7 +179,8 @@ async def chat_direct_message(ctx: RunContext[Any], user: str, text: str) -> dic
     target = user.strip()
     person = ctx.deps.directory.user(target) if hasattr(ctx.deps, "directory") else None
     if person is not None:
-        target = (person.chat or {}).get(ctx.deps.settings.backend) or ""
+        target = person.id if ctx.deps.settings.backend == "sandbox" else \
+            (person.chat or {}).get(ctx.deps.settings.backend) or ""
         if not target:
             raise ModelRetry(f"{user!r} has no {ctx.deps.settings.backend} account in the directory")
     async with backend_of(ctx) as backend:

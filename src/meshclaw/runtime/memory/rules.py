@@ -40,6 +40,20 @@ def rules_text(store: Any, owner: str, agent: str) -> str:
     return "Your owner's standing rules (always apply them):\n" + "\n".join(lines)
 
 
+def owner_rules(ctx: Any) -> str:
+    """pydantic-ai instructions function: the owner's standing rules, read for each request ("" if none).
+
+    The grants line is static per agent and goes with the agent's instructions (``grants_line``), so an
+    agent without standing rules sends exactly the prefix that ``Runtime.warm`` cached."""
+    deps = ctx.deps
+    if getattr(deps, "store", None) is None:
+        return ""
+    try:
+        return rules_text(deps.store, deps.owner.id, deps.agent.name)
+    except Exception:  # noqa: BLE001 - a store hiccup must not drop the rest; the guard still holds
+        return ""
+
+
 def standing_rules(ctx: Any) -> str:
     """pydantic-ai instructions function: grants and the owner's standing rules, read for each request."""
     deps = ctx.deps
