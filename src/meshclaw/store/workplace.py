@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select
 
 from .database import Database
 from .tables_workplace import Workplace, WorkplaceChannel, WorkplaceChatItem, WorkplaceEvent, WorkplaceFolder, WorkplaceMail
-from .tables_workplace import WorkplaceOutside
+from .tables_workplace import WorkplaceOutside, WorkplaceService, WorkplaceServiceChange
 
 FOLDERS = ("INBOX", "Sent", "Drafts", "Archive", "Junk", "Trash")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -85,7 +85,7 @@ class WorkplaceRepository:
                 return False
             if existed:
                 for table in (WorkplaceMail, WorkplaceFolder, WorkplaceOutside, WorkplaceEvent, WorkplaceChannel,
-                              WorkplaceChatItem):
+                              WorkplaceChatItem, WorkplaceService, WorkplaceServiceChange):
                     s.execute(delete(table).where(table.workplace == name))
                 s.execute(delete(Workplace).where(Workplace.name == name))
                 s.flush()
