@@ -219,7 +219,7 @@ def run_night(night: Night, config: Any, store: Any, actor: Any, say: Any) -> No
     from meshclaw.operations.runs import finish, start_run
     from meshclaw.runtime.engine import Runtime
 
-    from .demo_deploy import watch_deployments
+    from .demo_deploy import close_previous_nights, watch_deployments
 
     runtime = Runtime(config, night.home, store, Secrets(night.home / "secrets.env"), resolve)
     runtime.launch()
@@ -229,6 +229,7 @@ def run_night(night: Night, config: Any, store: Any, actor: Any, say: Any) -> No
                                                   ("meeting-scheduler", MEETING_TASK)) if t in installed]
 
     async def go() -> None:
+        await close_previous_nights(runtime, say)  # demo_deploy: a run left waiting acts on no old workplace
         for agent, task in plan:
             record = RunRecord(agent, task)
             night.runs.append(record)
