@@ -141,3 +141,34 @@ def test_no_version_deployed_or_nothing_to_return_to_is_said_plainly(home):
         assert rt.store.approvals.pending() == []
         [note] = [i.text for i in rt.store.workplace_chat.items("demo", channel_id="team")]
         assert note.startswith("Incident: solo 1.0 is failing") and "no recorded previous version" in note
+
+
+def test_the_workers_health_watch_starts_the_watcher_on_the_sandbox(home):
+    """``meshclaw worker``'s deploy trigger on a sandbox backend: a failure scripted a moment ahead is seen
+    and starts one run of the watcher with the trigger's task and the change."""
+    from meshclaw.surfaces.triggers import serve_deploy_triggers
+
+    text = json.loads(config(SERVICES))
+    text["agents"][0]["triggers"] = [{"event": "deploy.health_changed", "task": "A watched service changed health."}]
+    with runtime(home, json.dumps(text)) as rt:
+        workplace(rt.store, meeting=False)
+        repo = WorkplaceDeployRepository(rt.store.db)
+        repo.deploy("demo", "payments", "2.4.0", key="fixed", kind="rollback")  # healthy at the baseline
+
+        async def go() -> Any:
+            stop, ready = asyncio.Event(), asyncio.Event()
+            tasks = await serve_deploy_triggers(rt, stop, interval=0.2, ready=ready)
+            await asyncio.wait_for(ready.wait(), 10)
+            repo.script("demo", "payments", at=datetime.now(timezone.utc), state="failed", detail="exit code 137")
+            [started] = await wait_for_async(lambda: rt.store.runs.list(agent="watcher"), 30, 0.1,
+                                             what="the failure starting the watcher")
+            outcome = await rt.wait(started.id)
+            stop.set()
+            await asyncio.gather(*tasks)
+            return started, outcome
+
+        started, outcome = asyncio.run(go())
+    assert started.task.endswith("Trigger: service 'payments' is now failing (version 2.4.0, process failed, "
+                                 "process failed (exit code 137)).")
+    assert outcome.status == "succeeded", outcome.error
+    assert "payments 2.4.0: failing (process failed (exit code 137))" in outcome.output
