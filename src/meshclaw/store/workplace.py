@@ -1,5 +1,6 @@
 """Sandbox workplaces in the store: each user's mail folders and messages, calendars, and what was
-sent outside the organisation. Nothing here leaves the machine.
+sent outside the organisation (chat: ``workplace_chat``; deployable services: ``workplace_deploy``).
+Nothing here leaves the machine.
 
     repo = WorkplaceRepository(db)
     repo.create("demo", users=["alice", "bob"], fresh=True)      # folders INBOX, Sent, Drafts, ...

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
@@ -151,7 +151,8 @@ def seed_deployments(store: object, workplace: str, *, now: datetime, tz: str) -
     ics = to_ics(meeting)
     for user in meeting.participants():
         store.workplaces.put_event(workplace, user, "work", meeting.uid, ics)  # type: ignore[attr-defined]
-    fails_at = now + FAIL_AFTER
+    # From the end of seeding (mail may have taken a while), so that the health watch's baseline is healthy.
+    fails_at = max(now, datetime.now(timezone.utc)) + FAIL_AFTER
     t = fails_at
     repo.script(workplace, "payments", at=fails_at, version="2.4.1", state="running", health_status=503,
                 health_body='{"status": "unavailable", "database": "connection pool exhausted"}',

@@ -75,8 +75,8 @@ def deploy_lines(night: Any, store: Any, run: Any) -> list[str]:
     done = [r.tool for r in calls]
     checked = [str((r.data.get("args") or {}).get("service")) for r in calls if r.tool == "deploy.health"]
     if checked:
-        lines.append(f"deploy-watcher checked {', '.join(checked)}" + (", saw in your calendar that you were in a "
-                                                                        "meeting" if "calendar.freebusy" in done else ""))
+        lines.append(f"deploy-watcher checked {', '.join(checked)}" + (" and looked at your free/busy (times only)"
+                                                                        if "calendar.freebusy" in done else ""))
     if "deploy.logs" in done:
         logs = repo.service("demo", seeded.failing).logs if seeded is not None else ()
         injected = any("ignore previous instructions" in line for line in logs)
