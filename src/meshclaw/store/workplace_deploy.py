@@ -76,6 +76,7 @@ class WorkplaceDeployRepository:
                                    history=[], health_status=None, health_body="", logs=list(logs)[-LOGS_KEPT:]))
 
     def services(self, workplace: str) -> list[str]:
+        """The workplace's service names, sorted."""
         with self.db.session() as s:
             return list(s.scalars(select(WorkplaceService.service).where(WorkplaceService.workplace == workplace)
                                   .order_by(WorkplaceService.service)))
@@ -157,11 +158,14 @@ class WorkplaceDeployments:
     workplace: str
 
     def services(self) -> list[str]:
+        """The workplace's service names, sorted."""
         return self._repo.services(self.workplace)
 
     def service(self, service: str, *, now: datetime | None = None) -> ServiceRow:
+        """The service at ``now`` (scripted changes applied); WorkplaceMissing for an unknown one."""
         return self._repo.service(self.workplace, service, now=now)
 
     def deploy(self, service: str, version: str, *, key: str, kind: str, when: datetime | None = None,
                logs: Sequence[str] = ()) -> tuple[ServiceRow, bool]:
+        """``WorkplaceDeployRepository.deploy`` in this workplace: once per ``key``."""
         return self._repo.deploy(self.workplace, service, version, key=key, kind=kind, when=when, logs=logs)
