@@ -140,10 +140,10 @@ def set_up(night: Night, say: Any) -> tuple[Any, Any, Any]:
     store = Store(home, None)  # SQLite in the demo's own data dir, whatever MESHCLAW_DATABASE_URL says
     night.seeded = seed_night(store, WORKPLACE, night=night.night, now=datetime.now(timezone.utc), tz=TZ)
     s = night.seeded
-    watch_from_now(night, store, say)
     say(f"workplace [bold]{WORKPLACE}[/bold] seeded fresh: {s.messages} new messages overnight for Alice "
         f"({', '.join(f'{n} {k}' for k, n in s.kinds.items())}), {s.sent} in her Sent folder, "
         f"{s.meetings} meetings in her calendar over three weeks, a team channel")
+    watch_from_now(night, store, say)
     config = load_config(path)
     actor = Actor.local(config)
     models = {"inbox-triage": "triage-script", "meeting-scheduler": "meeting-script"} if night.scripted else {}
