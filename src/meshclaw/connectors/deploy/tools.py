@@ -117,6 +117,8 @@ def health_view(health: Health) -> dict[str, Any]:
 @tool("deploy.services", Effect.READ, output_trust="untrusted")
 async def deploy_services(ctx: RunContext[Any]) -> dict[str, Any]:
     """List the deployable services: current version, process state, the previous version, versions available."""
+    # The backend is named for Docker and supervisord, never for a sandbox: an agent rehearsing there
+    # sees what it would see for real (this docstring is the tool's description for models).
 
     def work(backend: DeployBackend) -> list[LabelledFields]:
         out = []
@@ -126,7 +128,10 @@ async def deploy_services(ctx: RunContext[Any]) -> dict[str, Any]:
             out.append(view)
         return out
 
-    return LabelledFields({"backend": ctx.deps.settings.backend, "services": await _run(ctx, work)},
+    services = await _run(ctx, work)
+    if ctx.deps.settings.backend == "sandbox":
+        return LabelledFields({"services": services}, {"services": SYSTEM})
+    return LabelledFields({"backend": ctx.deps.settings.backend, "services": services},
                           {"backend": SYSTEM, "services": SYSTEM})
 
 
