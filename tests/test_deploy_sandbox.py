@@ -168,3 +168,19 @@ def test_settings_and_a_run_without_a_store(home):
     store = Store(home)
     with pytest.raises(DeployError, match="cannot open its workplace: there is no sandbox workplace 'demo'"):
         open_sandbox(settings, WorkplaceState(store.workplaces, store.workplace_chat, "alice", "demo", {}, {}))
+
+
+def test_a_failing_store_is_one_line_and_the_watch_goes_on(home):
+    from sqlalchemy import text
+
+    store = seeded(home)
+    sandbox = backend(store, FAILS - timedelta(minutes=1))
+    watch = HealthWatcher(sandbox.settings, sandbox, ["payments"])
+    assert watch.poll() == []  # healthy
+    with store.db.session() as s:
+        s.execute(text("DROP TABLE workplace_service_changes"))
+    with pytest.raises(DeployError, match=r"^the sandbox workplace's store failed while reading payments: "
+                                          r"OperationalError: .*no such table: workplace_service_changes"):
+        sandbox.state("payments")
+    [change] = watch.poll()  # counted as failing, as an unreachable deploy API is; the watch does not stop
+    assert (change.change, change.state) == ("failing", "unknown")

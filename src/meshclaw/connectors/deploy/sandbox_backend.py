@@ -21,6 +21,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from .backend import Deployment, ServiceState
 from .errors import DeployError, DeployNotFound
 from .health import BODY_KEPT, HttpCheck
@@ -69,6 +71,9 @@ class SandboxBackend:
             return self._deployments.service(service, now=self._clock())
         except LookupError:
             return None
+        except SQLAlchemyError as e:  # the store itself (a locked or missing database): one line, never a trace
+            raise DeployError(f"the sandbox workplace's store failed while reading {service}: "
+                              f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -120,4 +125,7 @@ class SandboxBackend:
                                  f"versions: {', '.join(sorted(row.versions)) or 'none'}") from None
         except LookupError as e:
             raise DeployNotFound(f"{service} is not in the sandbox workplace: {e}") from None
+        except SQLAlchemyError as e:
+            raise DeployError(f"the sandbox workplace's store failed during the {kind} of {service}: "
+                              f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
         return self.state(service), started
