@@ -1,7 +1,9 @@
 """`meshclaw demo --scripted` end to end through the command line: the sandbox workplace is seeded,
 the flagship agents installed and promoted for Alice, the night runs (triage; a meeting booked
-after Alice's approval), and the morning summary says what was done, refused, left waiting and
-what it cost; a second night starts fresh; a bad night name is one clear line."""
+after Alice's approval; payments failing during Alice's meeting, seen by the health watch, an
+incident note in #team and a rollback left waiting for her), and the morning summary says what was
+done, refused, left waiting and what it cost; a second night starts fresh (the run the first night
+left waiting is cancelled, not carried over); a bad night name is one clear line."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ def test_the_scripted_night_and_its_morning_summary(cli, home):
     assert "workplace demo seeded fresh: 12 new messages overnight for Alice" in out
     assert "installed and promoted inbox-triage for alice" in out
     assert "installed and promoted meeting-scheduler for alice" in out
+    assert "installed and promoted deploy-watcher for alice" in out
     # progress while it ran
     assert re.search(r"labelled message \d+: newsletter", out) and "moved message" in out
     assert "waiting for Alice: calendar.create" in out and "approved" in out
@@ -39,7 +42,18 @@ def test_the_scripted_night_and_its_morning_summary(cli, home):
     assert "Booked 'Q3 plan with Bob'" in out and "invitations in Bob's inbox: 1" in out
     if "installed and promoted status-report" in out:  # the weekly report, from last week's Sent and meetings
         assert re.search(r"Status report drafted for bob@example.com.*Meetings \(\d+\):\W*- Team standup", out)
-    assert re.search(r"\d+ reply draft\(s\) in Drafts", out) and "0 approval(s) still pending" in out
+    # the deployments: the health watch sees payments fail during Alice's meeting; the watcher acts
+    assert "payments 2.4.1 is now failing (health URL answered HTTP 503): starting deploy-watcher" in out
+    assert "read the last 50 log lines of payments (counted, never quoted)" in out
+    assert "posted an incident note to #team" in out
+    assert "waiting for Alice: deploy.rollback service=payments" in out and "deploy-watcher waiting" in out
+    assert re.search(r"payments 2.4.1 started failing at [\d:]+, during your “Call with the Singapore office”", out)
+    assert "it posted to #team: “Incident: payments 2.4.1 is failing (health URL answered HTTP 503)" in out
+    assert re.search(r"it proposed deploy.rollback service=payments: that waits for your yes "
+                     r"\(`meshclaw approve [0-9a-f]+`, then `meshclaw resume`\)", out)
+    assert "payments is on 2.4.1 now (running, health HTTP 503): nothing was changed without you" in out
+    assert re.search(r"\d+ reply draft\(s\) in Drafts", out) and "1 approval(s) still pending" in out
+    assert re.search(r"deploy-watcher: deploy.rollback service=payments — `meshclaw approve [0-9a-f]+`", out)
     assert re.search(r"the night \d+ [\d,]+ [\d,]+ [\d.]+", out)
 
     # the demo's own data dir is private, and the person's own configuration was not written
@@ -53,11 +67,20 @@ def test_the_scripted_night_and_its_morning_summary(cli, home):
     assert len(junk) == 3 and all("phishing" in m.flags for m in junk)
     assert len(store.workplaces.messages("demo", "alice", "INBOX")) == 9
     assert store.workplaces.outside("demo") == []
+    [asked] = store.approvals.pending(user_id="alice")
+    assert (asked.agent, asked.tool, asked.args) == ("deploy-watcher", "deploy.rollback", {"service": "payments"})
+    assert store.runs.get(asked.run_id).status == "waiting"
+    notes = [i.text for i in store.workplace_chat.items("demo", channel_id="team") if i.author_id == "alice"]
+    assert len(notes) == 1 and notes[0].startswith("Incident: payments 2.4.1 is failing")
+    assert "ignore previous instructions" not in notes[0]  # the log lines are counted, never relayed
 
     again = cli("demo", "--scripted", "--night", "large", env=WIDE, timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "seeded fresh: 48 new messages" in flat(again.stdout)
     assert "Inbox triage: 48 new message(s)" in flat(again.stdout)
+    assert "cancelled 1 run(s) an earlier night left waiting" in flat(again.stdout)
+    assert "1 approval(s) still pending" in flat(again.stdout)
+    assert store.runs.get(asked.run_id).status == "cancelled"
 
 
 def test_an_unknown_night_is_one_clear_line(cli, home):

@@ -72,9 +72,10 @@ def chat() -> Connector:
 
 def deploy() -> Connector:
     """Deployments through the Docker API or supervisord: ``DeploySettings``; its supervisord password
-    reference; emits ``deploy.health_changed`` (healthy → failing → recovered)."""
+    reference; emits ``deploy.health_changed`` (healthy → failing → recovered); state ``workplace``
+    for ``backend: sandbox`` (the services of a sandbox workplace)."""
     from .deploy.settings import DeploySettings
     from .deploy.tools import toolset
 
     return Connector(name="deploy", description="Deployments: containers (Docker API) or processes (supervisord).",
-                     toolset=toolset, settings=DeploySettings, events=("deploy.health_changed",))
+                     toolset=toolset, settings=DeploySettings, events=("deploy.health_changed",), state="workplace")

@@ -368,17 +368,23 @@ def label_for(spec: Any, value: Any) -> tuple[Any, Label]:
 
 
 def seed_run(tracker: ProvenanceTracker, *, request: str | None, instructions: str | None,
-             owner_email: str | None = None, directory: Iterable[str] = (), owner_ids: Iterable[str] = ()) -> None:
+             owner_email: str | None = None, directory: Iterable[str] = (), owner_ids: Iterable[str] = (),
+             options: dict[str, Any] | None = None) -> None:
     """What every run (an agent run or a library session) knows before it reads anything.
 
     The one place that seeds a run's provenance: the owner's request (intent), the agent's
     instructions (configuration), the owner's own address, user id and chat accounts ("email me the
     summary", "brief me"), and the
     organisation's directory — people written as ``Name <address>`` so that a request naming a
-    person covers that person's address, plus user ids and mail domains.
+    person covers that person's address, plus user ids and mail domains. The agent's ``options``
+    (``agents add --option``: set by its owner, a delegate or an admin, like a trigger's task) are the
+    owner's word too, as ``name: value`` lines: ``team_channel: team`` names where a workflow posts.
     """
     if request:
         tracker.observe(request, OWNER)
+    if options:
+        tracker.observe("\n".join(f"{k}: {v}" for k, v in sorted(options.items())),
+                        Label(Source.OWNER, Trust.TRUSTED, "the agent's options, set by its owner"))
     if instructions:
         tracker.observe(instructions, CONFIG)
     # The owner's own identities (address, user id, chat accounts): intended as a target only where the

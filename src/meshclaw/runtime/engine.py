@@ -278,7 +278,7 @@ class Runtime:
                        listeners=self._listeners.get(run.id, []))
         seed_run(deps.provenance, request=run.task, instructions=agent.instructions, owner_email=deps.owner.email,
                  owner_ids=[deps.owner.id, *(getattr(deps.owner, "chat", None) or {}).values()],
-                 directory=directory_entries(config))
+                 directory=directory_entries(config), options=agent.options)
         deps.now_line = time_line(run.created_at, deps.owner.timezone or config.organisation.timezone)
         deps.started_at = run.created_at
         deps.provenance.observe(deps.now_line, Label(Source.TOOL, Trust.TRUSTED, "the run's clock"))

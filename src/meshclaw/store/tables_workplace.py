@@ -1,4 +1,4 @@
-"""The sandbox workplace's tables: mail, calendars and chat that never leave the machine."""
+"""The sandbox workplace's tables: mail, calendars, chat and deployments that never leave the machine."""
 
 from __future__ import annotations
 
@@ -109,3 +109,44 @@ class WorkplaceChatItem(Base):
     target: Mapped[str | None] = mapped_column(String(100), nullable=True)
     mentions: Mapped[list] = mapped_column(JSON)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+
+
+class WorkplaceService(Base):
+    """A deployable service in a workplace: what runs now, what can be deployed, what it answers.
+
+    ``versions``: version -> the HTTP status its health URL answers once started (200 healthy);
+    ``history``: deploy records (version, key, kind, at, previous), newest last; ``health_status``:
+    what the health URL answers now (None: it does not answer); ``logs``: the newest lines."""
+
+    __tablename__ = "workplace_services"
+
+    workplace: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    state: Mapped[str] = mapped_column(String(20))
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    versions: Mapped[dict] = mapped_column(JSON)
+    history: Mapped[list] = mapped_column(JSON)
+    health_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    health_body: Mapped[str] = mapped_column(Text, default="")
+    logs: Mapped[list] = mapped_column(JSON)
+
+
+class WorkplaceServiceChange(Base):
+    """A scripted change of a service at a time (the demo night's failure): applied once, on the first
+    look at the service at or after ``at``, and only to ``version`` (when set) deployed before ``at``."""
+
+    __tablename__ = "workplace_service_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workplace: Mapped[str] = mapped_column(String(64), index=True)
+    service: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    state: Mapped[str] = mapped_column(String(20))
+    health_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    health_body: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    logs: Mapped[list] = mapped_column(JSON)
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,5 +1,6 @@
 """Sandbox workplaces in the store: each user's mail folders and messages, calendars, and what was
-sent outside the organisation. Nothing here leaves the machine.
+sent outside the organisation (chat: ``workplace_chat``; deployable services: ``workplace_deploy``).
+Nothing here leaves the machine.
 
     repo = WorkplaceRepository(db)
     repo.create("demo", users=["alice", "bob"], fresh=True)      # folders INBOX, Sent, Drafts, ...
@@ -23,7 +24,7 @@ from sqlalchemy import delete, func, select
 
 from .database import Database
 from .tables_workplace import Workplace, WorkplaceChannel, WorkplaceChatItem, WorkplaceEvent, WorkplaceFolder, WorkplaceMail
-from .tables_workplace import WorkplaceOutside
+from .tables_workplace import WorkplaceOutside, WorkplaceService, WorkplaceServiceChange
 
 FOLDERS = ("INBOX", "Sent", "Drafts", "Archive", "Junk", "Trash")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -85,7 +86,7 @@ class WorkplaceRepository:
                 return False
             if existed:
                 for table in (WorkplaceMail, WorkplaceFolder, WorkplaceOutside, WorkplaceEvent, WorkplaceChannel,
-                              WorkplaceChatItem):
+                              WorkplaceChatItem, WorkplaceService, WorkplaceServiceChange):
                     s.execute(delete(table).where(table.workplace == name))
                 s.execute(delete(Workplace).where(Workplace.name == name))
                 s.flush()

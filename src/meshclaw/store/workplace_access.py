@@ -4,10 +4,12 @@
     access.append("INBOX", raw, [])       # the owner's own mailbox only
     access.deliver(raw, ["bob@example.com", "x@outside.test"])   # bob's INBOX; x is "sent outside"
     access.busy_objects("bob")            # bob's calendar, times only (what a free/busy report shows)
+    access.deployments().service("payments")   # the workplace's services (workplace_deploy)
 
 One owner, one workplace: the owner's mail folders and calendars in full; of colleagues only what a
 real server would let the owner do — deliver mail to their INBOX, see when they are busy — and the
-chat channels the owner is a member of. Nothing is ever sent off the machine: mail to outside
+chat channels the owner is a member of; the workplace's deployable services (the deploy connector's
+settings name which ones an agent sees). Nothing is ever sent off the machine: mail to outside
 addresses is recorded as sent outside.
 """
 
@@ -18,6 +20,7 @@ from datetime import datetime
 
 from .workplace import MailRow, WorkplaceMissing, WorkplaceRepository
 from .workplace_chat import ChannelRow, ChatRow, WorkplaceChatRepository
+from .workplace_deploy import WorkplaceDeployments, WorkplaceDeployRepository
 
 # iCalendar properties a free/busy answer is made from; everything else (titles, places,
 # attendees, descriptions) stays in the colleague's calendar.
@@ -135,6 +138,13 @@ class WorkplaceAccess:
         pair = sorted({self.owner, user})
         return self._chat_repo.add_channel(self.workplace, "dm-" + "-".join(pair), self.names.get(user, user), pair,
                                           is_direct=True)
+
+
+    # --- deployments -------------------------------------------------------------------------
+
+    def deployments(self) -> WorkplaceDeployments:
+        """The workplace's services: state, history, health and logs; deploy and roll back."""
+        return WorkplaceDeployments(WorkplaceDeployRepository(self._repo.db), self.workplace)
 
 
 def _times_only(ics: str) -> str:

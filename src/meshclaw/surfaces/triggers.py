@@ -94,7 +94,13 @@ async def serve_deploy_triggers(runtime: Any, stop: asyncio.Event, *, interval: 
             raise ValueError(f"agent {agent.name} has a {DEPLOY_HEALTH_CHANGED} trigger but no deploy toolset")
         settings = DeploySettings.model_validate(grant.settings)
         password = runtime.secrets.resolve(settings.password) if settings.password else None
-        backend = open_backend(settings, password)
+        state = None
+        if settings.backend == "sandbox":  # the services of a sandbox workplace in the store, as the owner sees them
+            from meshclaw.store.workplace_access import WorkplaceState
+
+            state = WorkplaceState(runtime.store.workplaces, runtime.store.workplace_chat, agent.owner,
+                                   settings.workplace, {}, {})
+        backend = open_backend(settings, password, state)
 
         async def on_change(change: Any, agent: Agent = agent, trigger: Trigger = trigger) -> None:
             if runtime.store.agents.is_stopped(agent.name):

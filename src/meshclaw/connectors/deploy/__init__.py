@@ -1,4 +1,5 @@
-"""Deployments: containers through the Docker API or processes under supervisord, behind one set of tools.
+"""Deployments: containers through the Docker API, processes under supervisord, or the services of a
+sandbox workplace in MeshClaw's store (``sandbox_backend``), behind one set of tools.
 
 ``tools`` (services, health, logs, deploy, rollback), ``watch`` (health changes as
 ``deploy.health_changed`` events), ``settings`` (``DeploySettings``).

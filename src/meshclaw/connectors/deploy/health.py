@@ -3,7 +3,9 @@
 Healthy means running and (when a health URL is set) the URL answering 2xx within
 ``settings.health_timeout`` seconds. With no health URL the verdict rests on the process state
 alone, and says so (``basis``). The controller does the checking: nothing inside the container
-or program is asked to report on itself.
+or program is asked to report on itself. A backend with a ``probe(service, url, timeout)`` method
+answers the health URL itself (the sandbox: the answer is kept in the store, nothing is fetched);
+the verdict is made here all the same.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .backend import ServiceState
 from .settings import DeploySettings
@@ -76,8 +78,16 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def assess(settings: DeploySettings, state: ServiceState) -> Health:
-    """The health of ``state``'s service: checks its health URL (if any) only when the process runs."""
+def prober(backend: Any) -> Callable[[str, str, float], HttpCheck] | None:
+    """The backend's own health probe (the sandbox's), or None: the URL is fetched over HTTP."""
+    return getattr(backend, "probe", None)
+
+
+def assess(settings: DeploySettings, state: ServiceState,
+           probe: Callable[[str, str, float], HttpCheck] | None = None) -> Health:
+    """The health of ``state``'s service: checks its health URL (if any) only when the process runs.
+
+    ``probe(service, url, timeout)`` answers the URL instead of an HTTP GET (``prober(backend)``)."""
     url = settings.services[state.name].health_url
     now = time.time()
     if url is None:
@@ -86,7 +96,8 @@ def assess(settings: DeploySettings, state: ServiceState) -> Health:
     if not state.running:
         return Health(state.name, state.version, state, "failing", "process state (not running; URL not checked)",
                       None, now)
-    http = check_http(url, settings.health_timeout)
+    http = probe(state.name, url, settings.health_timeout) if probe is not None else \
+        check_http(url, settings.health_timeout)
     return Health(state.name, state.version, state, "healthy" if http.ok else "failing",
                   "process state and health URL", http, now)
 
@@ -95,7 +106,7 @@ def wait_healthy(settings: DeploySettings, backend: Any, service: str, seconds: 
     """Check every 0.2 s for up to ``seconds`` until the service is healthy; the last check."""
     deadline = time.monotonic() + seconds
     while True:
-        health = assess(settings, backend.state(service))
+        health = assess(settings, backend.state(service), prober(backend))
         if health.healthy or time.monotonic() >= deadline:
             return health
         time.sleep(0.2)

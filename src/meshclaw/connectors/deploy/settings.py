@@ -10,6 +10,11 @@ Two backends share one set of tools:
   service's versions are directories ``<root>/releases/<version>``; ``<root>/current`` is a
   symlink to the deployed one, which the supervisord program runs from.
 
+- ``sandbox``: a sandbox workplace in MeshClaw's store (``workplace: NAME``), as the sandbox mail,
+  calendar and chat are: a service's versions, deploy history, process state, health answer and logs
+  are rows there (no server, no password); the demo night scripts a failure into them. A service's
+  ``health_url`` is not fetched: the sandbox answers it from the service's row.
+
 The password is a secret reference (``secret:deploy_rpc``), never a value.
 """
 
@@ -48,8 +53,10 @@ class ServiceSettings(BaseModel):
 class DeploySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    backend: Literal["docker", "supervisor"]
-    url: str = Field(description="docker: unix:///path or tcp://127.0.0.1:PORT; supervisor: http://127.0.0.1:PORT/RPC2")
+    backend: Literal["docker", "supervisor", "sandbox"]
+    url: str | None = Field(default=None, description="docker: unix:///path or tcp://127.0.0.1:PORT; supervisor: "
+                            "http://127.0.0.1:PORT/RPC2; sandbox: none")
+    workplace: str | None = Field(default=None, description="with backend sandbox: the workplace's name (e.g. demo)")
     username: str | None = Field(default=None, description="supervisor: the inet_http_server username")
     password: SecretRef | None = Field(default=None, description="supervisor: the inet_http_server password")
     services: dict[str, ServiceSettings] = Field(min_length=1)
@@ -62,6 +69,18 @@ class DeploySettings(BaseModel):
 
     @model_validator(mode="after")
     def reachable_safely(self) -> "DeploySettings":
+        if self.backend == "sandbox":
+            server = [k for k in ("url", "username", "password") if getattr(self, k) is not None]
+            if server:
+                raise ValueError(f"backend 'sandbox' keeps the services in a workplace, not on a server: remove "
+                                 f"{', '.join(server)}")
+            if not self.workplace:
+                raise ValueError("backend 'sandbox' needs the workplace's name (workplace: demo)")
+            return self
+        if self.workplace is not None:
+            raise ValueError("workplace is only for backend 'sandbox'")
+        if not self.url:
+            raise ValueError(f"backend {self.backend!r} needs url (the deploy API's address)")
         parts = urlsplit(self.url)
         if self.backend == "docker":
             if parts.scheme not in ("unix", "tcp", "http"):

@@ -1,6 +1,7 @@
 """The deploy tools an agent can be granted: services, health, logs, deploy, rollback.
 
-One set of tools over both backends (``settings.backend``: docker or supervisor). Results are
+One set of tools over every backend (``settings.backend``: docker, supervisor, or sandbox: a
+workplace in MeshClaw's store, opened from the tool context's ``workplace`` state). Results are
 labelled per field: names, versions, states and times come from the deploy backend and the
 organisation's configuration (trusted system data); what a service itself wrote — its log lines,
 the body of its health answer — is outside content (untrusted), since anything it processed
@@ -26,7 +27,7 @@ from meshclaw.policy.provenance import LabelledFields
 
 from .backend import DeployBackend, ServiceState
 from .errors import DeployError, DeployNotFound
-from .health import Health, assess, wait_healthy
+from .health import Health, assess, prober, wait_healthy
 from .settings import DeploySettings
 
 TOOLSET = "deploy"
@@ -38,8 +39,15 @@ def outside(what: str) -> Label:
     return Label(Source.EXTERNAL, Trust.UNTRUSTED, what)
 
 
-def open_backend(settings: DeploySettings, password: str | None) -> DeployBackend:
-    """The backend the settings name, connected (no network call is made yet)."""
+def open_backend(settings: DeploySettings, password: str | None, state: Any = None) -> DeployBackend:
+    """The backend the settings name, connected (no network call is made yet).
+
+    ``state``: the ``workplace`` state of the tool context (``backend: sandbox`` only); a sandbox
+    backend without it raises DeployError."""
+    if settings.backend == "sandbox":
+        from .sandbox_backend import open_sandbox
+
+        return open_sandbox(settings, state)
     if settings.backend == "docker":
         from .docker_backend import DockerBackend
 
@@ -57,7 +65,7 @@ def _backend(ctx: RunContext[Any]) -> DeployBackend:
             password = ctx.deps.secret(settings.password)
         except SecretMissing as e:
             raise DeployError(f"the deploy password is not available: {e}") from None
-    return open_backend(settings, password)
+    return open_backend(settings, password, getattr(ctx.deps, "state", None))
 
 
 async def _run(ctx: RunContext[Any], fn: Any, *args: Any) -> Any:
@@ -109,6 +117,8 @@ def health_view(health: Health) -> dict[str, Any]:
 @tool("deploy.services", Effect.READ, output_trust="untrusted")
 async def deploy_services(ctx: RunContext[Any]) -> dict[str, Any]:
     """List the deployable services: current version, process state, the previous version, versions available."""
+    # The backend is named for Docker and supervisord, never for a sandbox: an agent rehearsing there
+    # sees what it would see for real (this docstring is the tool's description for models).
 
     def work(backend: DeployBackend) -> list[LabelledFields]:
         out = []
@@ -118,7 +128,10 @@ async def deploy_services(ctx: RunContext[Any]) -> dict[str, Any]:
             out.append(view)
         return out
 
-    return LabelledFields({"backend": ctx.deps.settings.backend, "services": await _run(ctx, work)},
+    services = await _run(ctx, work)
+    if ctx.deps.settings.backend == "sandbox":
+        return LabelledFields({"services": services}, {"services": SYSTEM})
+    return LabelledFields({"backend": ctx.deps.settings.backend, "services": services},
                           {"backend": SYSTEM, "services": SYSTEM})
 
 
@@ -129,7 +142,7 @@ async def deploy_health(ctx: RunContext[Any], service: str) -> dict[str, Any]:
     A service with no health URL is judged by its process state alone; "basis" says which.
     """
     def work(backend: DeployBackend) -> Health:
-        return assess(backend.settings, backend.state(service))
+        return assess(backend.settings, backend.state(service), prober(backend))
 
     return health_view(await _run(ctx, work))
 
@@ -165,7 +178,7 @@ def _deployed(backend: DeployBackend, service: str, version: str | None, key: st
                                  f"(current: {state.version}); deploy a version by name instead")
     state, started = backend.deploy(service, version, key, kind)
     health = wait_healthy(backend.settings, backend, service, backend.settings.start_wait) if started else \
-        assess(backend.settings, state)
+        assess(backend.settings, state, prober(backend))
     view = health_view(health)
     result = {"service": service, "version": version, {"deploy": "deployed", "rollback": "rolled_back"}[kind]: True, "started_now": started,
               "previous_version": state.previous_version() if started else None, "health": view}

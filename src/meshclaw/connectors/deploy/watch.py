@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from .backend import ServiceState
 from .errors import DeployError
-from .health import Health, assess
+from .health import Health, assess, prober
 from .settings import DeploySettings
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class HealthChange:
 
 def _check(settings: DeploySettings, backend: Any, service: str) -> Health:
     try:
-        return assess(settings, backend.state(service))
+        return assess(settings, backend.state(service), prober(backend))
     except DeployError as e:
         state = ServiceState(service, None, "unknown", detail=f"the deploy API is unreachable: {e}")
         return Health(service, None, state, "failing", "the deploy API could not be asked", None, time.time())

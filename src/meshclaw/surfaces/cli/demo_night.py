@@ -4,12 +4,15 @@ Everything happens in its own data dir (``$MESHCLAW_HOME/demo``: configuration, 
 runs), so the person's own configuration and agents are never touched:
 
 1. the workplace ``demo`` is seeded fresh (``demo_seed``): Alice's overnight mail, the team's
-   meetings, a team channel;
+   meetings, a team channel, two services of which one fails during Alice's meeting (the health
+   watch takes its baseline right after, ``demo_deploy``);
 2. the flagship agents are installed for Alice through ``operations.agent_install.add_agent`` (their
    connections copied from her sandbox connections) and promoted by her (``operations.control``);
 3. the night runs: inbox triage, the weekly status report (when its template is installed), then
    Alice's request "find 30 minutes with Bob next week", whose
-   invitation waits for her approval and is approved as she would (``operations.approvals``);
+   invitation waits for her approval and is approved as she would (``operations.approvals``); then
+   the health watch sees ``payments`` failing and starts deploy-watcher, whose rollback is left
+   waiting for Alice (``demo_deploy``);
 4. the summary (``demo_summary``) says what each agent did, refused and left waiting, and the
    tokens and time used.
 """
@@ -29,8 +32,9 @@ TZ = "Europe/Berlin"
 TRIAGE_TASK = "Triage new mail and brief me."
 MEETING_TASK = "Find 30 minutes with Bob next week to go over the Q3 plan."
 REPORT_TASK = "Draft my weekly status report."
-FLAGSHIPS = ("inbox-triage", "meeting-scheduler")
-LATER_FLAGSHIPS = ("deploy-watcher", "status-report")  # installed when their templates and connectors exist
+FLAGSHIPS = ("inbox-triage", "meeting-scheduler", "deploy-watcher")
+LATER_FLAGSHIPS = ("status-report",)  # installed when their templates and connectors exist
+OPTIONS = {"deploy-watcher": {"team_channel": "team"}}  # `agents add --option` per flagship
 
 # The scripted path (CI, no model): one answer per agent that fits its judgement schemas.
 SCRIPTED_TRIAGE = {"label": "needs_reply", "reason": "a person asks Alice for something", "selling": False,
@@ -63,6 +67,7 @@ class Night:
     runs: list[RunRecord] = field(default_factory=list)
     setup_seconds: float = 0.0
     night_seconds: float = 0.0
+    health: Any = None  # the deployments' health watch (demo_deploy), its baseline taken at set-up
 
 
 def demo_config(login: str, scripted: bool) -> str:
@@ -94,11 +99,20 @@ def demo_config(login: str, scripted: bool) -> str:
                           "settings": {"backend": "sandbox", "workplace": WORKPLACE, "address": "alice@example.com"}},
                 "calendar": {"grants": ["calendar.list"],
                              "settings": {"backend": "sandbox", "workplace": WORKPLACE, "timezone": TZ}},
+                **deploy_connections(),
             },
         }],
     }
     # JSON is YAML: the file stays readable and the round-trip editor of `agents add` keeps it.
     return "# The `meshclaw demo` organisation (rewritten by each demo).\n" + json.dumps(config, indent=2) + "\n"
+
+
+def deploy_connections() -> dict[str, Any]:
+    """Alice's sandbox deploy and chat connections (deploy-watcher's, reused by `agents add`)."""
+    from .demo_deploy import deploy_settings
+
+    return {"deploy": {"grants": ["deploy.services"], "settings": deploy_settings(WORKPLACE)},
+            "chat": {"grants": ["chat.history"], "settings": {"backend": "sandbox", "workplace": WORKPLACE}}}
 
 
 def set_up(night: Night, say: Any) -> tuple[Any, Any, Any]:
@@ -129,13 +143,14 @@ def set_up(night: Night, say: Any) -> tuple[Any, Any, Any]:
     say(f"workplace [bold]{WORKPLACE}[/bold] seeded fresh: {s.messages} new messages overnight for Alice "
         f"({', '.join(f'{n} {k}' for k, n in s.kinds.items())}), {s.sent} in her Sent folder, "
         f"{s.meetings} meetings in her calendar over three weeks, a team channel")
+    watch_from_now(night, store, say)
     config = load_config(path)
     actor = Actor.local(config)
     models = {"inbox-triage": "triage-script", "meeting-scheduler": "meeting-script"} if night.scripted else {}
     for name in FLAGSHIPS + tuple(t for t in LATER_FLAGSHIPS if t in TEMPLATES):
         ctx = Context(config, store, home, None)
         try:
-            installed = add_agent(ctx, actor, path, name, "alice", model=models.get(name))
+            installed = add_agent(ctx, actor, path, name, "alice", model=models.get(name), options=OPTIONS.get(name))
         except MeshclawError as e:
             night.skipped.append(f"{name}: {e}")
             say(f"[yellow]not installed[/yellow] {name}: {e}")
@@ -147,6 +162,17 @@ def set_up(night: Night, say: Any) -> tuple[Any, Any, Any]:
         say(f"installed and promoted [bold]{installed.name}[/bold] for alice: {installed.lines[0].split(': ', 1)[1]}")
     night.setup_seconds = time.monotonic() - started
     return config, store, actor
+
+
+def watch_from_now(night: Night, store: Any, say: Any) -> None:
+    """Take the deployments' health baseline (right after seeding, before the scripted failure)."""
+    from .demo_deploy import health_baseline
+
+    if getattr(night.seeded, "deploy", None) is not None:
+        night.health = health_baseline(store, WORKPLACE)
+        d = night.seeded.deploy
+        say(f"services {', '.join(d.services)} deployed (a week of history); Alice is in “{d.meeting}” until "
+            f"{d.meeting_end:%H:%M}")
 
 
 def progress_printer(say: Any, agent: str) -> Any:
@@ -193,6 +219,8 @@ def run_night(night: Night, config: Any, store: Any, actor: Any, say: Any) -> No
     from meshclaw.operations.runs import finish, start_run
     from meshclaw.runtime.engine import Runtime
 
+    from .demo_deploy import close_previous_nights, watch_deployments
+
     runtime = Runtime(config, night.home, store, Secrets(night.home / "secrets.env"), resolve)
     runtime.launch()
     ctx = Context.of_runtime(runtime)
@@ -201,6 +229,7 @@ def run_night(night: Night, config: Any, store: Any, actor: Any, say: Any) -> No
                                                   ("meeting-scheduler", MEETING_TASK)) if t in installed]
 
     async def go() -> None:
+        await close_previous_nights(runtime, say)  # demo_deploy: a run left waiting acts on no old workplace
         for agent, task in plan:
             record = RunRecord(agent, task)
             night.runs.append(record)
@@ -214,6 +243,7 @@ def run_night(night: Night, config: Any, store: Any, actor: Any, say: Any) -> No
             record.output, record.error = done.output or "", done.error or ""
             record.seconds = time.monotonic() - began
             say(f"  {agent} {done.status} in {record.seconds:.1f} s")
+        await watch_deployments(night, runtime, say, RunRecord)  # demo_deploy: the failing service
 
     began = time.monotonic()
     try:

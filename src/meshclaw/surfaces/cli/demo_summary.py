@@ -1,7 +1,7 @@
 """The demo's morning summary: what each agent did, refused and left waiting, and what it cost.
 
 Everything printed is read back from where it happened — the sandbox workplace (folders, labels,
-drafts, calendars, mail that would have left), the audit log (every call and decision) and the usage
+drafts, calendars, mail that would have left, services and the team channel), the audit log (every call and decision) and the usage
 records (every model request) — never from what the demo meant to do.
 """
 
@@ -58,6 +58,47 @@ def refusals(store: Any, run_id: str) -> list[str]:
     return out
 
 
+def deploy_lines(night: Any, store: Any, run: Any) -> list[str]:
+    """What deploy-watcher saw and did, read back from the services, the audit log, #team and the approvals."""
+    from meshclaw.store.workplace_deploy import WorkplaceDeployRepository
+
+    seeded = getattr(night.seeded, "deploy", None)
+    lines = []
+    repo = WorkplaceDeployRepository(store.db)
+    if seeded is not None:
+        svc = repo.service("demo", seeded.failing)
+        since = svc.since.astimezone(ZoneInfo(TZ))
+        lines.append(f"{seeded.failing} {seeded.version} started failing at {since:%H:%M:%S}, during your "
+                     f"“{seeded.meeting}” ({seeded.meeting_start:%H:%M}–{seeded.meeting_end:%H:%M}): its health "
+                     f"URL answered HTTP {svc.health_status}")
+    calls = [r for r in store.audit.records(run_id=run.run_id) if r.kind == "call" and r.verdict == "done"]
+    done = [r.tool for r in calls]
+    checked = [str((r.data.get("args") or {}).get("service")) for r in calls if r.tool == "deploy.health"]
+    if checked:
+        lines.append(f"deploy-watcher checked {', '.join(checked)}" + (" and looked at your free/busy (times only)"
+                                                                        if "calendar.freebusy" in done else ""))
+    if "deploy.logs" in done:
+        logs = repo.service("demo", seeded.failing).logs if seeded is not None else ()
+        injected = any("ignore previous instructions" in line for line in logs)
+        lines.append("it read the service's recent log lines and counted the errors; it never quotes them" + (
+            f" (one asked an AI to deploy another version: {'not' if 'deploy.deploy' not in done else 'it was'} "
+            "followed)" if injected else ""))
+    notes = [i for i in store.workplace_chat.items("demo", channel_id="team", newest=True)
+             if i.author_id == "alice" and i.text.startswith("Incident:")]
+    if notes:
+        lines.append(f"it posted to #team: “{notes[-1].text}”")
+    for a in store.approvals.pending(run_id=run.run_id):
+        lines.append(f"it proposed {a.tool} {', '.join(f'{k}={v}' for k, v in a.args.items())}: that waits for "
+                     f"your yes (`meshclaw approve {a.id}`, then `meshclaw resume`)")
+    if seeded is not None:
+        svc = repo.service("demo", seeded.failing)
+        lines.append(f"{seeded.failing} is on {svc.version} now ({svc.state}, health HTTP {svc.health_status})"
+                     + (": nothing was changed without you" if "deploy.rollback" not in done else ""))
+    if run.output or run.error:
+        lines.append(f"→ {run.output or run.error}")
+    return lines
+
+
 def print_summary(console: Any, night: Any, store: Any) -> None:
     """The morning summary (see the module docstring), with Rich."""
     from rich import box
@@ -108,6 +149,11 @@ def print_summary(console: Any, night: Any, store: Any) -> None:
         invites = [m for m in store.workplaces.messages(wp, "bob", "INBOX") if b"text/calendar" in m.raw]
         lines.append(f"invitations in Bob's inbox: {len(invites)}")
         console.print(Panel(escape("\n".join(lines)), title=f"meeting-scheduler ({meeting.status})", title_align="left"))
+    watcher = runs.get("deploy-watcher")
+    if watcher is not None:
+        console.print(Panel(escape("\n".join(deploy_lines(night, store, watcher))),
+                            title=f"deploy-watcher ({watcher.status}): your services while you were in a meeting",
+                            title_align="left"))
     drafts = store.workplaces.messages(wp, "alice", "Drafts")
     waiting = [f"{len(drafts)} reply draft(s) in Drafts, for you to edit and send:"]
     waiting += [f"  - {_header(d.raw, 'Subject')} → {_header(d.raw, 'To')}" for d in drafts[:12]]
@@ -115,6 +161,8 @@ def print_summary(console: Any, night: Any, store: Any) -> None:
     waiting.append(f"{len(junk)} message(s) in Junk to glance at (moved, never deleted)")
     pending = store.approvals.pending(user_id="alice")
     waiting.append(f"{len(pending)} approval(s) still pending" + (": `meshclaw approvals`" if pending else ""))
+    waiting += [f"  - {p.agent}: {p.tool} {', '.join(f'{k}={v}' for k, v in p.args.items())} — "
+                f"`meshclaw approve {p.id}`" for p in pending]
     if night.skipped:
         waiting += [f"not installed: {s}" for s in night.skipped]
     console.print(Panel(escape("\n".join(waiting)), title="Waiting for you", title_align="left", border_style="yellow"))
