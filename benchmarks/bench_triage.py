@@ -58,10 +58,11 @@ def seed():
 
 async def run_set(name, loader, model) -> tuple[int, int]:
     from meshclaw.agents.inbox_triage.evidence import evidence_of
-    from meshclaw.agents.inbox_triage.labels import (EXAMPLES, INSTRUCTIONS, PITCH_EXAMPLES, PITCH_INSTRUCTIONS,
-                                                     Judgement, Pitch, Verdict, decide, item_text, pitch_text,
-                                                     settle, stranger)
+    from meshclaw.agents.inbox_triage.labels import decide, judge_message
     from meshclaw.runtime.judgement import ask_model, judgement_prompt
+
+    async def ask(schema, instructions, content, examples, name):
+        return await ask_model(model, schema, instructions, judgement_prompt(content, examples))
 
     owner, history, items = loader()
     right, by_evidence, wrong, per_label, seconds = 0, 0, [], Counter(), []
@@ -72,13 +73,7 @@ async def run_set(name, loader, model) -> tuple[int, int]:
         if verdict is not None:
             by_evidence += 1
         elif model is not None:
-            if stranger(ev):
-                pitch = await ask_model(model, Pitch, PITCH_INSTRUCTIONS, judgement_prompt(pitch_text(ev), PITCH_EXAMPLES))
-                if pitch.selling:
-                    verdict = Verdict(label="spam", reason=pitch.reason, decided_by="model")
-            if verdict is None:
-                answer = await ask_model(model, Judgement, INSTRUCTIONS, judgement_prompt(item_text(ev), EXAMPLES))
-                verdict = settle(ev, answer)
+            verdict = await judge_message(ev, ask)
         seconds.append(time.perf_counter() - started)
         got = verdict.label if verdict else None
         if verdict is not None and verdict.decided_by == "model":

@@ -97,3 +97,17 @@ agents:
 """)
     p = cli("config", "check")
     assert p.returncode == 2 and "line 4: agents.0.toolsets.notes.grants.0: toolset notes has no tool 'notes.delete'" in p.stderr
+
+
+def test_an_empty_configuration_passes_with_a_warning_that_nothing_will_run(tmp_path):
+    from meshclaw.operations.config import check_config
+
+    path = tmp_path / "meshclaw.yaml"
+    path.write_text("")
+    summary = check_config(path, secrets_file=tmp_path / "secrets.env")
+    assert (summary.users, summary.agents) == (0, 0)
+    assert [str(w) for w in summary.warnings if "nothing will run" in str(w)] == [
+        "no users and no agents defined: nothing will run (`meshclaw init` writes a commented starter; "
+        "`meshclaw agents add TEMPLATE --owner USER` adds a flagship)"]
+    assert not [w for w in check_config(STARTER, secrets_file=tmp_path / "secrets.env").warnings
+                if "nothing will run" in str(w)]

@@ -35,3 +35,20 @@ def test_environment_secrets_are_redacted_like_file_secrets(tmp_path, monkeypatc
     assert "env-token-value-1234" not in str(record.data) and "added-after-the-store-opened" not in str(record.data)
     assert record.data["error"].count("[redacted]") == 2
     assert os.environ["SMTP_TOKEN"] == "env-token-value-1234"  # redaction never touches the source
+
+
+def test_a_secret_typed_into_a_task_is_never_stored_shown_or_given_to_the_agent(tmp_path):
+    from tests.builders import Org, say
+    from tests.runtime_support import run, runtime
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "secrets.env").write_text("DEPLOY_TOKEN=tok-8f3a9c2e71\n")
+    org = (Org().user("alice", email="alice@example.com").scripted("script", say("done"))
+           .agent("keeper", model="script", autonomy="auto", toolsets={"notes": ["notes.add"]}))
+    with runtime(home, org) as rt:
+        outcome, _ = run(rt, "keeper", "use the token tok-8f3a9c2e71 to check the deploy")
+        stored = rt.store.runs.get(outcome.run_id)
+        assert stored.task == "use the token [redacted] to check the deploy"
+        started = [r for r in rt.store.audit.records(run_id=outcome.run_id) if r.kind == "run"]
+        assert started and all("tok-8f3a9c2e71" not in str(r.data) for r in started)

@@ -53,7 +53,17 @@ def check_config(path: Path, secrets_file: Path | None = None) -> ConfigSummary:
     if problems:
         raise ConfigError(path, problems)
     return ConfigSummary(path, len(config.users), len(config.models), len(config.agents),
-                         bundled_model_missing(config, lines) + unattended_external_grants(config, lines))
+                         _nothing_configured(config) + bundled_model_missing(config, lines)
+                         + unattended_external_grants(config, lines))
+
+
+def _nothing_configured(config: Any) -> list[ConfigProblem]:
+    """A configuration with no users or no agents is valid but runs nothing: say so (a warning)."""
+    missing = [what for what, n in (("users", len(config.users)), ("agents", len(config.agents))) if not n]
+    if not missing:
+        return []
+    return [ConfigProblem(None, "", f"no {' and no '.join(missing)} defined: nothing will run (`meshclaw init` "
+                          "writes a commented starter; `meshclaw agents add TEMPLATE --owner USER` adds a flagship)")]
 
 
 def _grant_problems(config: Any, lines: Any, *, report_unknown: bool) -> list[Any]:

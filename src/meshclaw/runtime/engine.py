@@ -134,6 +134,7 @@ class Runtime:
         not executed; the run's row says ``rehearsal``). ``inputs_from`` (a run id or unique prefix)
         makes it a rehearsal whose reads are answered from that run's recorded results (``recorded.py``).
         ``workflow`` runs that named workflow as this agent (e.g. ``memory.dream``, its consolidation).
+        A known secret value in ``task`` is replaced by ``[redacted]`` before anything stores it.
         Raises ``NotFound`` for an unknown agent or source run.
         """
         from meshclaw.domain.errors import NotFound
@@ -144,6 +145,8 @@ class Runtime:
         if self.store.agents.is_stopped(agent.name):
             raise RunStopped(f"agent {agent.name} is stopped (kill switch); `meshclaw start {agent.name}` re-enables it")
         run_id = run_id or uuid.uuid4().hex
+        # A secret value typed into a task is never stored, shown, audited or sent to a model.
+        task = sanitise(task, self.secrets.values())
         snap = snapshot(agent, self.config)
         audited: dict[str, Any] = {"task": task, "trigger": trigger, "rehearsal": rehearsal, "kind": snap["kind"]}
         if not rehearsal and not self.store.agents.is_promoted(agent.name):

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from meshclaw.surfaces.cron_times import next_cron_time
+from meshclaw.surfaces.schedules import fire_on_times
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +67,6 @@ async def serve_dreams(runtime: Any, stop: asyncio.Event) -> list[asyncio.Task]:
 
 
 async def _serve_one(runtime: Any, agent: Any, stop: asyncio.Event) -> None:
-    at = next_dream(runtime.config, agent, datetime.now(timezone.utc))
-    while not stop.is_set():
-        delay = (at - datetime.now(timezone.utc)).total_seconds()
-        if delay > 0:
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-                return
-            except TimeoutError:
-                pass
-        try:
-            await fire_dream(runtime, agent, at)
-        except Exception as e:  # noqa: BLE001 - one failed night must not end the schedule
-            log.error("%s", e)
-        at = next_dream(runtime.config, agent, max(at, datetime.now(timezone.utc)))
+    await fire_on_times(stop, next_dream(runtime.config, agent, datetime.now(timezone.utc)),
+                        lambda at: fire_dream(runtime, agent, at),
+                        lambda after: next_dream(runtime.config, agent, after), f"dreaming of {agent.name}")

@@ -76,8 +76,11 @@ async def serve_schedules(runtime: Any, stop: asyncio.Event) -> list[asyncio.Tas
             for agent, index, trigger in cron_triggers(runtime.config.agents)]
 
 
-async def _serve_one(runtime: Any, agent: Agent, index: int, trigger: Trigger, stop: asyncio.Event) -> None:
-    at = next_fire(trigger, datetime.now(timezone.utc))
+async def fire_on_times(stop: asyncio.Event, first: datetime, fire: Any, following: Any, what: str) -> None:
+    """Call ``await fire(at)`` at each instant from ``first`` (aware datetimes) until ``stop`` is set;
+    ``following(after)`` gives the next instant. A failed firing is logged (``what`` names it) and the
+    loop goes on: one failure must not end a schedule. Waits on ``stop``, so stopping is immediate."""
+    at = first
     while not stop.is_set():
         delay = (at - datetime.now(timezone.utc)).total_seconds()
         if delay > 0:
@@ -87,7 +90,13 @@ async def _serve_one(runtime: Any, agent: Agent, index: int, trigger: Trigger, s
             except TimeoutError:
                 pass
         try:
-            await fire(runtime, agent, index, trigger, at)
+            await fire(at)
         except Exception as e:  # noqa: BLE001 - one failed firing must not end the schedule
-            log.error("%s", e)
-        at = next_fire(trigger, max(at, datetime.now(timezone.utc)))
+            log.error("%s: %s", what, e)
+        at = following(max(at, datetime.now(timezone.utc)))
+
+
+async def _serve_one(runtime: Any, agent: Agent, index: int, trigger: Trigger, stop: asyncio.Event) -> None:
+    await fire_on_times(stop, next_fire(trigger, datetime.now(timezone.utc)),
+                        lambda at: fire(runtime, agent, index, trigger, at),
+                        lambda after: next_fire(trigger, after), f"schedule of {agent.name}")

@@ -45,15 +45,30 @@ CREDENTIAL = re.compile(
     r"reset)|\b(suspended|locked|deactivated|disabled)\b.{0,30}\baccount\b|\bbank details\b"
     r".{0,40}\bchang|\bwire\b.{0,30}\btransfer\b|\bseed phrase\b|\b(buy|purchase|pick up|get)\b.{0,30}\bgift ?cards?\b|"
     r"\bgift ?card codes?\b|\b(scratch|send)\b.{0,20}\bcodes\b", re.I | re.S)
+# Time pressure: words that say something is wrong or due now ("now" cues), and words of pressure
+# without a time (a deadline some day, a threatened escalation): only the first make a mail urgent.
 URGENCY = re.compile(r"\b(urgent|asap|immediately|right away|within the hour|by \d{1,2}[:.]\d{2}|"
-                     r"(by|before|until) (today|tonight|noon|this (morning|afternoon|evening))|today (by|before) |"
+                     r"(by|before|until) (today|tonight|noon|this (morning|afternoon|evening))|today (by|before) |due today|"
+                     r"deadline (is )?today|"
                      r"outage|is down|are down|down since|not working|stopped working|broken|blocked|blocks|"
                      r"failing|failed|halted|stuck|returns? 5\d\d|5\d\d errors?|p1|sev ?1|critical|firing|"
-                     r"escalat\w+|deadline|eod|end of day|leak(ed)?|breach)\b", re.I)
+                     r"leak(ed)?|breach)\b", re.I)
+PRESSURE = re.compile(r"\b(escalat\w+|deadline|eod|end of day|overdue)\b", re.I)
+# Commercial language: without any of it, a stranger's mail is not unsolicited selling (spam).
+COMMERCIAL = re.compile(r"\b(offers?|discount\w*|\d+ ?% (off|discount)|free|deals?|sale|prices?|pricing|buy|order now|"
+                        r"demo|leads|seo|ranking|marketing|promo\w*|prizes?|won|winner|congratulations|gift|"
+                        r"limited time|exclusive|guarantee\w*|invest\w*|crypto|loans?|casino|cheap|save|savings|"
+                        r"partnership|our (services?|solution|platform|product|agency|team can)|we (help|offer|"
+                        r"provide|specialise|specialize)|unsubscribe|opt[- ]out|subscribe|trial|quote|"
+                        r"sponsor\w*|webinar|backlinks?|traffic|revenue|growth|boost|grow your|increase your)\b|"
+                        r"[$€£¥]\s?\d", re.I)
 REQUEST = re.compile(r"\?|\b(can|could|would|will) you\b|\bplease (send|review|confirm|reply|let me know|"
                      r"advise|check|approve|sign|add|submit|share|tell)\b|\blet me know\b|\bare you (free|able|"
                      r"available)\b|\bneed (you|your)\b|\bwhat do you think\b|\bget back to me\b|\baction required\b|"
-                     r"\bmanual action\b|\bwaiting on you\b|\bplease\b|\bi'?d like\b|\bi need\b|\bkindly\b", re.I)
+                     r"\bmanual action\b|\bwaiting on you\b|\bplease\b|\bi'?d like\b|\bi need\b|\bkindly\b|"
+                     # the same in other languages the owner's correspondents write: question marks and "please"
+                     r"[？¿]|お願い|ください|下さい|请|請|부탁|\bbitte\b|\bpor favor\b|s'il vous pla[iî]t|"
+                     r"\bper favore\b|\bpor gentileza\b|\bproszę\b|\bpros[ií]m\b|\bvänligen\b|\balstublieft\b", re.I)
 AUTOMATED_LOCAL = re.compile(r"^(no-?reply|do-?not-?reply|notifications?|alerts?|ci|bot|robot|mailer(-daemon)?|"
                              r"monitoring|scheduler|system|postmaster|bounce)s?[-._+0-9a-z]*$", re.I)
 
@@ -101,6 +116,8 @@ class Evidence:
     link_hosts: list[str] = field(default_factory=list)
     credential_ask: bool = False
     urgency: list[str] = field(default_factory=list)
+    pressure: list[str] = field(default_factory=list)
+    commercial: list[str] = field(default_factory=list)
     asks: bool = False
     executable: list[str] = field(default_factory=list)
     calendar: dict[str, str] = field(default_factory=dict)
@@ -140,6 +157,8 @@ class Evidence:
             s.append("executable attachment: " + ", ".join(self.executable))
         if self.urgency:
             s.append("time pressure words: " + ", ".join(self.urgency[:4]))
+        if self.pressure:
+            s.append("mentions a later deadline or an escalation: " + ", ".join(self.pressure[:3]))
         if self.asks:
             s.append("asks the owner a question or for an action")
         if self.calendar:
@@ -353,6 +372,8 @@ def evidence_of(raw: bytes, owner: Owner, history: History = History()) -> Evide
     own_words = _quoted_removed(f"{ev.subject}\n{text}")
     ev.credential_ask = bool(CREDENTIAL.search(own_words))
     ev.urgency = list(dict.fromkeys(m.group(0).lower() for m in URGENCY.finditer(own_words)))
+    ev.pressure = list(dict.fromkeys(m.group(0).lower() for m in PRESSURE.finditer(own_words)))
+    ev.commercial = list(dict.fromkeys(m.group(0).lower() for m in COMMERCIAL.finditer(own_words)))[:5]
     ev.asks = bool(REQUEST.search(_quoted_removed(text)))
     ev.executable = [a.get("name", "") for a in attachments if EXECUTABLE.search(str(a.get("name", "")))]
     return ev

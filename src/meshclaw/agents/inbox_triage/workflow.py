@@ -7,7 +7,7 @@ For each message in INBOX that does not yet carry the ``Triaged`` label (oldest 
 ``PAGE`` per run; the rest are counted and left for the next run):
 
 1. ``email.raw`` → ``evidence.evidence_of`` (headers, structure, the owner's history);
-2. ``labels.decide`` settles it from evidence; for a stranger's first mail the model answers one
+2. ``labels.decide`` settles it from evidence; for a stranger's first mail with commercial language the model answers one
    yes/no question (``labels.Pitch``: is it selling?); else the model answers ``labels.Judgement``
    about that one message (each a metered, schema-constrained judgement with no tools);
 3. it is filed, never deleted: the label word and ``Triaged`` are set as IMAP keywords, spam and
@@ -34,8 +34,7 @@ from meshclaw.runtime.calls import Calls
 from meshclaw.runtime.workflows import register_workflow
 
 from .evidence import History, Owner, evidence_of
-from .labels import (EXAMPLES, INSTRUCTIONS, PITCH_EXAMPLES, PITCH_INSTRUCTIONS, Judgement, Pitch, Verdict, decide,
-                     item_text, pitch_text, settle, stranger)
+from .labels import Verdict, item_text, judge_message
 
 NAME = "inbox-triage"
 MARK = "Triaged"
@@ -118,20 +117,14 @@ async def _act(calls: Calls, brief: Briefing, what: str, name: str, **args: Any)
 
 
 async def triage_one(calls: Calls, uid: int, owner: Owner, history: History) -> tuple[Verdict, Any]:
-    """Label one message: evidence first, the model only when evidence does not decide."""
+    """Label one message: evidence first, the model only when evidence does not decide (``judge_message``)."""
     raw = await calls.tool("email.raw", uid=uid)
     ev = evidence_of(str(raw["message"]).encode("utf-8", "surrogateescape"), owner, history)
-    verdict = decide(ev)
-    if verdict is None and stranger(ev):
-        pitch = await calls.judge(Pitch, instructions=PITCH_INSTRUCTIONS, content=pitch_text(ev),
-                                  examples=PITCH_EXAMPLES, name="pitch")
-        if pitch.selling:
-            verdict = Verdict(label="spam", reason=f"unsolicited selling: {pitch.reason}"[:160], decided_by="model")
-    if verdict is None:
-        answer = await calls.judge(Judgement, instructions=INSTRUCTIONS, content=item_text(ev), examples=EXAMPLES,
-                                   name="triage")
-        verdict = settle(ev, answer)
-    return verdict, ev
+
+    async def ask(schema: Any, instructions: str, content: str, examples: list, name: str) -> Any:
+        return await calls.judge(schema, instructions=instructions, content=content, examples=examples, name=name)
+
+    return await judge_message(ev, ask), ev
 
 
 @register_workflow(NAME)

@@ -43,10 +43,11 @@ def runs(
     # Readable at 80 columns: the id people copy is never cut; tokens and trigger are in `runs show`.
     table = Table(box=None, pad_edge=False, caption="* a rehearsal" if any(r.rehearsal for r in rows) else None, caption_justify="left")
     table.add_column("run", no_wrap=True, min_width=12)
-    for name in ("agent", "status", "started", "task"):
-        table.add_column(name, no_wrap=True)
     agent_w = min(18, max([len(r.agent) for r in rows] + [5]))
     status_w = max([len(r.status) + 1 for r in rows] + [6])
+    # Only the task is cut to fit: the agent (already cut to agent_w), status and time are kept whole.
+    for name, width in (("agent", agent_w), ("status", status_w), ("started", 11), ("task", None)):
+        table.add_column(name, no_wrap=True, min_width=width)
     task_w = max(10, console.width - (12 + agent_w + status_w + 11 + 2 * 4) - 1)
     for r in rows:
         task = (r.task.splitlines() or [""])[0]  # a trigger's details follow on later lines
