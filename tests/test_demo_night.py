@@ -55,6 +55,11 @@ def test_the_scripted_night_and_its_morning_summary(cli, home):
     assert re.search(r"\d+ reply draft\(s\) in Drafts", out) and "1 approval(s) still pending" in out
     assert re.search(r"deploy-watcher: deploy.rollback service=payments — `meshclaw approve [0-9a-f]+`", out)
     assert re.search(r"the night \d+ [\d,]+ [\d,]+ [\d.]+", out)
+    # the dreaming pass ran for each flagship that ran, and the value is read back from the audit log
+    assert "inbox-triage: dreaming (consolidating tonight's episodes" in out
+    assert re.search(r"inbox-triage: done, 1 episode\(s\) read, \d+ change\(s\)", out)
+    assert re.search(r"\d+ × message filed \(about 1 min each\)", out) and "1 × meeting booked" in out
+    assert re.search(r"about [\d.]+ minutes of Alice's time saved", out)
 
     # the demo's own data dir is private, and the person's own configuration was not written
     assert (home / "demo").stat().st_mode & 0o777 == 0o700
@@ -73,6 +78,8 @@ def test_the_scripted_night_and_its_morning_summary(cli, home):
     notes = [i.text for i in store.workplace_chat.items("demo", channel_id="team") if i.author_id == "alice"]
     assert len(notes) == 1 and notes[0].startswith("Incident: payments 2.4.1 is failing")
     assert "ignore previous instructions" not in notes[0]  # the log lines are counted, never relayed
+    dreams = {d.agent: d for d in store.dreams.dreams("alice")}
+    assert dreams["inbox-triage"].status == "done" and dreams["inbox-triage"].episodes == 1
 
     again = cli("demo", "--scripted", "--night", "large", env=WIDE, timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr

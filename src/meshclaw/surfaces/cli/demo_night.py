@@ -67,6 +67,7 @@ class Night:
     runs: list[RunRecord] = field(default_factory=list)
     setup_seconds: float = 0.0
     night_seconds: float = 0.0
+    began_at: datetime | None = None  # when the night's first run started (UTC)
     health: Any = None  # the deployments' health watch (demo_deploy), its baseline taken at set-up
 
 
@@ -220,6 +221,7 @@ def run_night(night: Night, config: Any, store: Any, actor: Any, say: Any) -> No
     from meshclaw.runtime.engine import Runtime
 
     from .demo_deploy import close_previous_nights, watch_deployments
+    from .demo_memory import dream_pass
 
     runtime = Runtime(config, night.home, store, Secrets(night.home / "secrets.env"), resolve)
     runtime.launch()
@@ -244,8 +246,10 @@ def run_night(night: Night, config: Any, store: Any, actor: Any, say: Any) -> No
             record.seconds = time.monotonic() - began
             say(f"  {agent} {done.status} in {record.seconds:.1f} s")
         await watch_deployments(night, runtime, say, RunRecord)  # demo_deploy: the failing service
+        await dream_pass(night, runtime, actor, say, RunRecord)  # demo_memory: the nightly consolidation
 
     began = time.monotonic()
+    night.began_at = datetime.now(timezone.utc)
     try:
         asyncio.run(go())
     finally:

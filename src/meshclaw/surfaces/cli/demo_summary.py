@@ -105,6 +105,7 @@ def print_summary(console: Any, night: Any, store: Any) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
+    from .demo_memory import memory_lines, value_lines
     from .printer import escape
 
     wp = "demo"
@@ -154,6 +155,8 @@ def print_summary(console: Any, night: Any, store: Any) -> None:
         console.print(Panel(escape("\n".join(deploy_lines(night, store, watcher))),
                             title=f"deploy-watcher ({watcher.status}): your services while you were in a meeting",
                             title_align="left"))
+    console.print(Panel(escape("\n".join(memory_lines(store, "alice"))), title="Memory: what tonight's dreaming changed",
+                        title_align="left"))
     drafts = store.workplaces.messages(wp, "alice", "Drafts")
     waiting = [f"{len(drafts)} reply draft(s) in Drafts, for you to edit and send:"]
     waiting += [f"  - {_header(d.raw, 'Subject')} → {_header(d.raw, 'To')}" for d in drafts[:12]]
@@ -166,9 +169,12 @@ def print_summary(console: Any, night: Any, store: Any) -> None:
     if night.skipped:
         waiting += [f"not installed: {s}" for s in night.skipped]
     console.print(Panel(escape("\n".join(waiting)), title="Waiting for you", title_align="left", border_style="yellow"))
-    cost = Table(box=box.SIMPLE_HEAD, title="Tokens and time", title_justify="left")
-    for col in ("agent", "status", "model requests", "tokens in", "tokens out", "seconds"):
-        cost.add_column(col, justify="right" if col not in ("agent", "status") else "left")
+    cost = Table(box=box.SIMPLE_HEAD, title="Tokens and time (requests: model requests)", title_justify="left",
+                 pad_edge=False, collapse_padding=True)
+    for col, width in (("agent", 24), ("status", 9), ("requests", 8), ("tokens in", 9), ("tokens out", 10),
+                       ("seconds", 7)):  # 24+9+8+9+10+7 and padding: 79 columns
+        cost.add_column(col, justify="right" if col not in ("agent", "status") else "left", no_wrap=True,
+                        min_width=width)
     total = {"requests": 0, "input": 0, "output": 0}
     for r in night.runs:
         u = usage_of(store, r.run_id)
@@ -177,5 +183,8 @@ def print_summary(console: Any, night: Any, store: Any) -> None:
     cost.add_row("the night", "", str(total["requests"]), f"{total['input']:,}", f"{total['output']:,}",
                  f"{night.night_seconds:.1f}", style="bold")
     console.print(cost)
+    if night.began_at is not None:
+        console.print(Panel(escape("\n".join(value_lines(None, store, "alice", night.began_at))),
+                            title="Value produced tonight", title_align="left", border_style="green"))
     model = "a scripted model (no model at all)" if night.scripted else "the bundled model, on this machine"
     console.print(f"Set-up took {night.setup_seconds:.1f} s; the night took {night.night_seconds:.1f} s with {model}.")
