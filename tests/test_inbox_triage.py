@@ -58,6 +58,29 @@ def test_the_model_never_calls_an_insider_spam():
     assert settle(ev, Judgement(label="spam", reason="x")).label == "needs_reply"
 
 
+def test_urgent_needs_something_wrong_or_due_now_and_spam_needs_a_stranger_selling():
+    owner = Owner(address=ALICE, domains=("example.com",))
+
+    def label(sender: str, subject: str, text: str, said: str) -> str:
+        return settle(evidence_of(seed_mail(1, sender, subject, text), owner), Judgement(label=said, reason="x")).label
+
+    # a complaint with a later deadline, and a question without any time pressure: not urgent
+    assert label("Tom <tom@globex.example>", "Export missing records", "If this is not fixed by Friday we will "
+                 "escalate to your CEO.", "urgent") == "needs_reply"
+    assert label("Mei <mei@initech.example>", "Latency", "Can we get a call this week?", "urgent") == "needs_reply"
+    assert label("Ops <ops@initech.example>", "Weekly numbers", "All green this week.", "urgent") == "fyi"
+    # something broken now, or due today: the model's urgent stands
+    assert label("Lena <lena@shop.example>", "Checkout", "Checkout is down for all users since 07:40.",
+                 "urgent") == "urgent"
+    assert label("Bob <bob@example.com>", "Deck", "I need the numbers by 15:00 today.", "urgent") == "urgent"
+    # a stranger who sells nothing is not spam; one who sells is
+    assert label("佐藤 <sato@kaisha.example>", "来週の打ち合わせ", "来週の打ち合わせは水曜日の10時でお願いします。",
+                 "spam") == "needs_reply"  # "お願いします": a request, in Japanese
+    assert label("Someone <a@far.example>", "Scanned document", "The first part is fine.", "spam") == "fyi"
+    assert label("Kyle <kyle@leads.example>", "Quick question", "We help teams triple their leads. Free demo?",
+                 "spam") == "spam"
+
+
 # --- the workflow on a real mail server ---------------------------------------------------------
 
 def _config(mail_servers, judgement: dict) -> str:
