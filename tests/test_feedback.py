@@ -127,17 +127,23 @@ def test_a_draft_sent_unchanged_and_a_message_moved_back_are_seen_once_by_the_ne
 
         owner_sends_draft(mail, DRAFT)  # unchanged: only the quoted original below it
         owner_moves_back(mail, b"Password expires today")
+        mail.deliver(seed_mail(5, "IT <helpdesk@examp1e.com>", "Mailbox full", "Confirm: https://examp1e.com/q"), ALICE)
         second, _ = run(rt, "triage", "triage my inbox")
         assert second.status == "succeeded", second.error
-        assert second.output == "Inbox triage: nothing new."  # the moved-back message is triaged already
+        # Only the new one is triaged (the moved-back one is marked already), and filed without asking anyone:
+        # the observation's reads put no folder name of a later move among outside content.
+        assert "1 new message(s): 1 phishing" in second.output and "moved to Junk" in second.output
         records = observed(rt)
         assert sorted((r.tool, r.verdict) for r in records) == [("email.draft", "sent-unchanged"),
                                                                 ("email.move", "moved-back")]
         assert all(r.run_id == second.run_id and r.data["of_run"] == first.run_id for r in records)
-        calls = [r for r in rt.store.audit.records(run_id=second.run_id, kind="call")]
-        assert {r.tool for r in calls} <= {"email.list", "email.raw"}  # reads only
+        calls = rt.store.audit.records(run_id=second.run_id, kind="call")
+        start = next(i for i, r in enumerate(calls) if r.data["args"].get("without_label") == "Triaged")
+        looked = [(r.tool, r.data["args"].get("folder")) for r in calls[:start]]  # the observation: reads only
+        assert looked == [("email.list", "Drafts"), ("email.list", "Sent"), ("email.raw", "Sent"),
+                          ("email.list", "INBOX"), ("email.raw", "INBOX")]
 
-        assert outcomes(rt) == {"draft_sent_unchanged": 1, "filed_moved_back": 1}
+        assert outcomes(rt) == {"draft_sent_unchanged": 1, "filed_moved_back": 1, "message_filed": 1}
         corrections = episode(rt, second.run_id).corrections
         assert [c["kind"] for c in corrections] == ["label-moved-back"]
         detail = corrections[0]["detail"]
@@ -147,9 +153,10 @@ def test_a_draft_sent_unchanged_and_a_message_moved_back_are_seen_once_by_the_ne
         third, _ = run(rt, "triage", "triage my inbox")
         assert third.status == "succeeded"
         assert len(observed(rt)) == 2  # nothing observed twice
-        # Nothing left to look at: the run's only call is its own listing of new mail.
-        [listing] = rt.store.audit.records(run_id=third.run_id, kind="call")
-        assert listing.data["args"]["without_label"] == "Triaged"
+        # What is settled is not looked at again: only the message the second run filed is looked for.
+        calls = [(r.tool, r.data["args"].get("folder"), r.data["args"].get("without_label"))
+                 for r in rt.store.audit.records(run_id=third.run_id, kind="call")]
+        assert calls == [("email.list", "INBOX", ""), ("email.list", "INBOX", "Triaged")]
         assert episode(rt, third.run_id).corrections == []
 
 

@@ -10,9 +10,9 @@ first), read from the audit log, this step looks at the mailbox:
   message in Sent is its copy (its Message-ID, or In-Reply-To/References naming the message it answers,
   or failing both the same subject to the same people) and the normalised bodies are equal or not
   (``edits.py``); else it was **discarded** (only when the Sent listing reaches back to the draft);
-- a filed message still in the folder it was filed to is kept; one that is gone and found again in
-  the folder it came from (same sender and subject, confirmed by its Message-ID) was **moved-back**;
-  else it was **removed** (deleted, or moved elsewhere).
+- a filed message found again in the folder it came from (same sender and subject in its newest 100,
+  confirmed by its Message-ID) was **moved-back**; until then it counts as kept. The folder it was
+  filed to is never read (see ``_filed``), so a message deleted from Junk is simply never found.
 
 The message a draft answers and the message filed are known from the earlier run's own reads
 (``email.raw``, kept in its durable checkpoints: ``runtime/recorded.py``). Each finding is recorded
@@ -43,8 +43,8 @@ from meshclaw.runtime.steps import durable_step
 from .edits import describe_edit, own_words, same_body
 
 LOOK_BACK = timedelta(days=7)
-MAX_DRAFTS = 30  # drafts followed per run
-MAX_FILED = 60  # filed messages followed per run
+MAX_DRAFTS = 20  # drafts followed per run
+MAX_FILED = 30  # filed messages followed per run
 MAX_CALLS = 12  # guarded reads per run at most
 MARK = "Triaged"
 _RE = re.compile(r"^\s*((re|aw|sv|fwd?|wg)\s*:\s*)+", re.IGNORECASE)
@@ -232,42 +232,35 @@ async def _drafts(read: _Reads, items: list[dict[str, Any]], folders: tuple[str,
 
 
 async def _filed(read: _Reads, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Filed messages found again in the folder they came from. Only that folder is read, never the
+    one filed to: a listing of Junk would put "Junk" among the values seen in outside content, and the
+    guard would then ask before each later move to Junk in this run (it is a sensitive argument)."""
     found: list[dict[str, Any]] = []
     listings: dict[str, Any] = {}
-
-    async def listing(folder: str) -> Any:
-        if folder not in listings:
-            listings[folder] = await read("email.list", folder=folder, limit=100)
-        return listings[folder]
-
     for f in items:
-        there = await listing(f["to_folder"])
-        if there is None or not isinstance(f["uid"], int):
-            continue
-        if f["uid"] in {m.get("uid") for m in there.get("messages", [])} or not _covers(there, f["uid"]):
-            continue  # still where it was filed (or further back than the listing reaches)
-        home = await listing(f["from_folder"])
+        sender, subject, wanted = (f["message"].get(k, "") for k in ("sender", "subject", "message_id"))
+        if not sender or not wanted:
+            continue  # the earlier run's read of it is not kept: nothing to recognise it by
+        if f["from_folder"] not in listings:
+            listings[f["from_folder"]] = await read("email.list", folder=f["from_folder"], limit=100)
+        home = listings[f["from_folder"]]
         if home is None:
             continue
-        sender, subject = f["message"].get("sender", ""), f["message"].get("subject", "")
-        back, unsure = None, False
-        for m in home.get("messages", []):
-            if sender and sender in str(m.get("from", "")).lower() and subject_key(m.get("subject", "")) == subject_key(subject):
-                wanted = f["message"].get("message_id")
-                got = await read("email.raw", uid=m["uid"], folder=f["from_folder"]) if wanted else None
-                if wanted and got is None:
-                    unsure = True  # could not confirm: look again next run
-                    break
-                if not wanted or _headers_of(got["message"])["message_id"] == wanted:
-                    back = m
-                    break
+        alike = [m for m in home.get("messages", []) if sender in str(m.get("from", "")).lower()
+                 and subject_key(m.get("subject", "")) == subject_key(subject)][:2]
+        back = None
+        for m in alike:
+            got = await read("email.raw", uid=m["uid"], folder=f["from_folder"])
+            if got is None:
+                break  # not confirmed now: looked at again next run
+            if _headers_of(got["message"])["message_id"] == wanted:
+                back = m
+                break
         if back is not None:
             domain = sender.rpartition("@")[2]
             found.append(_finding(f, "moved-back", f"the owner moved a message labelled {f['label'] or 'unlabelled'} "
-                                  f"from {domain or 'an unknown sender'} from {f['to_folder']} back to {f['from_folder']}",
+                                  f"from {domain} from {f['to_folder']} back to {f['from_folder']}",
                                   now_uid=back["uid"], sender_domain=domain))
-        elif sender and not unsure:
-            found.append(_finding(f, "removed", f"the message is no longer in {f['to_folder']} nor in {f['from_folder']}"))
     return found
 
 
