@@ -22,7 +22,7 @@ from meshclaw.operations.usage_value import derive
 from meshclaw.runtime.memory.episodes import corrections_of
 from tests.memory_support import Brain, item
 from tests.runtime_support import run, runtime
-from tests.test_feedback import ASK, config
+from tests.test_feedback import ASK, config, sent_from_draft
 
 ALICE = "alice@example.com"
 SANDBOX = {"backend": "sandbox", "workplace": "demo", "address": ALICE}
@@ -39,28 +39,34 @@ def move_back(wp, subject: bytes) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-def test_on_the_sandbox_a_discarded_draft_and_a_message_moved_back_are_observed(home):
+def test_on_the_sandbox_drafts_sent_edited_or_discarded_and_a_message_moved_back_are_observed(home):
+    lunch = seed_mail(2, "Bob Manager <bob@example.com>", "Lunch on Thursday?", "Hi Alice, lunch on Thursday?\nBob")
     with runtime(home, config(SANDBOX)) as rt:
         wp = rt.store.workplaces
         wp.create("demo", ["alice", "bob"], fresh=True)
-        for raw in (ASK, phish(3)):
+        for raw in (ASK, lunch, phish(3)):
             wp.append("demo", "alice", "INBOX", raw, [])
         first, _ = run(rt, "triage", "triage my inbox")
         assert first.status == "succeeded", first.error
-        [draft] = wp.messages("demo", "alice", "Drafts")
-        wp.remove("demo", "alice", "Drafts", draft.uid)  # the owner deletes the draft unsent
+        drafts = {b"Lunch" not in m.raw: m for m in wp.messages("demo", "alice", "Drafts")}
+        wp.remove("demo", "alice", "Drafts", drafts[False].uid)  # the owner deletes the lunch draft unsent
+        # ... and sends the Q3 one from their client, shortened, under a new Message-ID.
+        wp.append("demo", "alice", "Sent", sent_from_draft(drafts[True].raw, "Hi Bob,\n\nWill do.\n\nAlice"), ["\\Seen"])
+        wp.remove("demo", "alice", "Drafts", drafts[True].uid)
         move_back(wp, b"Password expires today")
         second, _ = run(rt, "triage", "triage my inbox")
         assert second.status == "succeeded", second.error
-        found = {r.tool: r for r in rt.store.audit.records(kind="observed")}
-        assert (found["email.draft"].verdict, found["email.move"].verdict) == ("discarded", "moved-back")
+        found = sorted((r.tool, r.verdict) for r in rt.store.audit.records(kind="observed"))
+        assert found == [("email.draft", "discarded"), ("email.draft", "sent-edited"), ("email.move", "moved-back")]
         now = datetime.now(timezone.utc)
         kinds = sorted(o.kind for o in derive(rt.store, ["alice"], now - timedelta(days=1), now + timedelta(minutes=1)))
-        assert kinds == ["draft_unsent", "filed_moved_back"]
+        assert kinds == ["draft_sent_edited", "draft_unsent", "filed_moved_back"]
         [ep] = [e for e in rt.store.memory.episodes("alice") if e.run_id == second.run_id]
-        assert sorted(c["kind"] for c in ep.corrections) == ["draft-discarded", "label-moved-back"]
+        assert sorted(c["kind"] for c in ep.corrections) == ["draft-discarded", "draft-edited", "label-moved-back"]
+        edited = next(c for c in ep.corrections if c["kind"] == "draft-edited")
+        assert "shorter" in edited["detail"] and "'Will do.'" in edited["detail"]
         third, _ = run(rt, "triage", "triage my inbox")
-        assert third.status == "succeeded" and len(rt.store.audit.records(kind="observed")) == 2
+        assert third.status == "succeeded" and len(rt.store.audit.records(kind="observed")) == 3
 
 
 def test_a_denied_rollback_is_a_rollback_refused_correction(home):
