@@ -52,6 +52,7 @@ class AuditKind(StrEnum):
     TOOL_PINNED = "tool-pinned"
     JUDGEMENT = "judgement"  # one typed model judgement made by a workflow
     OPERATION = "operation"  # something a person or program did through meshclaw.operations
+    OBSERVED = "observed"  # what a person did, seen later, with an earlier run's work (a draft sent, a message moved back)
 
 
 # --- events a run emits while it goes (printed by the CLI, streamed by the worker) ------------

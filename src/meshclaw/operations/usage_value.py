@@ -1,7 +1,10 @@
 """Value: the outcomes each run produced, derived from the audit records of its tool calls and approvals.
 
 Nothing is self-reported: an outcome exists because a guarded call was executed (audit kind ``call``,
-verdict ``done``) or a person answered a request for approval (kind ``approval``). The table
+verdict ``done``), a person answered a request for approval (kind ``approval``), or a later run saw in
+the owner's mailbox what the owner did with a run's draft or filing (kind ``observed``, recorded by
+``agents/inbox_triage/followup.py``: a draft sent unchanged or edited or discarded, a filed message
+moved back; the owner does these in their own mail client, which MeshClaw never records). The table
 ``KINDS`` says, for each outcome kind, whether it counts as accepted (a person kept or used what the
 agent did), the default minutes a person saves with it (``usage.minutes_saved`` overrides), and the
 exact rule; ``meshclaw usage explain`` prints it.
@@ -27,16 +30,26 @@ class OutcomeKind:
 
 
 KINDS: dict[str, OutcomeKind] = {k.name: k for k in (
-    OutcomeKind("draft_sent_unchanged", True, 6, "email.draft done, then email.send done (any run of the same "
-                "owner, within 7 days) to the same recipients and subject with the same body"),
-    OutcomeKind("draft_sent_edited", True, 4, "as draft_sent_unchanged, but the body sent differs from the draft"),
-    OutcomeKind("draft_unsent", False, 0, "email.draft done and no matching email.send (yet)"),
+    OutcomeKind("draft_sent_unchanged", True, 6, "email.draft done, then either email.send done (any run of the "
+                "same owner, within 7 days) to the same recipients and subject with the same body, or a later run "
+                "observed (audit kind 'observed', finding 'sent-unchanged') the owner's copy in Sent: its "
+                "Message-ID, or In-Reply-To/References naming the message the draft answers, or the same subject "
+                "to the same people, with the same body once quoted text, signature and spacing are removed; "
+                "counted once per draft, in the run that made the draft, at the time of the send or observation"),
+    OutcomeKind("draft_sent_edited", True, 4, "as draft_sent_unchanged, but the body sent differs from the draft "
+                "(observed finding 'sent-edited')"),
+    OutcomeKind("draft_unsent", False, 0, "email.draft done and no matching email.send nor observed send (yet); "
+                "includes drafts observed deleted unsent (finding 'discarded')"),
     OutcomeKind("message_sent", True, 3, "email.send or chat.post done, not a sent draft, in a run not started by "
                 "a schedule"),
     OutcomeKind("report_sent", True, 15, "email.send or chat.post done in a scheduled (cron) run"),
     OutcomeKind("message_filed", True, 1, "email.move done, and no later recorded email.move of it back to the "
-                "folder it came from within 7 days"),
-    OutcomeKind("filed_moved_back", False, 0, "email.move done, then moved back to the folder it came from"),
+                "folder it came from within 7 days, nor an observation (finding 'moved-back') that the owner moved "
+                "it back in their mail client"),
+    OutcomeKind("filed_moved_back", False, 0, "email.move done, then moved back to the folder it came from: by a "
+                "recorded email.move, or observed by a later run (finding 'moved-back': the message, found by "
+                "sender, subject and Message-ID, is gone from the folder it was filed to and back in the one it "
+                "came from); counted at the time of the first move"),
     OutcomeKind("meeting_booked", True, 10, "calendar.create done"),
     OutcomeKind("invitation_answered", True, 2, "calendar.respond done"),
     OutcomeKind("approval_granted", True, 0, "a request for approval answered 'approved' (the call then runs)"),
@@ -74,9 +87,12 @@ def derive(store: Any, user_ids: Iterable[str] | None, since: datetime, until: d
     with sends and moves with moves back."""
     users = None if user_ids is None else list(user_ids)
     start = since - LOOK_BACK
-    records = [r for kind in (AuditKind.CALL.value, AuditKind.APPROVAL.value)
+    records = [r for kind in (AuditKind.CALL.value, AuditKind.APPROVAL.value, AuditKind.OBSERVED.value)
                for r in store.audit.records(kind=kind, since=start, user_ids=users)]
     records.sort(key=lambda r: r.seq)
+    # What later runs saw the owner do with a call's work: (run id, call id) -> finding.
+    observed = {(str((r.data or {}).get("of_run")), str((r.data or {}).get("call_id"))): r.verdict
+                for r in records if r.kind == AuditKind.OBSERVED.value}
     scheduled = {r.id for r in store.runs.list(user_ids=users, since=start - LOOK_BACK, limit=1_000_000)
                  if (r.trigger or "").startswith("cron")}
     found: list[Outcome] = []
@@ -89,6 +105,9 @@ def derive(store: Any, user_ids: Iterable[str] | None, since: datetime, until: d
 
     for r in records:
         args = (r.data or {}).get("args") or {}
+        if r.kind == AuditKind.OBSERVED.value:
+            _observed(r, drafts, found)
+            continue
         if r.kind == AuditKind.APPROVAL.value:
             if r.verdict in ("approved", "denied"):
                 add("approval_granted" if r.verdict == "approved" else "approval_denied", r)
@@ -111,7 +130,7 @@ def derive(store: Any, user_ids: Iterable[str] | None, since: datetime, until: d
             if back is not None:
                 back[1] = True  # undoing a move is not an outcome of its own
             else:
-                moves.append([r, False])
+                moves.append([r, observed.get(_call_key(r)) == "moved-back"])
         elif tool == "calendar.create":
             add("meeting_booked", r)
         elif tool == "calendar.respond":
@@ -130,6 +149,25 @@ def derive(store: Any, user_ids: Iterable[str] | None, since: datetime, until: d
     for r, moved_back in moves:
         add("filed_moved_back" if moved_back else "message_filed", r)
     return [o for o in found if since <= o.at < until]
+
+
+def _call_key(r: Any) -> tuple[str, str]:
+    return str(r.run_id), str((r.data or {}).get("call_id"))
+
+
+def _observed(r: Any, drafts: list[Any], found: list[Outcome]) -> None:
+    """An observed send of a draft: its outcome (in the draft's run), unless a recorded email.send
+    already matched that draft; a draft observed before its own record is in the window still counts."""
+    if r.verdict not in ("sent-unchanged", "sent-edited"):
+        return  # moved-back marks its move (above); discarded leaves the draft unsent
+    key = (str((r.data or {}).get("of_run")), str((r.data or {}).get("call_id")))
+    match = next((d for d in drafts if _call_key(d[0]) == key), None)
+    if match is not None:
+        if match[1]:
+            return
+        match[1] = True
+    kind = "draft_sent_unchanged" if r.verdict == "sent-unchanged" else "draft_sent_edited"
+    found.append(Outcome(kind, key[0], r.user_id or "", r.agent or "", _aware(r.at)))
 
 
 def _same_message(draft: Any, sent_args: dict[str, Any]) -> bool:

@@ -34,6 +34,7 @@ from meshclaw.runtime.calls import Calls
 from meshclaw.runtime.workflows import register_workflow
 
 from .evidence import History, Owner, evidence_of
+from .followup import observe
 from .labels import Verdict, item_text, judge_message
 
 NAME = "inbox-triage"
@@ -136,6 +137,7 @@ async def inbox_triage(calls: Calls) -> str:
     insiders = tuple(u.name for u in deps.config.users if u.id != deps.owner.id)
     owner = Owner(address=me, domains=org, insiders=insiders)
     brief = Briefing()
+    await observe(calls)  # what the owner did with earlier runs' drafts and filings (followup.py)
     listing = await calls.tool("email.list", folder="INBOX", limit=PAGE, without_label=MARK)
     messages = sorted(listing.get("messages", []), key=lambda m: m["uid"])
     brief.remaining = max(0, int(listing.get("matching", len(messages))) - len(messages))

@@ -1,9 +1,12 @@
 """Episodes: the compact record each finished run leaves for the owner's memory.
 
 An episode holds the task, how the run ended, its answer (shortened), the decisions on its calls
-(tool, verdict, reason) and the owner's corrections that the records show: an approval denied,
-an approval answered with a note (a draft changed before it was sent), a run the owner cancelled,
-a call the owner's rules refused. Its ``trust`` is the run's provenance: "trusted" only when the
+(tool, verdict, reason) and the owner's corrections that the records show: an approval denied (a
+rollback refused, when the call was a ``*.rollback``), an approval answered with a note, a run the
+owner cancelled, and what the owner did later in their own mail client with an earlier run's work (a
+draft edited before sending, a draft discarded, a filed message moved back). Those later acts are
+seen by the next run of the agent (audit kind ``observed``, ``agents/inbox_triage/followup.py``), so
+they belong to that run's episode, naming the earlier run. Its ``trust`` is the run's provenance: "trusted" only when the
 run read nothing an outsider could have written; otherwise "untrusted", naming what it read, and
 whatever is learnt from it is only proposed to the owner (``consolidate.py``).
 
@@ -26,8 +29,15 @@ log = logging.getLogger(__name__)
 DREAM_WORKFLOW = "memory.dream"
 
 
+OBSERVED_CORRECTIONS = {"sent-edited": "draft-edited", "discarded": "draft-discarded", "moved-back": "label-moved-back"}
+
+
 def corrections_of(store: Any, run_id: str, status: str, error: str | None) -> list[dict[str, str]]:
-    """What the owner said no to or changed in run ``run_id``, from its approvals and ending."""
+    """What the owner said no to or changed, as ``[{"kind", "detail"}]`` (plus ``"of_run"`` for what
+    this run observed of an earlier run's work), from run ``run_id``'s approvals, its ending and its
+    ``observed`` audit records. Kinds: approval-denied, rollback-refused (a denied ``*.rollback``),
+    approved-with-change, run-cancelled, draft-edited (what changed: shorter, another greeting, the
+    first changed sentence), draft-discarded, label-moved-back (label, sender domain, folder → folder)."""
     from sqlalchemy import select
 
     from meshclaw.store.tables import Approval
@@ -37,13 +47,21 @@ def corrections_of(store: Any, run_id: str, status: str, error: str | None) -> l
         approvals = list(s.scalars(select(Approval).where(Approval.run_id == run_id).order_by(Approval.created_at)))
     for a in approvals:
         args = ", ".join(f"{k}={str(v)[:60]}" for k, v in list((a.args or {}).items())[:4])
-        if a.status == "denied":
+        if a.status == "denied" and (a.tool or "").endswith(".rollback"):
+            out.append({"kind": "rollback-refused",
+                        "detail": f"the owner refused the rollback {a.tool}({args})" + (f": {a.note}" if a.note else "")})
+        elif a.status == "denied":
             out.append({"kind": "approval-denied",
                         "detail": f"the owner denied {a.tool}({args})" + (f": {a.note}" if a.note else "")})
         elif a.status == "approved" and a.note:
             out.append({"kind": "approved-with-change", "detail": f"the owner approved {a.tool} with a change: {a.note}"})
     if status == "cancelled":
         out.append({"kind": "run-cancelled", "detail": f"the owner cancelled the run: {error or ''}"[:300]})
+    for r in store.audit.records(run_id=run_id, kind=AuditKind.OBSERVED.value, limit=200):
+        kind = OBSERVED_CORRECTIONS.get(r.verdict or "")
+        if kind is not None:
+            earlier = str((r.data or {}).get("of_run") or "")
+            out.append({"kind": kind, "of_run": earlier, "detail": f"{r.reason or kind} (work of run {earlier})"[:400]})
     return out
 
 
