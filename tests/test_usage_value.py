@@ -80,6 +80,17 @@ def test_outcomes_come_from_executed_calls_and_answered_approvals(home):
     assert dict(report.rows)["digest"].outcomes == {"report_sent": 1}
 
 
+def test_a_chat_post_or_another_reply_never_counts_as_sending_a_reply_draft(home):
+    s = _ctx(home, BASE).store
+    s.runs.create("run-1", "mailer", "alice", "answer mail", {})
+    _call(s, "d1", "email.draft", {"subject": "", "to": None, "body": "Thanks!", "reply_to_uid": 1, "folder": "INBOX"})
+    _call(s, "d2", "email.draft", {"subject": "", "to": None, "body": "Noted.", "reply_to_uid": 2, "folder": "INBOX"})
+    _call(s, "p1", "chat.post", {"channel": "team", "text": "Incident: web is failing"})
+    _call(s, "s1", "email.send", {"subject": "", "body": "Noted, thanks.", "reply_to_uid": 2, "folder": "INBOX"})
+    kinds = sorted(o.kind for o in derive(s, ["alice"], NOW - timedelta(days=1), NOW + timedelta(days=1)))
+    assert kinds == ["draft_sent_edited", "draft_unsent", "message_sent"]
+
+
 def _run_row(store: Store, run_id: str, agent: str, task: str, *, trigger: str = "manual", status: str = "succeeded",
              at: datetime | None = None, tokens: int = 1000) -> None:
     store.runs.create(run_id, agent, "alice", task, {}, trigger=trigger)

@@ -31,7 +31,8 @@ def explain(config: Any) -> list[tuple[str, list[str]]]:
         ]),
         ("Outcomes (value)", [
             "An outcome is derived from the audit log: an executed guarded call (audit kind 'call', verdict "
-            "'done') or an answered request for approval. Nothing is self-reported.",
+            "'done'), an answered request for approval, or what a later run observed in the owner's mailbox "
+            "(kind 'observed': a draft sent or discarded, a filed message moved back). Nothing is self-reported.",
             *[f"  {k.name}: {'accepted' if k.accepted else 'not accepted'}, {minutes.get(k.name, 0):g} min saved — "
               f"{k.rule}" for k in KINDS.values()],
             "accepted = outcomes of the accepted kinds. minutes saved = sum over accepted outcomes of the minutes "

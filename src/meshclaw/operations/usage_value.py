@@ -118,7 +118,8 @@ def derive(store: Any, user_ids: Iterable[str] | None, since: datetime, until: d
         if tool == "email.draft":
             drafts.append([r, False])
         elif tool in ("email.send", "chat.post"):
-            match = next((d for d in drafts if not d[1] and d[0].user_id == r.user_id and _same_message(d[0], args)), None)
+            match = None if tool != "email.send" else next(  # a chat post never sends a mail draft
+                (d for d in drafts if not d[1] and d[0].user_id == r.user_id and _same_message(d[0], args)), None)
             if match is not None:
                 match[1] = True
                 body_same = ((match[0].data or {}).get("args") or {}).get("body") == args.get("body")
@@ -171,7 +172,15 @@ def _observed(r: Any, drafts: list[Any], found: list[Outcome]) -> None:
 
 
 def _same_message(draft: Any, sent_args: dict[str, Any]) -> bool:
+    """Whether ``email.send(**sent_args)`` sends the drafted mail: a reply draft only by a send replying to
+    the same message; otherwise the same subject (ignoring "Re: ") to the same recipients, and never two
+    mails that both have no subject and no recipients."""
     d = (draft.data or {}).get("args") or {}
+    if d.get("reply_to_uid") is not None or sent_args.get("reply_to_uid") is not None:
+        return (d.get("reply_to_uid") == sent_args.get("reply_to_uid")
+                and d.get("folder", "INBOX") == sent_args.get("folder", "INBOX"))
+    if not str(d.get("subject") or "").strip() and not d.get("to"):
+        return False
     to = sorted(sent_args.get("to") or [])
     drafted_to = sorted(d.get("to") or ((draft.data or {}).get("result") or {}).get("to") or []) if isinstance(
         (draft.data or {}).get("result"), dict) else sorted(d.get("to") or [])
