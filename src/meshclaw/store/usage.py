@@ -115,9 +115,21 @@ EVENT_COLUMNS = ("key_hash", "at", "run_ref", "user_ref", "agent_ref", "model_re
 
 class UsageRepository:
     def __init__(self, db: Database):
+        from .usage_writer import Buffer
+
         self.db = db
         self._names: dict[tuple[str, str], int] = {}
         self._runs: dict[str, tuple[int, int]] = {}  # run id -> (run ref, trigger ref); filled after commits
+        self.buffer = Buffer(self)  # store/usage_writer.py: what record() queues, written in batches
+
+    def flush(self) -> int:
+        """Write the events ``record`` buffered (every store of this process on this database); returns
+        how many of this repository's were new. Reads do this themselves."""
+        from .usage_writer import flush_url, url_key
+
+        n = self.buffer.flush()
+        flush_url(url_key(self.db.engine))
+        return n
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -126,16 +138,37 @@ class UsageRepository:
                seconds: float = 0.0, reasoning_tokens: int = 0, trigger: str | None = None, step: str = "model",
                price: int = PRICE_UNKNOWN, at: datetime | None = None) -> bool:
         """Record one model request (tokens as counts, ``cost`` in currency units, ``seconds`` of latency).
-        Idempotent by ``event_key``: a replayed step records nothing. Returns True if it was new."""
+        Idempotent by ``event_key``: a replayed step records nothing.
+
+        This is the runtime's write path: the event is queued and written with others in one batch
+        (``store/usage_writer.py``: within ``FLUSH_SECONDS``, at ``FLUSH_EVENTS``, before any read, at
+        exit), except for a subject whose budget this process checks, written at once. Returns True
+        (queued, or written and new), False for a replay written at once."""
         when = (at or datetime.now(timezone.utc)).timestamp()
-        return self.record_many([UsageEventIn(
+        event = UsageEventIn(
             event_key, run_id, user_id, agent, model, when, int(input_tokens or 0), int(output_tokens or 0),
             int(cache_read_tokens or 0), int(cache_write_tokens or 0), int(reasoning_tokens or 0), float(cost or 0.0),
-            int(round((seconds or 0.0) * 1000)), price, trigger, step)]) == 1
+            int(round((seconds or 0.0) * 1000)), price, trigger, step)
+        exact = self.buffer.exact
+        if exact and (("agent", agent) in exact or ("user", user_id) in exact):
+            self.buffer.flush()  # keep the order: what was queued before is written first
+            return self.write_batch([event]) == 1
+        self.buffer.add(event)
+        return True
 
     def record_many(self, events: Iterable[UsageEventIn]) -> int:
-        """Ingest a batch in one transaction (events, daily rollups, run totals); returns how many were new.
-        Events whose key was recorded before (or twice in the batch) are skipped."""
+        """Ingest a batch at once (after what ``record`` queued) in one transaction; returns how many were
+        new. Events whose key was recorded before (or twice in the batch) are skipped."""
+        self.buffer.flush()
+        return self.write_batch(events)
+
+    def write_batch(self, events: Iterable[UsageEventIn]) -> int:
+        """Write a batch in one transaction (events, daily rollups, run totals); returns how many were new.
+        Events whose key was recorded before (or twice in the batch) are skipped. One batch at a time."""
+        with self.buffer._write:
+            return self._write_batch(events)
+
+    def _write_batch(self, events: Iterable[UsageEventIn]) -> int:
         batch: dict[int, UsageEventIn] = {}
         for e in events:
             batch.setdefault(key_hash(e.key), e)
@@ -286,6 +319,7 @@ class UsageRepository:
     def prune(self, before: datetime) -> int:
         """Delete raw events recorded before ``before`` (aware datetime); rollups and run totals stay, so
         no report changes. Returns how many events were deleted."""
+        self.flush()
         ev = UsageEvent.__table__
         with self.db.engine.begin() as conn:
             return conn.execute(delete(ev).where(ev.c.at < int(before.timestamp()))).rowcount or 0
@@ -294,6 +328,7 @@ class UsageRepository:
 
     def for_run(self, run_id: str) -> list[RequestRow]:
         """The run's recorded requests still within retention, oldest first."""
+        self.flush()
         ev, runs, names = UsageEvent.__table__, UsageRun.__table__, UsageName.__table__
         m, s, u, a = names.alias("m"), names.alias("s"), names.alias("u"), names.alias("a")
         q = (select(m.c.name, ev.c.input_tokens, ev.c.output_tokens, ev.c.cached_tokens, ev.c.cache_write_tokens,
@@ -311,6 +346,7 @@ class UsageRepository:
                since: datetime | None = None) -> UsageTotals:
         """Totals of a run (its kept totals), or of an agent and/or user from the daily rollups (``since``
         counts from the start of its UTC day)."""
+        self.flush()
         with self.db.engine.connect() as conn:
             if run_id is not None:
                 t = UsageRun.__table__
@@ -338,10 +374,19 @@ def _name_id(kind: str, name: str) -> Any:
 
 def used_since(session: Any, *, subject: str, name: str, day: int, unit: str) -> float:
     """Tokens (input + output) or cost (currency units) an agent or user (``subject``) used from UTC day
-    ``day`` on, read from the daily rollups inside the caller's transaction (the budget check's)."""
+    ``day`` on, read from the daily rollups inside the caller's transaction (the budget check's).
+    From this call on, this process writes the subject's requests at once instead of buffering them
+    (so every process's budget check sees them), and the ones it still buffers are added here."""
+    from .usage_writer import repositories_of, url_key
+
+    kind = "agent" if subject == "agent" else "user"
+    pending = 0.0
+    for repo in repositories_of(url_key(session.get_bind())):
+        repo.buffer.exact.add((kind, name))
+        pending += repo.buffer.pending(kind, name, day, unit)
     t = UsageDaily.__table__
     col = (t.c.input_tokens + t.c.output_tokens) if unit == "tokens" else t.c.cost_micro
     who = t.c.agent_ref if subject == "agent" else t.c.user_ref
     value = session.scalar(select(func.coalesce(func.sum(col), 0))
-                           .where(who == _name_id(subject if subject == "agent" else "user", name), t.c.day >= day))
-    return float(value or 0) / (MICRO if unit == "cost" else 1)
+                           .where(who == _name_id(kind, name), t.c.day >= day))
+    return float(value or 0) / (MICRO if unit == "cost" else 1) + pending

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from .database import Database
 from .tables import UsageDaily, UsageName, UsageRun
 from .usage import MICRO, SUMS
+from .usage_writer import flush_url, url_key
 
 DIMENSIONS = ("user", "day", "agent", "model", "trigger")
 
@@ -69,6 +70,7 @@ def rollup(db: Database, windows: Iterable[tuple[Iterable[str], int, int]], by: 
     """Sums over ``windows`` — each ``(user ids, first day, day after the last)`` in UTC day numbers —
     grouped by ``by`` (any of ``DIMENSIONS``; ``day`` as a day number, the others as names).
     Returns ``{key tuple: Sums}``; ``()`` is the key of the grand total when ``by`` is empty."""
+    flush_url(url_key(db.engine))  # events this process recorded are counted
     t = UsageDaily.__table__
     cols = {"user": t.c.user_ref, "day": t.c.day, "agent": t.c.agent_ref, "model": t.c.model_ref, "trigger": t.c.trigger_ref}
     out: dict[tuple, Sums] = {}
@@ -96,6 +98,7 @@ def rollup(db: Database, windows: Iterable[tuple[Iterable[str], int, int]], by: 
 
 def run_totals(db: Database, run_ids: Iterable[str]) -> dict[str, Sums]:
     """Kept totals of each run (survive pruning); runs that made no model request are absent."""
+    flush_url(url_key(db.engine))
     t = UsageRun.__table__
     ids = list(run_ids)
     out: dict[str, Sums] = {}
@@ -109,6 +112,7 @@ def run_totals(db: Database, run_ids: Iterable[str]) -> dict[str, Sums]:
 def runs_between(db: Database, user_ids: Iterable[str], start: int, end: int) -> list[tuple[str, str, str, str, int, Sums]]:
     """``(run id, user, agent, trigger, day, Sums)`` of the runs of ``user_ids`` whose first request fell in
     days ``[start, end)``."""
+    flush_url(url_key(db.engine))
     t, n = UsageRun.__table__, UsageName.__table__
     u, a, g = n.alias("u"), n.alias("a"), n.alias("g")
     out = []
