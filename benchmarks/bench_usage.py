@@ -44,7 +44,9 @@ def org(users: int, span: int) -> list[dict]:
 
 
 def events(n: int, users: int, days: int, batch: int, now: datetime):
-    from meshclaw.store.usage import PRICE_PUBLISHED, UsageEventIn
+    """Lists of ``(event key, keywords of UsageRepository.record)``: what the runtime's metered model
+    passes for each model request (made outside the timing)."""
+    from meshclaw.store.usage import PRICE_PUBLISHED
 
     start = now.timestamp() - days * 86_400
     step = days * 86_400 / n
@@ -53,21 +55,29 @@ def events(n: int, users: int, days: int, batch: int, now: datetime):
         for i in range(b, min(n, b + batch)):
             run = i // 5  # five model requests per run
             user = (run * 7919) % users
-            out.append(UsageEventIn(f"run-{run}:model:{i % 5}", f"run-{run}", f"u{user}", f"u{user}-agent{run % 2}",
-                                    "gpt-4o-mini" if run % 3 else "local", start + i * step, 900 + i % 700,
-                                    120 + i % 200, i % 500, 0, i % 40, 0.00021 + (i % 9) * 1e-5, 400 + i % 2500,
-                                    PRICE_PUBLISHED, "cron" if run % 4 == 0 else "manual", f"agent#{i % 5}"))
+            out.append((f"run-{run}:model:{i % 5}", {
+                "run_id": f"run-{run}", "agent": f"u{user}-agent{run % 2}", "user_id": f"u{user}",
+                "model": "gpt-4o-mini" if run % 3 else "local", "input_tokens": 900 + i % 700,
+                "output_tokens": 120 + i % 200, "cache_read_tokens": i % 500, "cache_write_tokens": 0,
+                "cost": 0.00021 + (i % 9) * 1e-5, "seconds": (400 + i % 2500) / 1000, "reasoning_tokens": i % 40,
+                "trigger": "cron" if run % 4 == 0 else "manual", "step": f"agent#{i % 5}", "price": PRICE_PUBLISHED,
+                "at": datetime.fromtimestamp(start + i * step, timezone.utc)}))
         yield out
 
 
-def size_bytes(store) -> int:  # type: ignore[no-untyped-def]
+TABLES = ("usage_events", "usage_daily", "usage_runs", "usage_names")
+
+
+def size_bytes(store, tables=TABLES) -> int:  # type: ignore[no-untyped-def]
+    """Bytes the tables take with their indexes: PostgreSQL ``pg_total_relation_size`` (heap, indexes,
+    TOAST, free space and visibility maps), SQLite the pages ``dbstat`` counts for the tables and their indexes."""
     with store.db.engine.connect() as c:
         if store.db.dialect == "postgresql":
+            names = ", ".join(f"'{t}'" for t in tables)
             return int(c.exec_driver_sql(
-                "SELECT sum(pg_total_relation_size(t)) FROM unnest(ARRAY['usage_events','usage_daily','usage_runs',"
-                "'usage_names']) t").scalar())
+                f"SELECT sum(pg_total_relation_size(t)) FROM unnest(ARRAY[{names}]) t").scalar())
         pages = 0
-        for t in ("usage_events", "usage_daily", "usage_runs", "usage_names"):
+        for t in tables:
             pages += int(c.exec_driver_sql(f"SELECT count(*) FROM dbstat WHERE name = '{t}' OR name IN "
                                            f"(SELECT name FROM sqlite_master WHERE tbl_name = '{t}')").scalar())
         return pages * int(c.exec_driver_sql("PRAGMA page_size").scalar())
@@ -118,22 +128,35 @@ def main() -> None:
     print(f"usage benchmark on {store.db.dialect}: {args.events:,} events, {args.users:,} people, {args.days} days, "
           f"batches of {args.batch:,}; load average {os.getloadavg()[0]:.2f}")
     done, seconds = 0, 0.0
+    record = store.usage.record  # the runtime's write path (runtime/metered.py): queued, written in batches
     for batch in ([] if args.reuse else events(args.events, args.users, args.days, args.batch, now)):  # made outside the timing
         started = time.perf_counter()
-        done += store.usage.record_many(batch)
+        for key, kw in batch:
+            record(key, **kw)
         seconds += time.perf_counter() - started
+        done += len(batch)
+    started = time.perf_counter()
+    store.usage.flush()  # the last partial batch
+    seconds += time.perf_counter() - started
+    with store.db.engine.connect() as c:
+        recorded = int(c.exec_driver_sql("SELECT sum(requests) FROM usage_runs").scalar() or 0)
+        raw = int(c.exec_driver_sql("SELECT count(*) FROM usage_events").scalar() or 0)
     if args.reuse:
-        with store.db.engine.connect() as c:
-            done = int(c.exec_driver_sql("SELECT sum(requests) FROM usage_runs").scalar() or 0)
+        done = recorded
         print(f"reusing {done:,} events")
     else:
-        print(f"ingest: {done:,} events in {seconds:,.1f} s = {done / seconds:,.0f} events/s (target >= 50,000 on SQLite)")
+        assert recorded == done and raw == done, (recorded, raw, done)  # every event written, once
+        print(f"ingest: {done:,} events in {seconds:,.1f} s = {done / seconds:,.0f} events/s through "
+              f"UsageRepository.record (target >= 50,000 on SQLite)")
     if store.db.dialect == "postgresql":
         with store.db.engine.connect() as c:
             c.exec_driver_sql("ANALYZE")
+    events_only = size_bytes(store, ("usage_events",))
     total = size_bytes(store)
-    print(f"storage: {total / done:,.1f} bytes per event ({total / 1e6:,.1f} MB for events, daily rollups, run totals "
-          "and names; target <= 200)")
+    print(f"storage: {events_only / raw:,.1f} bytes per event in usage_events with its indexes "
+          f"({events_only / 1e6:,.1f} MB / {raw:,} rows; target <= 200)")
+    print(f"         {total / done:,.1f} bytes per event with the daily rollups, run totals and names too "
+          f"({total / 1e6:,.1f} MB / {done:,} events)")
 
     manager = args.manager
     actor = Actor.of(config, manager)

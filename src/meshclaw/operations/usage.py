@@ -104,6 +104,19 @@ def period(since: date | None = None, until: date | None = None, today: date | N
     return start, last + timedelta(days=1)
 
 
+def day_arg(value: str | None) -> date | None:
+    """A day given by a person (CLI ``--since``, the MCP tool's ``since``): an ISO date, or ``7d`` / ``30d``
+    (that many days up to today, UTC). None for none. Raises UsageError for anything else."""
+    if not value:
+        return None
+    if value.endswith("d") and value[:-1].isdigit():
+        return datetime.now(timezone.utc).date() - timedelta(days=int(value[:-1]) - 1)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"not a day: {value!r} (use 2026-11-23, or 7d / 30d)") from None
+
+
 def _n(d: date) -> int:
     return (d - EPOCH).days
 

@@ -76,7 +76,7 @@ class RequestRow:
     agent: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class UsageEventIn:
     """One request to ingest (``record_many``); ``at`` epoch seconds; ``cost`` in currency units."""
 
@@ -96,7 +96,7 @@ class UsageEventIn:
     price: int = PRICE_UNKNOWN
     trigger: str | None = None  # None: the run's trigger from the runs table ("manual" if unknown)
     step: str = "model"
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] | None = None  # not stored; kept for callers that pass it
 
 
 def _upsert(dialect: str, table: Any) -> Any:
@@ -185,26 +185,50 @@ class UsageRepository:
             if not batch:
                 return 0
             run_sums: dict[str, list[int]] = {}
-            micro = {h: min(int(round(e.cost * MICRO)), MAX_COST_MICRO) for h, e in batch.items()}
-            for h, e in batch.items():
-                sums = (1, e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens, micro[h], e.latency_ms)
-                old = run_sums.get(e.run_id)
-                run_sums[e.run_id] = list(sums) if old is None else [x + y for x, y in zip(old, sums)]
+            micro: dict[int, int] = {}
+            for h, e in batch.items():  # plain loops and in-place sums: this runs for every event
+                cost = int(round(e.cost * MICRO))
+                micro[h] = cost = cost if cost < MAX_COST_MICRO else MAX_COST_MICRO
+                t = run_sums.get(e.run_id)
+                if t is None:
+                    run_sums[e.run_id] = [1, e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens,
+                                          cost, e.latency_ms]
+                else:
+                    t[0] += 1
+                    t[1] += e.input_tokens
+                    t[2] += e.output_tokens
+                    t[3] += e.cached_tokens
+                    t[4] += e.reasoning_tokens
+                    t[5] += cost
+                    t[6] += e.latency_ms
             ref = self._name_resolver(conn, batch.values(), new_names)
             run_ref, created = self._run_resolver(conn, batch.values(), ref, new_names, new_runs, run_sums, known, pg)
             names = {**self._names, **new_names}
-            rows, daily = [], {}
+            by_kind: dict[str, dict[str, int]] = {}
+            for (kind, name), id_ in names.items():
+                by_kind.setdefault(kind, {})[name] = id_
+            uid, aid, mid, sid = (by_kind.get(k, {}) for k in ("user", "agent", "model", "step"))
+            rows: list[tuple[int, ...]] = []
+            daily: dict[tuple[int, ...], list[int]] = {}
             for h, e in batch.items():
                 r, trig = run_ref[e.run_id]
-                user, agent, model = names[("user", e.user_id)], names[("agent", e.agent)], names[("model", e.model)]
-                cost = micro[h]
-                rows.append((h, int(e.at), r, user, agent, model, trig, names[("step", e.step or "model")],
-                             e.input_tokens, e.output_tokens, e.cached_tokens, e.cache_write_tokens, e.reasoning_tokens,
-                             cost, e.latency_ms, e.price))
-                sums = (1, e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens, cost, e.latency_ms)
-                dk = (user, int(e.at // SECONDS_PER_DAY), agent, model, trig)
-                old = daily.get(dk)
-                daily[dk] = list(sums) if old is None else [x + y for x, y in zip(old, sums)]
+                user, agent, model, cost, at = uid[e.user_id], aid[e.agent], mid[e.model], micro[h], int(e.at)
+                rows.append((h, at, r, user, agent, model, trig, sid[e.step or "model"], e.input_tokens,
+                             e.output_tokens, e.cached_tokens, e.cache_write_tokens, e.reasoning_tokens, cost,
+                             e.latency_ms, e.price))
+                dk = (user, at // SECONDS_PER_DAY, agent, model, trig)
+                t = daily.get(dk)
+                if t is None:
+                    daily[dk] = [1, e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens, cost,
+                                 e.latency_ms]
+                else:
+                    t[0] += 1
+                    t[1] += e.input_tokens
+                    t[2] += e.output_tokens
+                    t[3] += e.cached_tokens
+                    t[4] += e.reasoning_tokens
+                    t[5] += cost
+                    t[6] += e.latency_ms
             p = "%s" if pg else "?"
             conn.exec_driver_sql(f"INSERT INTO usage_events ({', '.join(EVENT_COLUMNS)}) "
                                  f"VALUES ({', '.join([p] * len(EVENT_COLUMNS))})", rows)
@@ -255,10 +279,17 @@ class UsageRepository:
         return out
 
     def _name_resolver(self, conn: Any, events: Iterable[UsageEventIn], new: dict[tuple[str, str], int]) -> Any:
-        events = list(events)
-        wanted = ({("user", e.user_id) for e in events} | {("agent", e.agent) for e in events}
-                  | {("model", e.model) for e in events} | {("step", e.step or "model") for e in events}
-                  | {("trigger", e.trigger) for e in events if e.trigger})
+        users, agents, models, steps, triggers = set(), set(), set(), set(), set()
+        for e in events:
+            users.add(e.user_id)
+            agents.add(e.agent)
+            models.add(e.model)
+            steps.add(e.step or "model")
+            triggers.add(e.trigger)
+        triggers.discard(None)
+        triggers.discard("")
+        wanted = ({("user", n) for n in users} | {("agent", n) for n in agents} | {("model", n) for n in models}
+                  | {("step", n) for n in steps} | {("trigger", n) for n in triggers})
         missing = [w for w in wanted if w not in self._names]
         if missing:
             self._ensure_names(conn, missing, new)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .usage import UsageEventIn, UsageRepository
 
-FLUSH_EVENTS = 20_000
+FLUSH_EVENTS = 50_000
 FLUSH_SECONDS = 0.5
 log = logging.getLogger("meshclaw.usage")
 
