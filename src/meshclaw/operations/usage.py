@@ -25,7 +25,7 @@ from typing import Any
 
 from meshclaw.domain.errors import NotAuthorized, UsageError
 from meshclaw.store.usage import SECONDS_PER_DAY
-from meshclaw.store.usage_queries import Sums, rollup, run_totals, runs_between
+from meshclaw.store.usage_queries import Sums, rollup, run_tokens, run_totals
 
 from .actor import Actor
 from .context import Context
@@ -164,7 +164,9 @@ def _waste(ctx: Context, windows: list[tuple[frozenset[str], date, date]], outco
         return []
     users = sorted(set().union(*(w[0] for w in windows)))
     start, end = min(w[1] for w in windows), max(w[2] for w in windows)
-    tokens = {r[0]: r[5].tokens for r in runs_between(ctx.store.db, users, _n(start), _n(end))}
+    def tokens(run_ids: list[str]) -> dict[str, int]:  # read only when there are runs to judge
+        return run_tokens(ctx.store.db, users, _n(start), _n(end)) if run_ids else {}
+
     found = findings(ctx, users, _dt(start), _dt(end), outcomes, tokens)
     found = [f for f in found if any(f.user_id in u and a <= f.at.date() < b for u, a, b in windows)]
     if hide_recent:

@@ -230,8 +230,14 @@ class UsageRepository:
                     t[5] += cost
                     t[6] += e.latency_ms
             p = "%s" if pg else "?"
-            conn.exec_driver_sql(f"INSERT INTO usage_events ({', '.join(EVENT_COLUMNS)}) "
-                                 f"VALUES ({', '.join([p] * len(EVENT_COLUMNS))})", rows)
+            if pg:  # COPY: the rows are new (checked above, under the ingest lock), so no conflict handling
+                with conn.connection.driver_connection.cursor() as cur:
+                    with cur.copy(f"COPY usage_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+            else:
+                conn.exec_driver_sql(f"INSERT INTO usage_events ({', '.join(EVENT_COLUMNS)}) "
+                                     f"VALUES ({', '.join([p] * len(EVENT_COLUMNS))})", rows)
             keys = ("user_ref", "day", "agent_ref", "model_ref", "trigger_ref")
             conn.exec_driver_sql(
                 f"INSERT INTO usage_daily ({', '.join(keys + SUMS)}) VALUES ({', '.join([p] * (len(keys) + len(SUMS)))}) "
@@ -279,17 +285,14 @@ class UsageRepository:
         return out
 
     def _name_resolver(self, conn: Any, events: Iterable[UsageEventIn], new: dict[tuple[str, str], int]) -> Any:
-        users, agents, models, steps, triggers = set(), set(), set(), set(), set()
+        # dicts, not sets: new names get ids in the order they first appear (a run's steps in step order)
+        users, agents, models, steps, triggers = {}, {}, {}, {}, {}
         for e in events:
-            users.add(e.user_id)
-            agents.add(e.agent)
-            models.add(e.model)
-            steps.add(e.step or "model")
-            triggers.add(e.trigger)
-        triggers.discard(None)
-        triggers.discard("")
-        wanted = ({("user", n) for n in users} | {("agent", n) for n in agents} | {("model", n) for n in models}
-                  | {("step", n) for n in steps} | {("trigger", n) for n in triggers})
+            users[e.user_id] = agents[e.agent] = models[e.model] = steps[e.step or "model"] = triggers[e.trigger] = 1
+        triggers.pop(None, None)
+        triggers.pop("", None)
+        wanted = ([("user", n) for n in users] + [("agent", n) for n in agents] + [("model", n) for n in models]
+                  + [("step", n) for n in steps] + [("trigger", n) for n in triggers])
         missing = [w for w in wanted if w not in self._names]
         if missing:
             self._ensure_names(conn, missing, new)
