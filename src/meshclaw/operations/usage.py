@@ -137,12 +137,15 @@ def _check_by(by: str | None, allowed: tuple[str, ...] = BY) -> None:
 def _report(ctx: Context, windows: list[tuple[frozenset[str], date, date]], by: str | None) -> tuple[Figures, list[tuple[str, Figures]], list[Outcome]]:
     """Figures over ``windows`` (users × days), grouped ``by``, with the outcomes that fall inside them."""
     wins = [(users, _n(a), _n(b)) for users, a, b in windows]
-    total = Figures(next(iter(rollup(ctx.store.db, wins).values()), Sums()))
     rows: dict[str, Figures] = {}
-    if by:
+    if by:  # one query: the total is the sum of the rows (each request is in exactly one row)
+        total = Figures()
         for key, sums in rollup(ctx.store.db, wins, (by,)).items():
             label = _day_label(key[0]) if by == "day" else str(key[0])
             rows[label] = Figures(sums)
+            total.sums.add(sums)
+    else:
+        total = Figures(next(iter(rollup(ctx.store.db, wins).values()), Sums()))
     minutes = minutes_table(ctx.config.usage)
     found: list[Outcome] = []
     if windows:

@@ -48,12 +48,26 @@ class Sums:
         return cls(n, i, o, c, r, cost / MICRO, ms / 1000)
 
 
+_KNOWN: dict[tuple[str, str, str], int] = {}  # (database, kind, name) -> id: a name's id never changes
+
+
 def _ids(conn, kind: str, names: Iterable[str]) -> dict[int, str]:  # type: ignore[no-untyped-def]
+    """``{id: name}`` of the names that have an id (ids found once are remembered for the process)."""
     t = UsageName.__table__
-    names = list(names)
+    db = url_key(conn.engine)
     out: dict[int, str] = {}
-    for i in range(0, len(names), 500):
-        out.update(dict(conn.execute(select(t.c.id, t.c.name).where(t.c.kind == kind, t.c.name.in_(names[i:i + 500]))).all()))
+    missing = []
+    for name in names:
+        id_ = _KNOWN.get((db, kind, name))
+        if id_ is None:
+            missing.append(name)
+        else:
+            out[id_] = name
+    for i in range(0, len(missing), 500):
+        for id_, name in conn.execute(select(t.c.id, t.c.name).where(t.c.kind == kind,
+                                                                     t.c.name.in_(missing[i:i + 500]))).all():
+            out[id_] = name
+            _KNOWN[(db, kind, name)] = id_
     return out
 
 
