@@ -1,7 +1,7 @@
 """The metering write path: model requests are buffered in memory and written in batches.
 
 ``UsageRepository.record`` (what the runtime calls for every model request) hands its event to the
-``Buffer`` of its repository. A batch is written by ``UsageRepository.record_many`` — one transaction,
+``Buffer`` of its repository. A batch is written by ``UsageRepository.write_batch`` — one transaction,
 ``executemany`` of integer-coded rows, names and runs as ids, daily rollups and run totals added in
 the same transaction — when any of these happens first:
 
@@ -28,27 +28,24 @@ import atexit
 import logging
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .usage import UsageEventIn, UsageRepository
+from typing import Any
 
 FLUSH_EVENTS = 50_000
 FLUSH_SECONDS = 0.5
 log = logging.getLogger("meshclaw.usage")
 
-_REPOS: dict[str, "weakref.WeakSet[UsageRepository]"] = {}  # database URL -> repositories with buffers
+_REPOS: dict[str, "weakref.WeakSet[Any]"] = {}  # database URL -> repositories with buffers
 _REPOS_LOCK = threading.Lock()
 
 
 class Buffer:
     """Events recorded but not yet written, of one repository. Thread-safe."""
 
-    def __init__(self, repo: "UsageRepository", *, max_events: int = FLUSH_EVENTS, max_seconds: float = FLUSH_SECONDS):
+    def __init__(self, repo: Any, *, max_events: int = FLUSH_EVENTS, max_seconds: float = FLUSH_SECONDS):
         self._repo = weakref.ref(repo)
         self.max_events = max_events
         self.max_seconds = max_seconds
-        self._events: list[UsageEventIn] = []
+        self._events: list[Any] = []
         self._lock = threading.Lock()  # guards _events and _timer
         self._write = threading.RLock()  # one batch written at a time (the repository's name and run caches)
         self._timer: threading.Timer | None = None
@@ -56,7 +53,7 @@ class Buffer:
         with _REPOS_LOCK:
             _REPOS.setdefault(url_key(repo.db.engine), weakref.WeakSet()).add(repo)
 
-    def add(self, event: "UsageEventIn") -> None:
+    def add(self, event: Any) -> None:
         """Queue one event; writes the batch in this thread when it reaches ``max_events``."""
         with self._lock:
             self._events.append(event)
@@ -103,13 +100,11 @@ class Buffer:
     def pending(self, subject: str, name: str, day: int, unit: str) -> float:
         """Tokens (input + output) or cost (currency units) of waiting events of ``subject`` ("agent" or
         "user") ``name`` from UTC day ``day`` on (what a budget check adds to the written figures)."""
-        from .usage import SECONDS_PER_DAY
-
         with self._lock:
             events = list(self._events)
         total = 0.0
         for e in events:
-            if (e.agent if subject == "agent" else e.user_id) == name and e.at // SECONDS_PER_DAY >= day:
+            if (e.agent if subject == "agent" else e.user_id) == name and e.at // 86_400 >= day:
                 total += (e.input_tokens + e.output_tokens) if unit == "tokens" else e.cost
         return total
 
@@ -129,13 +124,8 @@ def flush_url(url: str) -> None:
             repo.buffer.flush()
 
 
-def repository_of(url: str) -> "UsageRepository | None":
-    """A repository of this process on ``url`` (the one whose buffer a budget check consults)."""
-    with _REPOS_LOCK:
-        return next(iter(_REPOS.get(url, ())), None)
-
-
-def repositories_of(url: str) -> list["UsageRepository"]:
+def repositories_of(url: str) -> list[Any]:
+    """The repositories of this process on ``url`` (whose buffers a budget check consults)."""
     with _REPOS_LOCK:
         return list(_REPOS.get(url, ()))
 
