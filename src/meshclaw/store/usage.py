@@ -14,7 +14,7 @@ Days are UTC days since 1970-01-01 (``day_of``).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 

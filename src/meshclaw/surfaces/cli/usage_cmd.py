@@ -10,8 +10,6 @@ from typing import Any, Optional
 
 import typer
 
-from meshclaw.domain.errors import UsageError
-
 from .app_context import context, local_actor
 
 app = typer.Typer(help="Usage that measures value: tokens and cost beside outcomes, minutes saved and waste.",
