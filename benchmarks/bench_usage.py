@@ -130,7 +130,7 @@ def main() -> None:
     config = Config.model_validate({"users": org(args.users, args.span), "models": {"local": {"kind": "bundled"}}})
     now = datetime.now(timezone.utc)
 
-    print(f"usage benchmark on {store.db.dialect}: {args.events:,} events, {args.users:,} people, {args.days} days, "
+    print(f"usage benchmark on {store.db.dialect}: {'the kept' if args.reuse else f'{args.events:,}'} events, {args.users:,} people, {args.days} days, "
           f"made in chunks of {args.batch:,} outside the timing, written by the buffered writer in batches of up to "
           f"{store.usage.buffer.max_events:,}; load average {os.getloadavg()[0]:.2f}")
     done, seconds, cpu = 0, 0.0, 0.0
