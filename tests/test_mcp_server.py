@@ -73,7 +73,8 @@ def test_owner_lists_agents_runs_and_answers_an_approval_that_resumes_the_run(se
     async def go():  # type: ignore[no-untyped-def]
         async with http_client(server.url, tokens["alice"]) as c:
             names = sorted(t.name for t in (await c.list_tools()).tools)
-            assert names == ["answer_approval", "get_run", "list_agents", "list_approvals", "list_runs", "start_run"]
+            assert names == ["answer_approval", "get_run", "list_agents", "list_approvals", "list_runs", "start_run",
+                             "usage"]
             err, agents = await mcp_call(c, "list_agents")
             assert not err and [a["name"] for a in agents["agents"]] == ["keeper", "greeter"]  # not bob's
 

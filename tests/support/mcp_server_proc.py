@@ -39,7 +39,8 @@ class ServerProcess:
 
 def server_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MESHCLAW_")}
-    return {**env, "PYTHONPATH": str(ROOT), "MESHCLAW_HOME": str(home),
+    return {**env, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",  # this checkout's code, also in a worktree
+            "MESHCLAW_HOME": str(home),
             "MESHCLAW_MODEL_DIR": str(home / "models"), **extra}
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from meshclaw.domain.errors import NotAuthorized, UsageError
 from meshclaw.store.usage import SECONDS_PER_DAY
-from meshclaw.store.usage_queries import Sums, rollup, run_totals, runs_between
+from meshclaw.store.usage_queries import Sums, rollup, run_tokens, run_totals
 
 from .actor import Actor
 from .context import Context
@@ -104,6 +104,19 @@ def period(since: date | None = None, until: date | None = None, today: date | N
     return start, last + timedelta(days=1)
 
 
+def day_arg(value: str | None) -> date | None:
+    """A day given by a person (CLI ``--since``, the MCP tool's ``since``): an ISO date, or ``7d`` / ``30d``
+    (that many days up to today, UTC). None for none. Raises UsageError for anything else."""
+    if not value:
+        return None
+    if value.endswith("d") and value[:-1].isdigit():
+        return datetime.now(timezone.utc).date() - timedelta(days=int(value[:-1]) - 1)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"not a day: {value!r} (use 2026-11-23, or 7d / 30d)") from None
+
+
 def _n(d: date) -> int:
     return (d - EPOCH).days
 
@@ -124,12 +137,15 @@ def _check_by(by: str | None, allowed: tuple[str, ...] = BY) -> None:
 def _report(ctx: Context, windows: list[tuple[frozenset[str], date, date]], by: str | None) -> tuple[Figures, list[tuple[str, Figures]], list[Outcome]]:
     """Figures over ``windows`` (users × days), grouped ``by``, with the outcomes that fall inside them."""
     wins = [(users, _n(a), _n(b)) for users, a, b in windows]
-    total = Figures(next(iter(rollup(ctx.store.db, wins).values()), Sums()))
     rows: dict[str, Figures] = {}
-    if by:
+    if by:  # one query: the total is the sum of the rows (each request is in exactly one row)
+        total = Figures()
         for key, sums in rollup(ctx.store.db, wins, (by,)).items():
             label = _day_label(key[0]) if by == "day" else str(key[0])
             rows[label] = Figures(sums)
+            total.sums.add(sums)
+    else:
+        total = Figures(next(iter(rollup(ctx.store.db, wins).values()), Sums()))
     minutes = minutes_table(ctx.config.usage)
     found: list[Outcome] = []
     if windows:
@@ -151,7 +167,9 @@ def _waste(ctx: Context, windows: list[tuple[frozenset[str], date, date]], outco
         return []
     users = sorted(set().union(*(w[0] for w in windows)))
     start, end = min(w[1] for w in windows), max(w[2] for w in windows)
-    tokens = {r[0]: r[5].tokens for r in runs_between(ctx.store.db, users, _n(start), _n(end))}
+    def tokens(run_ids: list[str]) -> dict[str, int]:  # read only when there are runs to judge
+        return run_tokens(ctx.store.db, users, _n(start), _n(end)) if run_ids else {}
+
     found = findings(ctx, users, _dt(start), _dt(end), outcomes, tokens)
     found = [f for f in found if any(f.user_id in u and a <= f.at.date() < b for u, a, b in windows)]
     if hide_recent:

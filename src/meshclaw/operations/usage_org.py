@@ -82,11 +82,23 @@ class Segment:
 
 def segments(config: Config, start: date, end: date) -> list[Segment]:
     """The period ``[start, end)`` cut where any user's manager changed."""
+    lines = [(u.id, timeline(u)) for u in config.users]  # each user's timeline once, not once per segment
     cuts = {start, end}
-    for u in config.users:
-        cuts |= {d for d, _ in timeline(u) if start < d < end}
+    for _, line in lines:
+        cuts |= {d for d, _ in line if start < d < end}
     days = sorted(cuts)
-    return [Segment(a, b, chart_on(config, a)) for a, b in zip(days, days[1:])]
+
+    def chart(day: date) -> dict[str, str | None]:  # chart_on, from the timelines above
+        out: dict[str, str | None] = {}
+        for user_id, line in lines:
+            found = None
+            for valid_from, manager in line:
+                if valid_from <= day:
+                    found = manager
+            out[user_id] = found
+        return out
+
+    return [Segment(a, b, chart(a)) for a, b in zip(days, days[1:])]
 
 
 def visible_windows(config: Config, viewer: str, subjects: Iterable[str], start: date,

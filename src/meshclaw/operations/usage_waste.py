@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from difflib import SequenceMatcher
-from typing import Any
+from typing import Any, Callable
 
 from meshclaw.domain.runs import AuditKind
 
@@ -55,11 +55,14 @@ def _norm(task: str) -> str:
 
 
 def findings(ctx: Any, user_ids: list[str], since: datetime, until: datetime, outcomes: list[Any],
-             run_tokens: dict[str, int]) -> list[Finding]:
+             run_tokens: "dict[str, int] | Callable[[list[str]], dict[str, int]]") -> list[Finding]:
     """Waste among the runs of ``user_ids``' agents created in ``[since, until)``. ``outcomes``: the
-    value module's outcomes for the same people; ``run_tokens``: tokens of each run (kept totals)."""
+    value module's outcomes for the same people; ``run_tokens``: tokens of each run (kept totals), or a
+    function of the run ids giving them (called once, so they are read only when there are runs)."""
     runs = [r for r in ctx.store.runs.list(user_ids=user_ids, since=since, limit=1_000_000)
             if _aware(r.created_at) < until and not r.rehearsal]
+    if callable(run_tokens):
+        run_tokens = run_tokens([r.id for r in runs])
     runs.sort(key=lambda r: _aware(r.created_at))
     by_run: dict[str, list[Any]] = {}
     for o in outcomes:

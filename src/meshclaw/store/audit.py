@@ -170,8 +170,14 @@ class AuditLog:
                 conn.execute(text("SELECT pg_advisory_xact_lock(4242)"))
             last = conn.execute(select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)).first()
             seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+            keys = [e["event_key"] for e in entries]
+            logged: dict[str, int] = {}
+            for i in range(0, len(keys), 500):  # one query per 500 keys, not one per entry
+                logged.update(conn.execute(select(table.c.event_key, table.c.seq)
+                                           .where(table.c.event_key.in_(keys[i:i + 500]))).all())
+            rows: list[dict[str, Any]] = []
             for e in entries:
-                existing = conn.execute(select(table.c.seq).where(table.c.event_key == e["event_key"])).scalar()
+                existing = logged.get(e["event_key"])
                 if existing is not None:
                     out.append(existing)
                     continue
@@ -186,9 +192,12 @@ class AuditLog:
                     "prev_hash": prev,
                 }
                 row["hash"] = prev = record_hash(self.key, prev, _fields(_Row(row)))
-                conn.execute(table.insert().values(**row))
+                rows.append(row)
+                logged[e["event_key"]] = seq  # the same key twice in one call: logged once
                 out.append(seq)
                 last_new = (seq, row["hash"])
+            if rows:
+                conn.execute(table.insert(), rows)  # one executemany
         if self.checkpoints is not None and last_new is not None:
             self.checkpoints.record(*last_new)
         return out

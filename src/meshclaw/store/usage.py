@@ -14,7 +14,7 @@ Days are UTC days since 1970-01-01 (``day_of``).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -76,7 +76,7 @@ class RequestRow:
     agent: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class UsageEventIn:
     """One request to ingest (``record_many``); ``at`` epoch seconds; ``cost`` in currency units."""
 
@@ -96,7 +96,7 @@ class UsageEventIn:
     price: int = PRICE_UNKNOWN
     trigger: str | None = None  # None: the run's trigger from the runs table ("manual" if unknown)
     step: str = "model"
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] | None = None  # not stored; kept for callers that pass it
 
 
 def _upsert(dialect: str, table: Any) -> Any:
@@ -115,9 +115,21 @@ EVENT_COLUMNS = ("key_hash", "at", "run_ref", "user_ref", "agent_ref", "model_re
 
 class UsageRepository:
     def __init__(self, db: Database):
+        from .usage_writer import Buffer
+
         self.db = db
         self._names: dict[tuple[str, str], int] = {}
         self._runs: dict[str, tuple[int, int]] = {}  # run id -> (run ref, trigger ref); filled after commits
+        self.buffer = Buffer(self)  # store/usage_writer.py: what record() queues, written in batches
+
+    def flush(self) -> int:
+        """Write the events ``record`` buffered (every store of this process on this database); returns
+        how many of this repository's were new. Reads do this themselves."""
+        from .usage_writer import flush_url, url_key
+
+        n = self.buffer.flush()
+        flush_url(url_key(self.db.engine))
+        return n
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -126,16 +138,37 @@ class UsageRepository:
                seconds: float = 0.0, reasoning_tokens: int = 0, trigger: str | None = None, step: str = "model",
                price: int = PRICE_UNKNOWN, at: datetime | None = None) -> bool:
         """Record one model request (tokens as counts, ``cost`` in currency units, ``seconds`` of latency).
-        Idempotent by ``event_key``: a replayed step records nothing. Returns True if it was new."""
+        Idempotent by ``event_key``: a replayed step records nothing.
+
+        This is the runtime's write path: the event is queued and written with others in one batch
+        (``store/usage_writer.py``: within ``FLUSH_SECONDS``, at ``FLUSH_EVENTS``, before any read, at
+        exit), except for a subject whose budget this process checks, written at once. Returns True
+        (queued, or written and new), False for a replay written at once."""
         when = (at or datetime.now(timezone.utc)).timestamp()
-        return self.record_many([UsageEventIn(
+        event = UsageEventIn(
             event_key, run_id, user_id, agent, model, when, int(input_tokens or 0), int(output_tokens or 0),
             int(cache_read_tokens or 0), int(cache_write_tokens or 0), int(reasoning_tokens or 0), float(cost or 0.0),
-            int(round((seconds or 0.0) * 1000)), price, trigger, step)]) == 1
+            int(round((seconds or 0.0) * 1000)), price, trigger, step)
+        exact = self.buffer.exact
+        if exact and (("agent", agent) in exact or ("user", user_id) in exact):
+            self.buffer.flush()  # keep the order: what was queued before is written first
+            return self.write_batch([event]) == 1
+        self.buffer.add(event)
+        return True
 
     def record_many(self, events: Iterable[UsageEventIn]) -> int:
-        """Ingest a batch in one transaction (events, daily rollups, run totals); returns how many were new.
-        Events whose key was recorded before (or twice in the batch) are skipped."""
+        """Ingest a batch at once (after what ``record`` queued) in one transaction; returns how many were
+        new. Events whose key was recorded before (or twice in the batch) are skipped."""
+        self.buffer.flush()
+        return self.write_batch(events)
+
+    def write_batch(self, events: Iterable[UsageEventIn]) -> int:
+        """Write a batch in one transaction (events, daily rollups, run totals); returns how many were new.
+        Events whose key was recorded before (or twice in the batch) are skipped. One batch at a time."""
+        with self.buffer._write:
+            return self._write_batch(events)
+
+    def _write_batch(self, events: Iterable[UsageEventIn]) -> int:
         batch: dict[int, UsageEventIn] = {}
         for e in events:
             batch.setdefault(key_hash(e.key), e)
@@ -152,29 +185,59 @@ class UsageRepository:
             if not batch:
                 return 0
             run_sums: dict[str, list[int]] = {}
-            micro = {h: min(int(round(e.cost * MICRO)), MAX_COST_MICRO) for h, e in batch.items()}
-            for h, e in batch.items():
-                sums = (1, e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens, micro[h], e.latency_ms)
-                old = run_sums.get(e.run_id)
-                run_sums[e.run_id] = list(sums) if old is None else [x + y for x, y in zip(old, sums)]
+            micro: dict[int, int] = {}
+            for h, e in batch.items():  # plain loops and in-place sums: this runs for every event
+                cost = int(round(e.cost * MICRO))
+                micro[h] = cost = cost if cost < MAX_COST_MICRO else MAX_COST_MICRO
+                t = run_sums.get(e.run_id)
+                if t is None:
+                    run_sums[e.run_id] = [1, e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens,
+                                          cost, e.latency_ms]
+                else:
+                    t[0] += 1
+                    t[1] += e.input_tokens
+                    t[2] += e.output_tokens
+                    t[3] += e.cached_tokens
+                    t[4] += e.reasoning_tokens
+                    t[5] += cost
+                    t[6] += e.latency_ms
             ref = self._name_resolver(conn, batch.values(), new_names)
             run_ref, created = self._run_resolver(conn, batch.values(), ref, new_names, new_runs, run_sums, known, pg)
             names = {**self._names, **new_names}
-            rows, daily = [], {}
+            by_kind: dict[str, dict[str, int]] = {}
+            for (kind, name), id_ in names.items():
+                by_kind.setdefault(kind, {})[name] = id_
+            uid, aid, mid, sid = (by_kind.get(k, {}) for k in ("user", "agent", "model", "step"))
+            rows: list[tuple[int, ...]] = []
+            daily: dict[tuple[int, ...], list[int]] = {}
             for h, e in batch.items():
                 r, trig = run_ref[e.run_id]
-                user, agent, model = names[("user", e.user_id)], names[("agent", e.agent)], names[("model", e.model)]
-                cost = micro[h]
-                rows.append((h, int(e.at), r, user, agent, model, trig, names[("step", e.step or "model")],
-                             e.input_tokens, e.output_tokens, e.cached_tokens, e.cache_write_tokens, e.reasoning_tokens,
-                             cost, e.latency_ms, e.price))
-                sums = (1, e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens, cost, e.latency_ms)
-                dk = (user, int(e.at // SECONDS_PER_DAY), agent, model, trig)
-                old = daily.get(dk)
-                daily[dk] = list(sums) if old is None else [x + y for x, y in zip(old, sums)]
+                user, agent, model, cost, at = uid[e.user_id], aid[e.agent], mid[e.model], micro[h], int(e.at)
+                rows.append((h, at, r, user, agent, model, trig, sid[e.step or "model"], e.input_tokens,
+                             e.output_tokens, e.cached_tokens, e.cache_write_tokens, e.reasoning_tokens, cost,
+                             e.latency_ms, e.price))
+                dk = (user, at // SECONDS_PER_DAY, agent, model, trig)
+                t = daily.get(dk)
+                if t is None:
+                    daily[dk] = [1, e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens, cost,
+                                 e.latency_ms]
+                else:
+                    t[0] += 1
+                    t[1] += e.input_tokens
+                    t[2] += e.output_tokens
+                    t[3] += e.cached_tokens
+                    t[4] += e.reasoning_tokens
+                    t[5] += cost
+                    t[6] += e.latency_ms
             p = "%s" if pg else "?"
-            conn.exec_driver_sql(f"INSERT INTO usage_events ({', '.join(EVENT_COLUMNS)}) "
-                                 f"VALUES ({', '.join([p] * len(EVENT_COLUMNS))})", rows)
+            if pg:  # COPY: the rows are new (checked above, under the ingest lock), so no conflict handling
+                with conn.connection.driver_connection.cursor() as cur:
+                    with cur.copy(f"COPY usage_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+            else:
+                conn.exec_driver_sql(f"INSERT INTO usage_events ({', '.join(EVENT_COLUMNS)}) "
+                                     f"VALUES ({', '.join([p] * len(EVENT_COLUMNS))})", rows)
             keys = ("user_ref", "day", "agent_ref", "model_ref", "trigger_ref")
             conn.exec_driver_sql(
                 f"INSERT INTO usage_daily ({', '.join(keys + SUMS)}) VALUES ({', '.join([p] * (len(keys) + len(SUMS)))}) "
@@ -222,10 +285,14 @@ class UsageRepository:
         return out
 
     def _name_resolver(self, conn: Any, events: Iterable[UsageEventIn], new: dict[tuple[str, str], int]) -> Any:
-        events = list(events)
-        wanted = ({("user", e.user_id) for e in events} | {("agent", e.agent) for e in events}
-                  | {("model", e.model) for e in events} | {("step", e.step or "model") for e in events}
-                  | {("trigger", e.trigger) for e in events if e.trigger})
+        # dicts, not sets: new names get ids in the order they first appear (a run's steps in step order)
+        users, agents, models, steps, triggers = {}, {}, {}, {}, {}
+        for e in events:
+            users[e.user_id] = agents[e.agent] = models[e.model] = steps[e.step or "model"] = triggers[e.trigger] = 1
+        triggers.pop(None, None)
+        triggers.pop("", None)
+        wanted = ([("user", n) for n in users] + [("agent", n) for n in agents] + [("model", n) for n in models]
+                  + [("step", n) for n in steps] + [("trigger", n) for n in triggers])
         missing = [w for w in wanted if w not in self._names]
         if missing:
             self._ensure_names(conn, missing, new)
@@ -286,6 +353,7 @@ class UsageRepository:
     def prune(self, before: datetime) -> int:
         """Delete raw events recorded before ``before`` (aware datetime); rollups and run totals stay, so
         no report changes. Returns how many events were deleted."""
+        self.flush()
         ev = UsageEvent.__table__
         with self.db.engine.begin() as conn:
             return conn.execute(delete(ev).where(ev.c.at < int(before.timestamp()))).rowcount or 0
@@ -294,6 +362,7 @@ class UsageRepository:
 
     def for_run(self, run_id: str) -> list[RequestRow]:
         """The run's recorded requests still within retention, oldest first."""
+        self.flush()
         ev, runs, names = UsageEvent.__table__, UsageRun.__table__, UsageName.__table__
         m, s, u, a = names.alias("m"), names.alias("s"), names.alias("u"), names.alias("a")
         q = (select(m.c.name, ev.c.input_tokens, ev.c.output_tokens, ev.c.cached_tokens, ev.c.cache_write_tokens,
@@ -311,6 +380,7 @@ class UsageRepository:
                since: datetime | None = None) -> UsageTotals:
         """Totals of a run (its kept totals), or of an agent and/or user from the daily rollups (``since``
         counts from the start of its UTC day)."""
+        self.flush()
         with self.db.engine.connect() as conn:
             if run_id is not None:
                 t = UsageRun.__table__
@@ -338,10 +408,19 @@ def _name_id(kind: str, name: str) -> Any:
 
 def used_since(session: Any, *, subject: str, name: str, day: int, unit: str) -> float:
     """Tokens (input + output) or cost (currency units) an agent or user (``subject``) used from UTC day
-    ``day`` on, read from the daily rollups inside the caller's transaction (the budget check's)."""
+    ``day`` on, read from the daily rollups inside the caller's transaction (the budget check's).
+    From this call on, this process writes the subject's requests at once instead of buffering them
+    (so every process's budget check sees them), and the ones it still buffers are added here."""
+    from .usage_writer import repositories_of, url_key
+
+    kind = "agent" if subject == "agent" else "user"
+    pending = 0.0
+    for repo in repositories_of(url_key(session.get_bind())):
+        repo.buffer.exact.add((kind, name))
+        pending += repo.buffer.pending(kind, name, day, unit)
     t = UsageDaily.__table__
     col = (t.c.input_tokens + t.c.output_tokens) if unit == "tokens" else t.c.cost_micro
     who = t.c.agent_ref if subject == "agent" else t.c.user_ref
     value = session.scalar(select(func.coalesce(func.sum(col), 0))
-                           .where(who == _name_id(subject if subject == "agent" else "user", name), t.c.day >= day))
-    return float(value or 0) / (MICRO if unit == "cost" else 1)
+                           .where(who == _name_id(kind, name), t.c.day >= day))
+    return float(value or 0) / (MICRO if unit == "cost" else 1) + pending

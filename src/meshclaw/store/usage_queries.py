@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from .database import Database
 from .tables import UsageDaily, UsageName, UsageRun
 from .usage import MICRO, SUMS
+from .usage_writer import flush_url, url_key
 
 DIMENSIONS = ("user", "day", "agent", "model", "trigger")
 
@@ -47,12 +48,26 @@ class Sums:
         return cls(n, i, o, c, r, cost / MICRO, ms / 1000)
 
 
+_KNOWN: dict[tuple[str, str, str], int] = {}  # (database, kind, name) -> id: a name's id never changes
+
+
 def _ids(conn, kind: str, names: Iterable[str]) -> dict[int, str]:  # type: ignore[no-untyped-def]
+    """``{id: name}`` of the names that have an id (ids found once are remembered for the process)."""
     t = UsageName.__table__
-    names = list(names)
+    db = url_key(conn.engine)
     out: dict[int, str] = {}
-    for i in range(0, len(names), 500):
-        out.update(dict(conn.execute(select(t.c.id, t.c.name).where(t.c.kind == kind, t.c.name.in_(names[i:i + 500]))).all()))
+    missing = []
+    for name in names:
+        id_ = _KNOWN.get((db, kind, name))
+        if id_ is None:
+            missing.append(name)
+        else:
+            out[id_] = name
+    for i in range(0, len(missing), 500):
+        for id_, name in conn.execute(select(t.c.id, t.c.name).where(t.c.kind == kind,
+                                                                     t.c.name.in_(missing[i:i + 500]))).all():
+            out[id_] = name
+            _KNOWN[(db, kind, name)] = id_
     return out
 
 
@@ -69,6 +84,7 @@ def rollup(db: Database, windows: Iterable[tuple[Iterable[str], int, int]], by: 
     """Sums over ``windows`` — each ``(user ids, first day, day after the last)`` in UTC day numbers —
     grouped by ``by`` (any of ``DIMENSIONS``; ``day`` as a day number, the others as names).
     Returns ``{key tuple: Sums}``; ``()`` is the key of the grand total when ``by`` is empty."""
+    flush_url(url_key(db.engine))  # events this process recorded are counted
     t = UsageDaily.__table__
     cols = {"user": t.c.user_ref, "day": t.c.day, "agent": t.c.agent_ref, "model": t.c.model_ref, "trigger": t.c.trigger_ref}
     out: dict[tuple, Sums] = {}
@@ -96,6 +112,7 @@ def rollup(db: Database, windows: Iterable[tuple[Iterable[str], int, int]], by: 
 
 def run_totals(db: Database, run_ids: Iterable[str]) -> dict[str, Sums]:
     """Kept totals of each run (survive pruning); runs that made no model request are absent."""
+    flush_url(url_key(db.engine))
     t = UsageRun.__table__
     ids = list(run_ids)
     out: dict[str, Sums] = {}
@@ -109,6 +126,7 @@ def run_totals(db: Database, run_ids: Iterable[str]) -> dict[str, Sums]:
 def runs_between(db: Database, user_ids: Iterable[str], start: int, end: int) -> list[tuple[str, str, str, str, int, Sums]]:
     """``(run id, user, agent, trigger, day, Sums)`` of the runs of ``user_ids`` whose first request fell in
     days ``[start, end)``."""
+    flush_url(url_key(db.engine))
     t, n = UsageRun.__table__, UsageName.__table__
     u, a, g = n.alias("u"), n.alias("a"), n.alias("g")
     out = []
@@ -119,4 +137,19 @@ def runs_between(db: Database, user_ids: Iterable[str], start: int, end: int) ->
                  .join(u, u.c.id == t.c.user_ref).join(a, a.c.id == t.c.agent_ref).join(g, g.c.id == t.c.trigger_ref)
                  .where(t.c.user_ref.in_(refs[i:i + 500]), t.c.day >= start, t.c.day < end))
             out += [(r[0], r[1], r[2], r[3], r[4], Sums.of(r[5:])) for r in conn.execute(q)]
+    return out
+
+
+def run_tokens(db: Database, user_ids: Iterable[str], start: int, end: int) -> dict[str, int]:
+    """``{run id: input + output tokens}`` of the runs of ``user_ids`` whose first request fell in days
+    ``[start, end)`` — ``runs_between``'s figure waste needs, without names or the other sums."""
+    flush_url(url_key(db.engine))
+    t = UsageRun.__table__
+    out: dict[str, int] = {}
+    with db.engine.connect() as conn:
+        refs = list(_ids(conn, "user", user_ids))
+        for i in range(0, len(refs), 500):
+            q = (select(t.c.run_id, t.c.input_tokens + t.c.output_tokens)
+                 .where(t.c.user_ref.in_(refs[i:i + 500]), t.c.day >= start, t.c.day < end))
+            out.update(conn.execute(q).tuples().all())
     return out

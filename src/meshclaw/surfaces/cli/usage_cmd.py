@@ -10,8 +10,6 @@ from typing import Any, Optional
 
 import typer
 
-from meshclaw.domain.errors import UsageError
-
 from .app_context import context, local_actor
 
 app = typer.Typer(help="Usage that measures value: tokens and cost beside outcomes, minutes saved and waste.",
@@ -19,15 +17,10 @@ app = typer.Typer(help="Usage that measures value: tokens and cost beside outcom
 
 
 def _day(value: Optional[str]) -> Optional[date]:
-    """ISO dates, or relative days back from today: 7d, 30d."""
-    if not value:
-        return None
-    if value.endswith("d") and value[:-1].isdigit():
-        return datetime.now(timezone.utc).date() - timedelta(days=int(value[:-1]) - 1)
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"not a day: {value!r} (use 2026-11-23, or 7d / 30d)") from None
+    """ISO dates, or relative days back from today: 7d, 30d (``operations.usage.day_arg``)."""
+    from meshclaw.operations.usage import day_arg
+
+    return day_arg(value)
 
 
 @app.callback()

@@ -178,6 +178,8 @@ def build_server(service: Service, *, fixed: Caller | None = None, port: int | N
         audit log; for_run also covers identical calls later in the same run. The waiting run resumes."""
         return await guarded(service.answer_approval, ctx, approval, decision, reason, for_run)
 
+    from .usage_tool import register as register_usage
+    register_usage(mcp, service, guarded, read)  # usage: the report of `meshclaw usage`, read-only
     return mcp
 
 
