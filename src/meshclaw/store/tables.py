@@ -34,6 +34,8 @@ class AuditRecord(Base):
     """Append-only and hash-chained: each record's hash covers its content and the previous hash."""
 
     __tablename__ = "audit"
+    # Reads by kind over a period (usage value's outcomes, `audit show --kind`) use this, not a scan.
+    __table_args__ = (Index("ix_audit_kind_at", "kind", "at"),)
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
