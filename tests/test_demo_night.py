@@ -85,9 +85,20 @@ def test_the_scripted_night_and_its_morning_summary(cli, home):
     assert again.returncode == 0, again.stdout + again.stderr
     assert "seeded fresh: 48 new messages" in flat(again.stdout)
     assert "Inbox triage: 48 new message(s)" in flat(again.stdout)
-    assert "cancelled 1 run(s) an earlier night left waiting" in flat(again.stdout)
     assert "1 approval(s) still pending" in flat(again.stdout)
-    assert store.runs.get(asked.run_id).status == "cancelled"
+    # each night starts from a fresh data dir: nothing of the first night shows in the second's figures
+    assert flat(again.stdout).count("inbox-triage: done,") == 1 and "moved back" not in flat(again.stdout)
+    fresh = Store(home / "demo")
+    assert fresh.runs.get(asked.run_id) is None
+    assert len([r for r in fresh.runs.list(limit=100) if r.agent == "inbox-triage" and r.trigger != "dream"]) == 1
+
+
+def test_a_data_dir_that_is_not_the_demos_is_never_removed(cli, home):
+    (home / "demo").mkdir(mode=0o700)
+    (home / "demo" / "meshclaw.yaml").write_text("users: []\n")
+    p = cli("demo", "--scripted")
+    assert p.returncode != 0 and "holds a configuration that is not the demo's; not removing it" in p.stderr
+    assert (home / "demo" / "meshclaw.yaml").read_text() == "users: []\n"
 
 
 def test_an_unknown_night_is_one_clear_line(cli, home):

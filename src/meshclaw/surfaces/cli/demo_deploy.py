@@ -80,19 +80,6 @@ def watcher_printer(say: Any) -> Any:
     return on
 
 
-async def close_previous_nights(runtime: Any, say: Any) -> int:
-    """Cancel the runs an earlier demo night left waiting (their approvals close with them): the workplace
-    they would act on was seeded afresh. How many were cancelled."""
-    from meshclaw.domain.runs import FINISHED
-
-    left = [r for r in runtime.store.runs.list(limit=1000) if r.status not in FINISHED]
-    for run in left:
-        await runtime.cancel(run.id, "a new demo night began; the workplace it acted on was seeded afresh")
-    if left:
-        say(f"cancelled {len(left)} run(s) an earlier night left waiting (the workplace is new)")
-    return len(left)
-
-
 async def _noticed(watch: Any, fails_at: datetime) -> Any | None:
     """The first "failing" change the watch sees, looking every 0.5 s until NOTICE_SECONDS after ``fails_at``."""
     while True:

@@ -105,7 +105,26 @@ def demo_config(login: str, scripted: bool) -> str:
         }],
     }
     # JSON is YAML: the file stays readable and the round-trip editor of `agents add` keeps it.
-    return "# The `meshclaw demo` organisation (rewritten by each demo).\n" + json.dumps(config, indent=2) + "\n"
+    return DEMO_HEADER + json.dumps(config, indent=2) + "\n"
+
+
+DEMO_HEADER = "# The `meshclaw demo` organisation (rewritten by each demo).\n"
+
+
+def fresh_home(home: Path) -> None:
+    """Remove an earlier night's data dir (store, durable runs, audit keys, configuration), so each night
+    starts fresh: nothing from an earlier night shows in its figures. Refuses (UsageError) when the
+    directory holds a configuration that is not the demo's."""
+    import shutil
+
+    from meshclaw.domain.errors import UsageError
+
+    if not home.exists():
+        return
+    config = home / "meshclaw.yaml"
+    if config.exists() and not config.read_text(encoding="utf-8", errors="replace").startswith(DEMO_HEADER):
+        raise UsageError(f"{home} holds a configuration that is not the demo's; not removing it")
+    shutil.rmtree(home)
 
 
 def deploy_connections() -> dict[str, Any]:
@@ -132,6 +151,7 @@ def set_up(night: Night, say: Any) -> tuple[Any, Any, Any]:
 
     started = time.monotonic()
     home = night.home
+    fresh_home(home)
     path = home / "meshclaw.yaml"
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     home.chmod(0o700)
@@ -220,7 +240,7 @@ def run_night(night: Night, config: Any, store: Any, actor: Any, say: Any) -> No
     from meshclaw.operations.runs import finish, start_run
     from meshclaw.runtime.engine import Runtime
 
-    from .demo_deploy import close_previous_nights, watch_deployments
+    from .demo_deploy import watch_deployments
     from .demo_memory import dream_pass
 
     runtime = Runtime(config, night.home, store, Secrets(night.home / "secrets.env"), resolve)
@@ -231,7 +251,6 @@ def run_night(night: Night, config: Any, store: Any, actor: Any, say: Any) -> No
                                                   ("meeting-scheduler", MEETING_TASK)) if t in installed]
 
     async def go() -> None:
-        await close_previous_nights(runtime, say)  # demo_deploy: a run left waiting acts on no old workplace
         for agent, task in plan:
             record = RunRecord(agent, task)
             night.runs.append(record)
