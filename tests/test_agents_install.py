@@ -111,3 +111,44 @@ def test_an_owner_without_a_mail_connection_is_told_what_to_do(home, cli):
     path.write_text(mapped(CONFIG.split("agents:")[0] + "agents: []\n"))
     p = cli("agents", "add", "inbox-triage", "--owner", "alice")
     assert p.returncode != 0 and "alice has no email connection to reuse" in p.stderr
+
+
+def test_chat_grants_of_the_templates_name_exactly_whom_they_reach():
+    from meshclaw.agents.catalog import TEMPLATES
+
+    chat = {"chat": {"backend": "sandbox", "workplace": "w"}, "deploy": {}, "calendar": {}}
+    triage = TEMPLATES["inbox-triage"].agent(name="t", owner="alice", model="m", settings=chat)
+    assert triage["toolsets"]["chat"]["grants"] == [
+        {"tool": "chat.direct_message", "when": {"user": {"one_of": ["alice"]}}}]
+    watcher = TEMPLATES["deploy-watcher"].agent(name="w", owner="alice", model="m", settings=chat,
+                                                options={"team_channel": "ops"})
+    assert watcher["toolsets"]["chat"]["grants"] == [
+        {"tool": "chat.post", "when": {"channel_id": {"one_of": ["ops"]}}},
+        {"tool": "chat.direct_message", "when": {"user": {"one_of": ["alice"]}}}]
+    # without a team channel the watcher may not post anywhere
+    alone = TEMPLATES["deploy-watcher"].agent(name="w", owner="alice", model="m", settings=chat)
+    assert [g["tool"] for g in alone["toolsets"]["chat"]["grants"]] == ["chat.direct_message"]
+
+
+def test_config_check_warns_about_an_unpinned_chat_grant_but_not_a_pinned_one(tmp_path):
+    from meshclaw.operations.config import check_config
+
+    def warnings(grant: str) -> list[str]:
+        path = tmp_path / "meshclaw.yaml"
+        path.write_text(f"""
+users: [{{id: alice, name: Alice, email: alice@example.com}}]
+models: {{s: {{kind: scripted, turns: [{{text: hi}}]}}}}
+agents:
+  - name: briefer
+    owner: alice
+    model: s
+    autonomy: auto
+    instructions: brief alice
+    toolsets:
+      chat: {{grants: [{grant}], settings: {{backend: sandbox, workplace: w}}}}
+""")
+        return [str(w) for w in check_config(path, secrets_file=tmp_path / "secrets.env").warnings
+                if "without asking" in str(w)]
+
+    assert len(warnings("chat.direct_message")) == 1
+    assert warnings("{tool: chat.direct_message, when: {user: {one_of: [alice]}}}") == []

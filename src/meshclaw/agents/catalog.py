@@ -37,11 +37,16 @@ class Template:
     autonomy: str = "auto"
 
     def agent(self, *, name: str, owner: str, model: str, settings: dict[str, dict[str, Any]],
-              timezone: str | None = None) -> dict[str, Any]:
-        """The agent's configuration block (a dict as in the YAML file)."""
+              timezone: str | None = None, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The agent's configuration block (a dict as in the YAML file).
+
+        Grant conditions may name ``{owner}`` (the owner's user id) or ``{option.NAME}`` (a workflow
+        option): they are filled in here, so a grant reaches exactly the owner or the channel chosen;
+        a grant naming an option that was not given is left out (the agent cannot use it)."""
         toolsets: dict[str, Any] = {}
         for connector, grants in {**self.needs, **{k: v for k, v in self.optional.items() if k in settings}}.items():
-            block: dict[str, Any] = {"grants": list(grants)}
+            filled = [g for g in (_fill(g, owner, options or {}) for g in grants) if g is not None]
+            block: dict[str, Any] = {"grants": filled}
             if settings.get(connector):
                 block["settings"] = settings[connector]
             toolsets[connector] = block
@@ -72,6 +77,30 @@ class Template:
         return lines
 
 
+def _fill(grant: Any, owner: str, options: dict[str, Any]) -> Any:
+    """``grant`` with ``{owner}`` and ``{option.NAME}`` filled in its conditions; None when an option is missing."""
+    if not isinstance(grant, dict):
+        return grant
+    missing = []
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if value == "{owner}":
+            return owner
+        if isinstance(value, str) and value.startswith("{option.") and value.endswith("}"):
+            key = value[len("{option."):-1]
+            if not str(options.get(key, "")).strip():
+                missing.append(key)
+            return str(options.get(key, ""))
+        return value
+
+    out = fill(grant)
+    return None if missing else out
+
+
 TEMPLATES: dict[str, Template] = {
     "inbox-triage": Template(
         name="inbox-triage",
@@ -80,7 +109,7 @@ TEMPLATES: dict[str, Template] = {
         instructions="Triage the owner's new mail: one label each, file it, draft replies where needed.",
         needs={"email": ("email.list", "email.raw", "email.flag",
                          {"tool": "email.move", "when": {"to_folder": {"one_of": ["Junk"]}}}, "email.draft")},
-        optional={"chat": ("chat.direct_message",)},
+        optional={"chat": ({"tool": "chat.direct_message", "when": {"user": {"one_of": ["{owner}"]}}},)},
         may=("read your new mail", "add one label to each message (urgent, needs reply, FYI, newsletter, spam, "
              "phishing)", "move spam and phishing to Junk", "save reply drafts in Drafts for you to edit",
              "send you the morning briefing by chat direct message (when you have chat)"),
@@ -112,7 +141,8 @@ TEMPLATES: dict[str, Template] = {
         needs={"deploy": ("deploy.services", "deploy.health", "deploy.logs",
                           {"tool": "deploy.rollback", "approval": "always"}),
                "calendar": ("calendar.freebusy",)},
-        optional={"chat": ("chat.post", "chat.direct_message")},
+        optional={"chat": ({"tool": "chat.post", "when": {"channel_id": {"one_of": ["{option.team_channel}"]}}},
+                           {"tool": "chat.direct_message", "when": {"user": {"one_of": ["{owner}"]}}})},
         may=("check your services' health and read their recent logs",
              "see whether you are in a meeting (times only)",
              "post an incident note to your team channel (options.team_channel)",

@@ -121,7 +121,7 @@ def add_agent(ctx: Context, actor: Actor, config_file: Path, template_name: str,
     settings, source, source_model = _settings(ctx, t, owner, settings_from)
     user = next(u for u in ctx.config.users if u.id == owner)
     block = t.agent(name=agent_name, owner=owner, model=model or _pick_model(ctx, source_model), settings=settings,
-                    timezone=user.timezone)
+                    timezone=user.timezone, options=options)
     if options:
         block["options"] = dict(options)
     target = Path(os.path.realpath(config_file))  # a symlinked configuration is edited where it lives

@@ -93,9 +93,18 @@ def bundled_model_missing(config: Any, lines: Any) -> list[ConfigProblem]:
             for n in names]
 
 
+def _pinned(grant: Any, targets: tuple[str, ...]) -> bool:
+    """Whether the grant names exactly whom its tool may reach: every target argument (recipient,
+    channel) has an ``equals`` or ``one_of`` condition — e.g. a briefing only to the owner, a note only
+    to the team channel the owner chose. Such a grant needs no warning: its reach is written down."""
+    return bool(targets) and all(
+        (c := grant.when.get(arg)) is not None and (c.equals is not None or c.one_of is not None) for arg in targets)
+
+
 def unattended_external_grants(config: Any, lines: Any) -> list[ConfigProblem]:
     """An agent on ``autonomy: auto`` granted a tool that reaches other people (Effect.EXTERNAL)
-    without ``approval: always``: it would act outside its owner's workspace by itself. A warning,
+    without ``approval: always`` and without naming whom it may reach (``_pinned``): it would act
+    outside its owner's workspace by itself. A warning,
     not an error: the guard still asks where provenance demands, and an owner may mean it."""
     from meshclaw.connectors.registry import UnknownToolset, resolve
     from meshclaw.domain.config import Autonomy
@@ -106,17 +115,20 @@ def unattended_external_grants(config: Any, lines: Any) -> list[ConfigProblem]:
         if agent.autonomy != Autonomy.AUTO:
             continue
         for name, toolset in agent.toolsets.items():
+            targets: dict[str, tuple[str, ...]] = {}
             if toolset.mcp is not None:
                 effects = {f"{name}.{tool}": effect for tool, effect in toolset.effects.items()}
             else:
                 try:
-                    effects = {spec_of(f).name: spec_of(f).effect for f in resolve(name, toolset).functions}
+                    specs = [spec_of(f) for f in resolve(name, toolset).functions]
                 except UnknownToolset:
                     continue
+                effects = {spec.name: spec.effect for spec in specs}
+                targets = {spec.name: spec.sensitive_args for spec in specs}
             for j, g in enumerate(toolset.grants):
                 # an MCP tool not listed under effects counts as external unless the server marks it read-only
                 effect = effects.get(g.tool, Effect.EXTERNAL if toolset.mcp is not None else None)
-                if effect == Effect.EXTERNAL and g.approval != "always":
+                if effect == Effect.EXTERNAL and g.approval != "always" and not _pinned(g, targets.get(g.tool, ())):
                     out.append(lines.problem(("agents", i, "toolsets", name, "grants", j),
                                              f"{agent.name} runs on autonomy auto and may call {g.tool}, which reaches "
                                              "other people, without asking: add `approval: always` to this grant "

@@ -104,8 +104,10 @@ def demo_config(login: str, scripted: bool) -> str:
             },
         }],
     }
-    # JSON is YAML: the file stays readable and the round-trip editor of `agents add` keeps it.
-    return DEMO_HEADER + json.dumps(config, indent=2) + "\n"
+    # Block-style YAML, which the round-trip editor of `agents add` keeps readable as it adds agents.
+    import yaml
+
+    return DEMO_HEADER + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=100)
 
 
 DEMO_HEADER = "# The `meshclaw demo` organisation (rewritten by each demo).\n"
