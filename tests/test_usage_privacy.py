@@ -148,7 +148,7 @@ def _cli(home, user: str, *args: str):
 
 def test_the_command_line_follows_the_same_rules(world, home):
     mine = _cli(home, "alice", "--no-chart")
-    assert mine.returncode == 0 and "Usage of you" in mine.stdout and "1,100" in mine.stdout
+    assert mine.returncode == 0 and "Your usage" in mine.stdout and "1,100" in mine.stdout
     peer = _cli(home, "bob", "--user", "alice")
     assert peer.returncode != 0 and "may not read alice's usage" in peer.stderr
     boss = _cli(home, "carol", "--user", "alice", "--json")

@@ -92,8 +92,8 @@ def test_a_chat_post_or_another_reply_never_counts_as_sending_a_reply_draft(home
 
 
 def _run_row(store: Store, run_id: str, agent: str, task: str, *, trigger: str = "manual", status: str = "succeeded",
-             at: datetime | None = None, tokens: int = 1000) -> None:
-    store.runs.create(run_id, agent, "alice", task, {}, trigger=trigger)
+             at: datetime | None = None, tokens: int = 1000, snapshot: dict | None = None) -> None:
+    store.runs.create(run_id, agent, "alice", task, snapshot or {}, trigger=trigger)
     store.runs.set_status(run_id, status)
     if at is not None:
         with store.db.engine.begin() as conn:
@@ -122,6 +122,59 @@ def test_waste_is_found_and_shown_to_the_employee_with_a_suggestion(home):
     assert ops.person_usage(ctx, Actor.of(ctx.config, "carol"), "alice").waste == []
 
 
+def test_a_consolidation_or_a_run_a_person_started_is_never_unread_waste(home):
+    ctx = _ctx(home, BASE)
+    s = ctx.store
+    dream = {"kind": "workflow", "agent": {"name": "mailer", "workflow": "memory.dream"}}
+    _run_row(s, "dream-night", "mailer", "consolidate memory (nightly)", trigger="dream", snapshot=dream)
+    _run_row(s, "dream-asked", "digest", "consolidate memory now", trigger="dream", snapshot=dream)
+    _run_row(s, "asked", "mailer", "what came in today?")  # a person started it and read its answer
+    _run_row(s, "mail-1", "mailer", "a new mail from bob", trigger="email.received")
+    _run_row(s, "cron-1", "digest", "digest", trigger="cron")
+
+    report = ops.my_usage(ctx, Actor.of(ctx.config, "alice"))
+    unread = {w.agent: w for w in report.waste if w.kind == "unread"}
+    assert unread["mailer"].runs == 1 and unread["mailer"].tokens == 1000
+    assert unread["mailer"].detail == "1 run started by an event (email.received) produced nothing anyone read or acted on"
+    assert unread["digest"].runs == 1 and unread["digest"].detail.startswith("1 run started by a schedule produced")
+    assert report.total.sums.tokens == 5000  # consolidations still count as their agents' tokens
+
+
+def _model_request(store: Store, run_id: str, agent: str, model: str, tokens: int) -> None:
+    """A model request as runtime/metered.py records it: a usage event and a 'model' audit record."""
+    store.usage.record(f"{run_id}:{model}", run_id=run_id, agent=agent, user_id="alice", model=model,
+                       input_tokens=tokens, output_tokens=0)
+    store.audit.append(f"{run_id}:{model}:audit", "model", run_id=run_id, agent=agent, user_id="alice",
+                       data={"model": model, "input_tokens": tokens, "output_tokens": 0})
+
+
+def test_outcomes_count_in_the_row_of_their_run_so_rows_add_up_to_the_total(home):
+    ctx = _ctx(home, BASE.model("big", "bundled"))
+    s = ctx.store
+    s.runs.create("run-m", "mailer", "alice", "book it", {})
+    s.runs.create("run-c", "digest", "alice", "digest", {}, trigger="cron")
+    s.runs.create("run-e", "mailer", "alice", "a new mail", {}, trigger="email.received")
+    _model_request(s, "run-m", "mailer", "local", 1000)
+    _model_request(s, "run-m", "mailer", "big", 3000)  # two models: its outcomes count for big, most of its tokens
+    _model_request(s, "run-c", "digest", "local", 500)
+    _call(s, "m-note", "notes.add", {"text": "x"}, run_id="run-m")
+    _call(s, "m-meet", "calendar.create", {"title": "1:1"}, run_id="run-m")
+    _call(s, "c-post", "chat.post", {"channel": "#team", "text": "digest"}, run_id="run-c", agent="digest")
+    _call(s, "e-note", "notes.add", {"text": "y"}, run_id="run-e")  # a run that asked no model
+
+    alice = Actor.of(ctx.config, "alice")
+    for by, expected in (("trigger", {"cron": 1, "email.received": 1, "manual": 2}),
+                         ("model", {"big": 2, "local": 1, "(no model)": 1}),
+                         ("agent", {"mailer": 3, "digest": 1})):
+        report = ops.my_usage(ctx, alice, by=by)
+        rows = dict(report.rows)
+        assert {k: f.accepted for k, f in rows.items()} == expected, by
+        assert sum(f.accepted for f in rows.values()) == report.total.accepted == 4
+        assert sum(f.minutes_saved for f in rows.values()) == report.total.minutes_saved == 1 + 10 + 15 + 1
+    by_model = dict(ops.my_usage(ctx, alice, by="model").rows)
+    assert by_model["big"].sums.tokens == 3000 and by_model["local"].sums.tokens == 1500
+
+
 def test_a_sudden_jump_in_tokens_per_outcome_is_flagged(home):
     ctx = _ctx(home, BASE)
     s = ctx.store
@@ -147,6 +200,8 @@ def test_explain_prints_how_each_figure_is_computed(home):
     out = " ".join(p.stdout.split())
     assert "at least k = 7 people" in out and "meeting_booked: accepted, 25 min saved — calendar.create done" in out
     assert "free: runs on this machine (0)" in out and "tokens per accepted outcome = tokens / accepted" in out
+    assert "by model, the model that made most of its run's tokens" in out and "'(no model)'" in out
+    assert "nor a memory consolidation (workflow memory.dream, trigger dream)" in out
     for kind in KINDS:
         assert kind in out
 

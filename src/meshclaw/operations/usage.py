@@ -25,7 +25,7 @@ from typing import Any
 
 from meshclaw.domain.errors import NotAuthorized, UsageError
 from meshclaw.store.usage import SECONDS_PER_DAY
-from meshclaw.store.usage_queries import Sums, rollup, run_tokens, run_totals
+from meshclaw.store.usage_queries import Sums, rollup, run_models, run_tokens, run_totals, run_triggers
 
 from .actor import Actor
 from .context import Context
@@ -95,22 +95,36 @@ class UsageReport:
 
 def period(since: date | None = None, until: date | None = None, today: date | None = None) -> tuple[date, date]:
     """``[start, end)`` for a report: ``since`` .. ``until`` inclusive (default: the 30 days up to today).
-    Raises UsageError when ``since`` is after ``until``."""
+    Raises UsageError when ``since`` is after ``until``, or when the period reaches past the dates Python
+    can name (``--until 9999-12-31``: its end, the next day, cannot be named; ``--until 0001-01-01``
+    without ``--since``: its 30 days reach before the year 1)."""
     today = today or datetime.now(timezone.utc).date()
     last = until or today
-    start = since or last - timedelta(days=DEFAULT_DAYS - 1)
-    if start > last:
-        raise UsageError(f"the period is empty: --since {start} is after --until {last}")
-    return start, last + timedelta(days=1)
+    if last >= date.max:
+        raise UsageError(f"--until {last} is the last day a date can name: a report ends on "
+                         f"{date.max - timedelta(days=1)} at the latest")
+    if since is None:
+        try:
+            since = last - timedelta(days=DEFAULT_DAYS - 1)
+        except OverflowError:
+            raise UsageError(f"the {DEFAULT_DAYS} days up to --until {last} reach before the year 1: "
+                             "give --since too, or a later --until") from None
+    if since > last:
+        raise UsageError(f"the period is empty: --since {since} is after --until {last}")
+    return since, last + timedelta(days=1)
 
 
-def day_arg(value: str | None) -> date | None:
+def day_arg(value: str | None, today: date | None = None) -> date | None:
     """A day given by a person (CLI ``--since``, the MCP tool's ``since``): an ISO date, or ``7d`` / ``30d``
-    (that many days up to today, UTC). None for none. Raises UsageError for anything else."""
+    (the last that many days up to today, UTC: ``1d`` and ``0d`` are today). None for none. Raises
+    UsageError for anything else, or for a span reaching before the year 1."""
     if not value:
         return None
     if value.endswith("d") and value[:-1].isdigit():
-        return datetime.now(timezone.utc).date() - timedelta(days=int(value[:-1]) - 1)
+        try:
+            return (today or datetime.now(timezone.utc).date()) - timedelta(days=max(int(value[:-1]) - 1, 0))
+        except OverflowError:
+            raise UsageError(f"{value!r} reaches before the year 1: use a shorter span or a date") from None
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -155,10 +169,24 @@ def _report(ctx: Context, windows: list[tuple[frozenset[str], date, date]], by: 
             if any(o.user_id in u and a <= o.at.date() < b for u, a, b in windows):
                 found.append(o)
                 total.count(o, minutes)
-                key = {"agent": o.agent, "day": o.at.date().isoformat()}.get(by or "")
-                if key is not None:
-                    rows.setdefault(key, Figures()).count(o, minutes)
+        if by:  # each outcome in exactly one row, so the rows add up to the total
+            row_of = _outcome_rows(ctx, by, found)
+            for o in found:
+                rows.setdefault(row_of(o), Figures()).count(o, minutes)
     return total, sorted(rows.items()), found
+
+
+def _outcome_rows(ctx: Context, by: str, outcomes: list[Outcome]) -> Any:
+    """The row an outcome counts in, ``by``: its run's agent; the UTC day of its deciding record; what
+    started its run (``runs.trigger``, ``manual`` for a run not in the table, as the usage writer
+    labels its tokens); the model that made most of its run's tokens (``run_models``)."""
+    if by == "agent":
+        return lambda o: o.agent
+    if by == "day":
+        return lambda o: o.at.date().isoformat()
+    runs = {o.run_id for o in outcomes}
+    keys = run_triggers(ctx.store.db, runs) if by == "trigger" else run_models(ctx.store.db, runs)
+    return lambda o: keys.get(o.run_id, "manual")
 
 
 def _waste(ctx: Context, windows: list[tuple[frozenset[str], date, date]], outcomes: list[Outcome],
@@ -266,9 +294,7 @@ def org_usage(ctx: Context, actor: Actor, *, group: str = ORGANISATION, since: d
         raise NotAuthorized(f"{actor.user_id} may not read organisation usage figures: only an admin or auditor may")
     _check_by(by, ("day",))
     start, end = period(since, until)
-    known = groups_in(ctx.config, start, end)
-    if group not in known:
-        raise UsageError(f"no group {group!r} (groups: {', '.join(sorted(known))})")
+    check_groups([group], groups_in(ctx.config, start, end))
     k = ctx.config.usage.min_group_size
     everyone = [u.id for u in ctx.config.users]
     per_day_user = rollup(ctx.store.db, [(everyone, _n(start), _n(end))], ("day", "user"))
@@ -305,6 +331,14 @@ def org_usage(ctx: Context, actor: Actor, *, group: str = ORGANISATION, since: d
     if not cells:
         report.notes.append(f"no day in this period had {k} or more people using models")
     return report
+
+
+def check_groups(groups: list[str], known: dict[str, int]) -> None:
+    """Raises UsageError naming the first of ``groups`` that is not in ``known`` (``org_groups``), with the
+    groups there are: the one rule for ``usage --org --group`` and ``metrics --group``."""
+    for group in groups:
+        if group not in known:
+            raise UsageError(f"no group {group!r} (groups: {', '.join(sorted(known))})")
 
 
 def org_groups(ctx: Context, actor: Actor, *, since: date | None = None, until: date | None = None) -> dict[str, int]:

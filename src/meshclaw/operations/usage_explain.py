@@ -39,14 +39,24 @@ def explain(config: Any) -> list[tuple[str, list[str]]]:
             "of their kind (usage.minutes_saved overrides the defaults above).",
             "tokens per accepted outcome = tokens / accepted; cost per accepted outcome = cost / accepted "
             "(shown as '-' when nothing was accepted).",
+            "In a report grouped --by, each outcome counts in exactly one row, so the rows add up to the total: "
+            "by agent, its run's agent; by day, the UTC day of its deciding record; by trigger, what started its "
+            "run (manual, cron, an event, dream); by model, the model that made most of its run's tokens (input + "
+            "output, from the run's 'model' audit records; a tie goes to the name first in alphabetical order). "
+            "A run that used several models is not split: all its outcomes count for that one model. A run that "
+            "made no model request counts its outcomes in the row '(no model)'.",
         ]),
         ("Waste", [
             f"duplicate: runs of one agent with the same or nearly the same task (similarity >= {SIMILAR}) within "
             f"{u.duplicate_window_minutes} minutes (usage.duplicate_window_minutes), when a repeat produced no outcome.",
             "loop: a run that made the same call (tool and arguments) 3 times or more, or a failed run started "
             "again with the same task within that window.",
-            "unread: runs started by a schedule or an event that produced no outcome: nobody read or acted on them.",
-            "idle-schedule: an agent with a schedule that ran 3 times or more and produced no accepted outcome.",
+            "unread: runs started by a schedule or an event that produced no outcome: nobody read or acted on them. "
+            "A run a person started (trigger manual) is never counted, nor a memory consolidation (workflow "
+            "memory.dream, trigger dream): its work is the agent's memory, which nobody is meant to read. Their "
+            "tokens still count as the agent's.",
+            "idle-schedule: an agent with a schedule whose scheduled (cron) runs ran 3 times or more and produced "
+            "no accepted outcome.",
             f"jump: tokens per accepted outcome in the last 7 days >= {u.jump_factor:g} x the level before "
             "(usage.jump_factor), with at least 3 accepted outcomes on each side.",
             f"Findings about you are shown to you first; your managers see them only after {WASTE_PRIVATE_DAYS} days.",

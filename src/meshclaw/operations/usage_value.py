@@ -81,19 +81,28 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
+def earlier(at: datetime, span: timedelta) -> datetime:
+    """``at - span``, or the first moment of the year 1 (UTC) when that reaches before it: a report may
+    start on 0001-01-01, and the records read before its start simply begin there."""
+    try:
+        return at - span
+    except OverflowError:
+        return datetime.min.replace(tzinfo=timezone.utc)
+
+
 def derive(store: Any, user_ids: Iterable[str] | None, since: datetime, until: datetime) -> list[Outcome]:
     """The outcomes of runs of ``user_ids``' agents (None: everyone's) whose deciding record falls in
     ``[since, until)``; records up to 7 days before ``since`` and up to now are read to match drafts
     with sends and moves with moves back."""
     users = None if user_ids is None else list(user_ids)
-    start = since - LOOK_BACK
+    start = earlier(since, LOOK_BACK)
     records = [r for kind in (AuditKind.CALL.value, AuditKind.APPROVAL.value, AuditKind.OBSERVED.value)
                for r in store.audit.records(kind=kind, since=start, user_ids=users)]
     records.sort(key=lambda r: r.seq)
     # What later runs saw the owner do with a call's work: (run id, call id) -> finding.
     observed = {(str((r.data or {}).get("of_run")), str((r.data or {}).get("call_id"))): r.verdict
                 for r in records if r.kind == AuditKind.OBSERVED.value}
-    scheduled = {r.id for r in store.runs.list(user_ids=users, since=start - LOOK_BACK, limit=1_000_000)
+    scheduled = {r.id for r in store.runs.list(user_ids=users, since=earlier(start, LOOK_BACK), limit=1_000_000)
                  if (r.trigger or "").startswith("cron")}
     found: list[Outcome] = []
     drafts: list[tuple[Any, bool]] = []  # [record, matched]

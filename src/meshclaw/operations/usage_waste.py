@@ -9,9 +9,10 @@ else sees them. The kinds (``meshclaw usage explain`` prints these rules):
 - ``loop``: a run that called the same tool with the same arguments 3 times or more, or whose run
   was retried after it failed (the same task again within the window).
 - ``unread``: a run started by a schedule or an event that produced no outcome and made no change:
-  its answer sits in the run record where nobody reads it.
+  its answer sits in the run record where nobody reads it. Not a run a person started (trigger
+  ``manual``), nor a memory consolidation (``memory.dream``: its work is the agent's memory).
 - ``idle-schedule``: an agent with a schedule that ran 3 times or more in the period and produced no
-  accepted outcome.
+  accepted outcome (only its ``cron`` runs count; consolidations are never among them).
 - ``jump``: an agent whose tokens per accepted outcome over the last 7 days are ``usage.jump_factor``
   times (or more) what they were before in the period (at least 3 outcomes on each side).
 """
@@ -28,6 +29,7 @@ from meshclaw.domain.runs import AuditKind
 
 WASTE_PRIVATE_DAYS = 7
 SIMILAR = 0.9
+CONSOLIDATION_TRIGGER = "dream"  # what surfaces/dreams.py and operations/memory.py start a consolidation with
 
 
 @dataclass(frozen=True)
@@ -130,17 +132,32 @@ def _loops(ctx: Any, runs: list[Any], user_ids: list[str], since: datetime, toke
     return out
 
 
+def consolidation(run: Any) -> bool:
+    """Whether ``run`` is a memory consolidation (workflow ``memory.dream``, trigger ``dream``, nightly
+    or ``meshclaw memory dream``): its work is the agent's memory, not something a person reads."""
+    from meshclaw.runtime.memory.episodes import DREAM_WORKFLOW
+
+    agent = (run.snapshot or {}).get("agent") or {}
+    return run.trigger == CONSOLIDATION_TRIGGER or agent.get("workflow") == DREAM_WORKFLOW
+
+
+def _started_by(triggers: set[str]) -> str:
+    """``a schedule`` (cron), ``an event (email.received)``, or both, for the runs' triggers."""
+    events = sorted(t for t in triggers if not t.startswith("cron"))
+    said = [*(["a schedule"] if len(events) < len(triggers) else []),
+            *([f"an event ({', '.join(events)})"] if events else [])]
+    return " or ".join(said)
+
+
 def _unread(ctx: Any, runs: list[Any], tokens: dict[str, int], by_run: dict[str, list[Any]]) -> list[Finding]:
-    changed = set()
-    for r in runs:
-        if r.trigger != "manual" and not by_run.get(r.id):
-            changed.add(r.id)
     per_agent: dict[tuple[str, str], list[Any]] = {}
-    for r in runs:
-        if r.id in changed and r.status in ("succeeded", "no-answer"):
+    for r in runs:  # a person started a manual run and reads its answer; a consolidation is read by no one
+        if ((r.trigger or "manual") != "manual" and not consolidation(r) and not by_run.get(r.id)
+                and r.status in ("succeeded", "no-answer")):
             per_agent.setdefault((r.agent, r.user_id), []).append(r)
     return [Finding("unread", agent, user, len(rs), sum(tokens.get(r.id, 0) for r in rs),
-                    f"{len(rs)} runs started by a schedule or an event produced nothing anyone read or acted on",
+                    f"{len(rs)} run{'s' if len(rs) != 1 else ''} started by {_started_by({r.trigger for r in rs})} "
+                    "produced nothing anyone read or acted on",
                     "have it send or file its result, or pause it (`meshclaw stop " + agent + "`)",
                     _aware(rs[-1].created_at)) for (agent, user), rs in per_agent.items()]
 
@@ -166,9 +183,9 @@ def _idle_schedules(ctx: Any, runs: list[Any], tokens: dict[str, int], by_run: d
 
 def _jumps(ctx: Any, runs: list[Any], tokens: dict[str, int], by_run: dict[str, list[Any]], until: datetime,
            factor: float) -> list[Finding]:
-    from .usage_value import KINDS
+    from .usage_value import KINDS, earlier
 
-    cut = until - timedelta(days=7)
+    cut = earlier(until, timedelta(days=7))
     out = []
     agents = sorted({r.agent for r in runs})
     for agent in agents:

@@ -13,7 +13,7 @@ from typing import Iterable
 from sqlalchemy import func, select
 
 from .database import Database
-from .tables import UsageDaily, UsageName, UsageRun
+from .tables import AuditRecord, Run, UsageDaily, UsageName, UsageRun
 from .usage import MICRO, SUMS
 from .usage_writer import flush_url, url_key
 
@@ -153,3 +153,36 @@ def run_tokens(db: Database, user_ids: Iterable[str], start: int, end: int) -> d
                  .where(t.c.user_ref.in_(refs[i:i + 500]), t.c.day >= start, t.c.day < end))
             out.update(conn.execute(q).tuples().all())
     return out
+
+
+NO_MODEL = "(no model)"
+
+
+def run_triggers(db: Database, run_ids: Iterable[str]) -> dict[str, str]:
+    """``{run id: runs.trigger}`` (what started each run: manual, cron, an event, dream); a run not in the
+    runs table is absent."""
+    t = Run.__table__
+    ids = sorted(set(run_ids))
+    out: dict[str, str] = {}
+    with db.engine.connect() as conn:
+        for i in range(0, len(ids), 500):
+            out.update(conn.execute(select(t.c.id, t.c.trigger).where(t.c.id.in_(ids[i:i + 500]))).tuples().all())
+    return out
+
+
+def run_models(db: Database, run_ids: Iterable[str]) -> dict[str, str]:
+    """``{run id: the model that made most of its tokens}`` (input + output, from the run's ``model`` audit
+    records, which name the model as the usage rollups do and are never pruned); a tie goes to the name
+    first in alphabetical order; a run that made no model request maps to ``NO_MODEL``."""
+    t = AuditRecord.__table__
+    ids = sorted(set(run_ids))
+    tokens: dict[str, dict[str, int]] = {}
+    with db.engine.connect() as conn:
+        for i in range(0, len(ids), 500):
+            q = select(t.c.run_id, t.c.data).where(t.c.kind == "model", t.c.run_id.in_(ids[i:i + 500]))
+            for run_id, data in conn.execute(q):
+                data = data or {}
+                per = tokens.setdefault(run_id, {})
+                model = str(data.get("model") or NO_MODEL)
+                per[model] = per.get(model, 0) + int(data.get("input_tokens") or 0) + int(data.get("output_tokens") or 0)
+    return {r: min(tokens[r], key=lambda m: (-tokens[r][m], m)) if tokens.get(r) else NO_MODEL for r in ids}

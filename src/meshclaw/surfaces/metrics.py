@@ -44,9 +44,10 @@ class UsageCollector:
         today = datetime.now(timezone.utc).date()
         groups = self.groups or sorted(org_groups(self.ctx, self.actor))
         for window, days in WINDOWS.items():
-            for g in groups:
-                r = org_usage(self.ctx, self.actor, group=g, since=today - timedelta(days=days - 1), until=today,
-                              audited=False)
+            since = today - timedelta(days=days - 1)
+            known = org_groups(self.ctx, self.actor, since=since, until=today)
+            for g in (g for g in groups if g in known):  # a team that ended earlier in 30d has no 1d series
+                r = org_usage(self.ctx, self.actor, group=g, since=since, until=today, audited=False)
                 s = r.total.sums
                 for key, value in (("tokens", s.tokens), ("cost", s.cost), ("requests", s.requests),
                                    ("accepted", r.total.accepted), ("minutes", r.total.minutes_saved),
@@ -62,12 +63,17 @@ class _Quiet(WSGIRequestHandler):
 
 def serve(ctx: Context, actor: Actor, *, port: int = 9464, groups: list[str] | None = None) -> WSGIServer:
     """A WSGI server on 127.0.0.1:``port`` (0: any free port) answering ``/metrics``; the caller runs
-    ``serve_forever``. Raises NotAuthorized (audited) unless ``actor`` is an admin or auditor."""
+    ``serve_forever``. Raises NotAuthorized (audited) unless ``actor`` is an admin or auditor, UsageError
+    for a group ``org_groups`` does not know (as ``usage --org --group`` does), OSError when the port
+    cannot be bound."""
     from prometheus_client import CollectorRegistry, make_wsgi_app
+
+    from meshclaw.operations.usage import check_groups, org_groups
 
     if not actor.reads_everything:
         record(ctx, actor, "usage.metrics", verdict=REFUSED, reason="usage metrics are for admins and auditors")
         raise NotAuthorized(f"{actor.user_id} may not serve usage metrics: only an admin or auditor may")
+    check_groups(groups or [], org_groups(ctx, actor))
     registry = CollectorRegistry(auto_describe=False)
     registry.register(UsageCollector(ctx, actor, groups))  # type: ignore[arg-type]
     server = make_server("127.0.0.1", port, make_wsgi_app(registry), handler_class=_Quiet)

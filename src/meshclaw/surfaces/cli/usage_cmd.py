@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import typer
 
-from .app_context import context, local_actor
+from .app_context import CliError, context, local_actor
 
 app = typer.Typer(help="Usage that measures value: tokens and cost beside outcomes, minutes saved and waste.",
                   invoke_without_command=True)
@@ -29,7 +29,7 @@ def usage(
     team: bool = typer.Option(False, "--team", help="Your direct and indirect reports together."),
     user: Optional[str] = typer.Option(None, "--user", help="One person you manage (or yourself)."),
     org: bool = typer.Option(False, "--org", help="Organisation aggregates (admins, auditors; groups of k or more)."),
-    group: str = typer.Option("organisation", "--group", help="With --org: organisation, or team:MANAGER."),
+    group: Optional[str] = typer.Option(None, "--group", help="With --org: organisation (default), or team:MANAGER."),
     by: Optional[str] = typer.Option(None, "--by", help="agent, day, model or trigger (--org: day)."),
     since: Optional[str] = typer.Option(None, "--since", help="First day: 2026-11-01, or 7d / 30d (default 30d)."),
     until: Optional[str] = typer.Option(None, "--until", help="Last day (default today)."),
@@ -41,11 +41,15 @@ def usage(
         return
     from meshclaw.operations import usage as ops
 
+    if sum((team, user is not None, org)) > 1:
+        raise CliError("choose one of --team, --user and --org", 2)
+    if group is not None and not org:
+        raise CliError(f"--group goes with --org (organisation figures): meshclaw usage --org --group {group}", 2)
     first, last = _day(since), _day(until)
     octx = context()
     actor = local_actor(octx.config)
     if org:
-        report = ops.org_usage(octx, actor, group=group, since=first, until=last, by=by)
+        report = ops.org_usage(octx, actor, group=group or "organisation", since=first, until=last, by=by)
     elif team:
         report = ops.team_usage(octx, actor, since=first, until=last, by=by)
     elif user:
@@ -66,6 +70,11 @@ def _num(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
+def _count(n: int, one: str, many: str) -> str:
+    """``1 request``, ``2 requests``."""
+    return f"{n:,} {one if n == 1 else many}"
+
+
 def _print(report: Any, chart: bool) -> None:
     from rich.table import Table
 
@@ -74,14 +83,14 @@ def _print(report: Any, chart: bool) -> None:
     t = report.total
     s = t.sums
     last = report.end - timedelta(days=1)
-    who = {"me": "you", "person": report.subject}.get(report.scope, report.subject)
-    people = f", {report.people} people" if report.people is not None else ""
-    console.print(f"[bold]Usage of {escape(who)}[/bold], {report.start} to {last}{people}")
+    title = "Your usage" if report.scope == "me" else f"Usage of {escape(report.subject)}"
+    people = f", {_count(report.people, 'person', 'people')}" if report.people is not None else ""
+    console.print(f"[bold]{title}[/bold], {report.start} to {last}{people}")
     console.print(f"  tokens       {s.tokens:,} ({s.input_tokens:,} in, {s.output_tokens:,} out, "
-                  f"{s.cached_tokens:,} cached, {s.reasoning_tokens:,} reasoning) in {s.requests:,} requests")
+                  f"{s.cached_tokens:,} cached, {s.reasoning_tokens:,} reasoning) in "
+                  f"{_count(s.requests, 'request', 'requests')}")
     console.print(f"  cost         {_money(s.cost)}   model time {s.latency_s:,.1f} s")
-    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(t.outcomes.items())) or "none"
-    console.print(f"  outcomes     {t.accepted} accepted ({escape(outcomes)})")
+    console.print(f"  outcomes     {escape(_outcomes(t.outcomes, t.accepted))}")
     console.print(f"  time saved   {t.minutes_saved:,.0f} min")
     console.print(f"  per accepted outcome: {_num(t.tokens_per_accepted)} tokens, {_money(t.cost_per_accepted)}")
     if report.rows:
@@ -101,6 +110,21 @@ def _print(report: Any, chart: bool) -> None:
                           f"[green]Suggestion:[/green] {escape(w.suggestion)}")
     for note in report.notes:
         console.print(f"[dim]{escape(note)}[/dim]")
+
+
+def _outcomes(counts: dict[str, int], accepted: int) -> str:
+    """``3 accepted (meeting_booked 1, message_filed 2); not accepted: draft_unsent 6``: each kind on the
+    side ``operations.usage_value.KINDS`` puts it."""
+    from meshclaw.operations.usage_value import KINDS
+
+    if not counts:
+        return "none"
+
+    def kinds(yes: bool) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if KINDS[k].accepted == yes)
+
+    line = f"{accepted} accepted" + (f" ({kinds(True)})" if kinds(True) else "")
+    return line + (f"; not accepted: {kinds(False)}" if kinds(False) else "")
 
 
 def _chart(report: Any) -> str:
@@ -184,7 +208,10 @@ def metrics(
 
     octx = context()
     actor = local_actor(octx.config)
-    server = serve(octx, actor, port=port, groups=group or None)
+    try:
+        server = serve(octx, actor, port=port, groups=group or None)
+    except OSError as e:
+        raise CliError(f"cannot listen on 127.0.0.1:{port}: {e.strerror}") from None
     console.print(f"serving usage metrics on http://127.0.0.1:{server.server_port}/metrics (Ctrl-C stops)")
     try:
         server.serve_forever()
