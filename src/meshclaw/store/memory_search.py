@@ -16,13 +16,20 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 STOP = frozenset("a an and are as at be by did do does for from had has have how i in is it its me my of on or "
                  "our that the their them there this to was we were what when where which who whom why will "
                  "with you your".split())
+# Words of a question that say what is asked, not what about: left out of full-text queries only
+# (``STOP`` alone decides which words two entries must share to say the same, in consolidation).
+QUESTION_WORDS = STOP | frozenset(
+    "about after also any been being can could do does done ever get got he her hers him his if into just kind "
+    "likely many might more most much not now one ones or other she should so some something such than then "
+    "these they those thing things us very would".split())
 
 
 def query_words(text: str, limit: int = 24) -> list[str]:
-    """The words of a question that are worth matching (no stop words), at most ``limit``."""
+    """The words of a question that are worth matching, at most ``limit``: no stop or question words
+    and no single letters (the "s" of "Raj's")."""
     out: list[str] = []
     for w in _WORD.findall(text.lower()):
-        if w not in STOP and w not in out:
+        if len(w) > 1 and w not in QUESTION_WORDS and w not in out:
             out.append(w)
     return out[:limit]
 
