@@ -126,7 +126,8 @@ def sample_questions(data: list, per_category: int, seed: int) -> set[tuple[int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="locomo10.json (default: ../shared/datasets/locomo)")
-    parser.add_argument("--answer", type=int, default=0, help="answer this many questions per category with the bundled model")
+    parser.add_argument("--answer", type=int, default=0,
+                        help="answer this many questions per category with the bundled model")
     parser.add_argument("--seed", type=int, default=13, help="seed of the answered sample")
     parser.add_argument("--plain", action="store_true", help="one turn per episode, without the turn it answers")
     args = parser.parse_args()
@@ -150,43 +151,48 @@ def main() -> None:
         model = bundled()
         print(f"answering {len(chosen)} questions ({args.answer} per category, random.Random({args.seed})) with the "
               "bundled model (Qwen2.5-Coder 1.5B Q4_K_M) on a shared machine: latency is pessimistic", flush=True)
-    started = time.perf_counter()
+    started, stopped = time.perf_counter(), ""
     with tempfile.TemporaryDirectory() as d:
-        for i, sample in enumerate(data):
-            store = Store(Path(d) / f"c{i}")
-            rows = episodes(turns(sample), args.plain)
-            eps = [EpisodeRecord(run_id=f"{i}:{dia}", owner="owner", agent="a", at=at, trigger="locomo", task=task,
-                                 outcome="said", summary=summary, decisions=[], corrections=[], trust="trusted")
-                   for dia, at, task, summary in rows]
-            vectors = embed([e.text() for e in eps])
-            store.memory.add_episodes(EpisodeRecord(**{**e.__dict__, "embedding": to_bytes(v)})
-                                      for e, v in zip(eps, vectors))
-            dia_of = {str(e.id): e.run_id.split(":", 1)[1] for e in store.memory.episodes("owner")}
-            for j, q in enumerate(sample["qa"]):
-                cat, gold = q["category"], evidence(q)
-                t = time.perf_counter()
-                found = search(store, "owner", q["question"], k=10)
-                latency.append(time.perf_counter() - t)
-                got = [dia_of.get(f.ref) for f in found]
-                for k in (5, 10):
-                    if gold:
-                        recall[k].setdefault(cat, []).append(len(gold & set(got[:k])) / len(gold))
-                if model is not None and (i, j) in chosen:
-                    context = pack(found, CONTEXT_TOKENS, header="Remembered lines:",
-                                   line=lambda f: f"- [{f.at:%-d %B %Y}] {' '.join(f.text.split())}")
+        try:
+            for i, sample in enumerate(data):
+                store = Store(Path(d) / f"c{i}")
+                rows = episodes(turns(sample), args.plain)
+                eps = [EpisodeRecord(run_id=f"{i}:{dia}", owner="owner", agent="a", at=at, trigger="locomo", task=task,
+                                     outcome="said", summary=summary, decisions=[], corrections=[], trust="trusted")
+                       for dia, at, task, summary in rows]
+                vectors = embed([e.text() for e in eps])
+                store.memory.add_episodes(EpisodeRecord(**{**e.__dict__, "embedding": to_bytes(v)})
+                                          for e, v in zip(eps, vectors))
+                dia_of = {str(e.id): e.run_id.split(":", 1)[1] for e in store.memory.episodes("owner")}
+                for j, q in enumerate(sample["qa"]):
+                    cat, gold = q["category"], evidence(q)
                     t = time.perf_counter()
-                    said = asyncio.run(answer(model, context.text, q["question"], INSTRUCTIONS))
-                    took = time.perf_counter() - t
-                    value, contains = score(cat, said, q.get("answer", NOT_SAID))
-                    scores.setdefault(cat, []).append((value, contains, context.tokens, took))
-                    print(f"  [{sum(len(v) for v in scores.values())}/{len(chosen)}] cat {cat} F1 {value:.2f}: "
-                          f"{q['question']} -> {said[:70]!r} (gold {str(q.get('answer', NOT_SAID))[:40]!r}; {took:.1f} s)",
-                          flush=True)
-            print(f"conversation {i + 1}/{len(data)}: {len(rows)} turns, {len(sample['qa'])} questions", flush=True)
+                    found = search(store, "owner", q["question"], k=10)
+                    latency.append(time.perf_counter() - t)
+                    got = [dia_of.get(f.ref) for f in found]
+                    for k in (5, 10):
+                        if gold:
+                            recall[k].setdefault(cat, []).append(len(gold & set(got[:k])) / len(gold))
+                    if model is not None and (i, j) in chosen:
+                        context = pack(found, CONTEXT_TOKENS, header="Remembered lines:",
+                                       line=lambda f: f"- [{f.at:%-d %B %Y}] {' '.join(f.text.split())}")
+                        t = time.perf_counter()
+                        said = asyncio.run(answer(model, context.text, q["question"], INSTRUCTIONS))
+                        took = time.perf_counter() - t
+                        value, contains = score(cat, said, q.get("answer", NOT_SAID))
+                        scores.setdefault(cat, []).append((value, contains, context.tokens, took))
+                        print(f"  [{sum(len(v) for v in scores.values())}/{len(chosen)}] cat {cat} F1 {value:.2f}: "
+                              f"{q['question']} -> {said[:70]!r} (gold {str(q.get('answer', NOT_SAID))[:40]!r}; "
+                              f"{took:.1f} s)", flush=True)
+                print(f"conversation {i + 1}/{len(data)}: {len(rows)} turns, {len(sample['qa'])} questions", flush=True)
+        except KeyboardInterrupt:  # a long answer run stopped by hand: the figures so far
+            stopped = (f" (interrupted after {sum(len(v) for v in scores.values())} answers; "
+                       "recall over the questions reached)")
+
     total = sum(len(s["qa"]) for s in data)
     print(f"\nLoCoMo ({path.name}): {total} questions ({sum(len(v) for v in recall[5].values())} with evidence), "
           f"{'plain turns' if args.plain else 'turns with the turn they answer'}, {time.perf_counter() - started:.0f} s; "
-          f"search p50 {statistics.median(latency) * 1000:.1f} ms")
+          f"search p50 {statistics.median(latency) * 1000:.1f} ms{stopped}")
     print(f"{'category':<16}{'n':>6}{'recall@5':>10}{'recall@10':>11}")
     for cat in sorted(recall[5]):
         print(f"{cat} {NAMES.get(cat, '?'):<14}{len(recall[5][cat]):>6}{statistics.mean(recall[5][cat]):>10.1%}"
