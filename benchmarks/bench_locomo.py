@@ -146,7 +146,7 @@ def main() -> None:
     latency, scores, model, spent = [], {}, None, []  # type: ignore[var-annotated]
     chosen = sample_questions(data, args.answer, args.seed) if args.answer else set()
     if args.answer:
-        from bench_memory import answer, bundled
+        from bench_memory import ask, bundled
 
         model = bundled()
         print(f"answering {len(chosen)} questions ({args.answer} per category, random.Random({args.seed})) with the "
@@ -177,7 +177,7 @@ def main() -> None:
                         context = pack(found, CONTEXT_TOKENS, header="Remembered lines:",
                                        line=lambda f: f"- [{f.at:%-d %B %Y}] {' '.join(f.text.split())}")
                         t = time.perf_counter()
-                        said = asyncio.run(answer(model, context.text, q["question"], INSTRUCTIONS))
+                        said = ask(model, context.text, q["question"], INSTRUCTIONS)
                         took = time.perf_counter() - t
                         value, contains = score(cat, said, q.get("answer", NOT_SAID))
                         scores.setdefault(cat, []).append((value, contains, context.tokens, took))
