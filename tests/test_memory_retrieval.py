@@ -100,3 +100,17 @@ def test_a_consolidation_over_100000_episodes_judges_only_its_bound_and_keeps_th
         assert "consolidated 3 episode(s)" in done.output and "99997 episode(s) left" in done.output
         assert rt.store.memory.count_episodes("alice", "keeper", undreamt=True) == 99_997
         assert search(rt.store, "alice", "routine task 73519", k=1)[0].text.startswith("Routine task 73519")
+
+
+def test_full_text_leaves_out_words_too_common_to_rank_by(tmp_path, monkeypatch):
+    from meshclaw.store import memory_search
+
+    store = Store(tmp_path / "home")
+    store.memory.add_episodes([_episode(i, f"Routine task {i}", T0 + timedelta(minutes=i)) for i in range(10)]
+                              + [_episode(10, "Routine task: book Lindenhof Hall", T0 + timedelta(minutes=10))])
+    monkeypatch.setattr(memory_search, "COMMON", 4)
+    monkeypatch.setattr(memory_search, "RECENT", 3)
+    found = store.memory.fulltext.search("alice", "routine task at Lindenhof")
+    assert [d for d, _ in found] == ["e:11"]  # "routine" and "task" (in 11 rows) are left out
+    newest = store.memory.fulltext.search("alice", "routine task")
+    assert sorted(d for d, _ in newest) == ["e:10", "e:11", "e:9"]  # only the 3 newest rows are searched
