@@ -104,13 +104,17 @@ async def meeting_scheduler(calls: Calls) -> str:
     fb = await calls.tool("calendar.freebusy", start=window[0].isoformat(timespec="minutes"),
                           end=window[1].isoformat(timespec="minutes"), people=colleagues)
     zones = zones_of(people, deps.config.users, deps.config.organisation.timezone)
-    slots = choose_slots(fb, window, ask.minutes, zones)
+    try:
+        slots = choose_slots(fb, window, ask.minutes, zones)
+    except (ValueError, KeyError) as e:
+        return f"I did not schedule anything: the free/busy answer could not be read ({e})"
     names = ", ".join(a for a, _ in people)
     unknown = fb.get("unavailable") or {}
     caveat = ("; free/busy unknown for " + ", ".join(unknown)) if unknown else ""
     if not slots:
         return (f"Nobody-free result: no {ask.minutes}-minute slot {ask.when.replace('_', ' ')} when you and "
-                f"{names} are all free (working hours, {fb.get('timezone', '')}){caveat}. Try a longer window.")
+                f"{names} are all free (09:00-17:00 on weekdays, each in their own time zone){caveat}. "
+                "Try a longer window.")
     first, others = slots[0], slots[1:]
     try:
         made = await calls.tool("calendar.create", title=ask.title, start=first[0].isoformat(timespec="minutes"),
