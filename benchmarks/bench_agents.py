@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_agents.py --model scripted   # no model: code-decided parts only
     .venv/bin/python benchmarks/bench_agents.py --model bundled    # the bundled 1.5B model judges the rest
+    .venv/bin/python benchmarks/bench_agents.py --model bundled --triage none   # the three others only
 
 Sets (all made up, in benchmarks/data/):
 
@@ -159,6 +160,7 @@ async def run_requests(t: Tally, model: Any) -> None:
               and got.when == when and (when != "date" or got.date == on))
         t.add(ok, time.perf_counter() - started,
               f"request {text!r}: got {got.people} {got.minutes} {got.when} {got.date}")
+        print(f"  {'ok ' if ok else 'BAD'} request {time.perf_counter() - started:5.1f} s  {text[:60]}", flush=True)
 
 
 # --- inbox triage -----------------------------------------------------------------------------
@@ -185,17 +187,24 @@ def draft_misses() -> list[str]:
     return out
 
 
-def run_triage(model: Any) -> Tally:
+def run_triage(model: Any, which: str = "both") -> Tally:
     from benchmarks.bench_triage import northwind, run_set, seed
 
     t = Tally("inbox-triage")
     for name, loader in (("northwind", northwind), ("seed", seed)):
+        if which not in (name, "both"):
+            continue
         started = time.perf_counter()
         right, n = asyncio.run(run_set(name, loader, model))
         t.right, t.cases, t.seconds = t.right + right, t.cases + n, t.seconds + time.perf_counter() - started
         if right < n:
             t.misses.append(f"{name}: {n - right} label(s) wrong or left to the model (listed above)")
     return t
+
+
+def show(t: Tally) -> None:
+    print(f"{t.agent:<18} {t.right:>7} {t.cases:>6} {100 * t.right / max(t.cases, 1):>8.1f}% "
+          f"{t.seconds / max(t.cases, 1):>8.3f}", flush=True)
 
 
 def bundled_model() -> Any:
@@ -215,23 +224,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=["scripted", "bundled"], default="scripted",
                         help="scripted: no model (code-decided parts); bundled: the bundled model judges the rest")
-    parser.add_argument("--skip-triage", action="store_true", help="leave inbox triage out (it is the slow one)")
+    parser.add_argument("--triage", choices=["both", "northwind", "seed", "none"], default="both",
+                        help="which triage inbox to run (none: leave triage out; it is the slow one)")
     args = parser.parse_args()
     model = bundled_model() if args.model == "bundled" else None
-    print(f"model: {args.model}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (shared machine)")
-    tallies = [] if args.skip_triage else [run_triage(model)]
-    if not args.skip_triage:
-        tallies[0].misses += draft_misses()
-    tallies += [run_deploy(), run_report()]
+    print(f"model: {args.model}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (shared machine)",
+          flush=True)
+    tallies = [run_deploy(), run_report()]
     sched = Tally("meeting-scheduler")
     run_slots(sched)
     if model is not None:
         asyncio.run(run_requests(sched, model))
     tallies.append(sched)
+    for t in tallies:
+        show(t)
+    if args.triage != "none":
+        triage = run_triage(model, args.triage)
+        triage.misses += draft_misses() if args.triage in ("both", "northwind") else []
+        tallies.insert(0, triage)
     print(f"\n{'agent':<18} {'right':>7} {'cases':>6} {'accuracy':>9} {'s/item':>8}")
     for t in tallies:
-        print(f"{t.agent:<18} {t.right:>7} {t.cases:>6} {100 * t.right / max(t.cases, 1):>8.1f}% "
-              f"{t.seconds / max(t.cases, 1):>8.3f}")
+        show(t)
     total = sum(t.cases for t in tallies)
     print(f"{'all':<18} {sum(t.right for t in tallies):>7} {total:>6}")
     for t in tallies:
