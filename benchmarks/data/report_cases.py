@@ -8,7 +8,8 @@ text that addresses an AI assistant, other people's items, last month's work, de
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
@@ -40,8 +41,8 @@ def days_ago(d: float, hour: int = 10) -> datetime:
 
 
 def mail(subject: str, to: list[str], d: float, *, sender: str = MAYA, labels: list[str] | None = None) -> dict:
-    m = {"uid": abs(hash((subject, d))) % 10_000, "from": sender, "subject": subject,
-         "date": format_datetime(days_ago(d)), "to": to, "message_id": f"<{abs(hash(subject))}@northwind.test>"}
+    m = {"uid": zlib.crc32(f'{subject}{d}'.encode()) % 10_000, "from": sender, "subject": subject,
+         "date": format_datetime(days_ago(d)), "to": to, "message_id": f"<{zlib.crc32(subject.encode())}@northwind.test>"}
     if labels:
         m["labels"] = labels
     return m
@@ -49,12 +50,12 @@ def mail(subject: str, to: list[str], d: float, *, sender: str = MAYA, labels: l
 
 def event(title: str, d: float, attendees: list[str], **extra: object) -> dict:
     start = days_ago(d, 14)
-    return {"uid": f"{abs(hash((title, d)))}@cal", "title": title, "start": start.isoformat(timespec="minutes"),
+    return {"uid": f"{zlib.crc32(f'{title}{d}'.encode())}@cal", "title": title, "start": start.isoformat(timespec="minutes"),
             "end": (start + timedelta(minutes=30)).isoformat(timespec="minutes"), "attendees": attendees, **extra}
 
 
 def post(author: str, d: float, text: str = "ok") -> dict:
-    return {"message_id": f"m{abs(hash((author, d, text)))}", "channel_id": "C-team", "author_id": author,
+    return {"message_id": f"m{zlib.crc32(f'{author}{d}{text}'.encode())}", "channel_id": "C-team", "author_id": author,
             "author_name": author, "sent_at": days_ago(d).isoformat(timespec="seconds"), "text": text}
 
 
