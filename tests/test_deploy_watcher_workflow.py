@@ -116,6 +116,7 @@ def test_with_no_earlier_version_it_posts_a_note_and_asks_for_no_rollback(home, 
             assert not rt.store.approvals.pending()
             tools = [r.tool for r in rt.store.audit.records(run_id=outcome.run_id) if r.kind == "decision"]
     assert outcome.status == "succeeded", outcome.error
-    assert "checks failing, failing, failing; decision: note (no earlier version is recorded" in outcome.output
+    assert "3.0-broken: failing (health URL answered HTTP 404); checks failing, failing, failing" in outcome.output
+    assert "not rolled back: no recorded previous version (deploy a version by name)" in outcome.output
     assert tools.count("deploy.health") == 3 and "deploy.rollback" not in tools
     assert state(target) == ("3.0-broken", "running") and target.deployments() == 1
