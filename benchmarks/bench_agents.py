@@ -226,6 +226,7 @@ def main() -> None:
                         help="scripted: no model (code-decided parts); bundled: the bundled model judges the rest")
     parser.add_argument("--triage", choices=["both", "northwind", "seed", "none"], default="both",
                         help="which triage inbox to run (none: leave triage out; it is the slow one)")
+    parser.add_argument("--no-requests", action="store_true", help="leave out the scheduler's request reading")
     args = parser.parse_args()
     model = bundled_model() if args.model == "bundled" else None
     print(f"model: {args.model}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (shared machine)",
@@ -233,7 +234,7 @@ def main() -> None:
     tallies = [run_deploy(), run_report()]
     sched = Tally("meeting-scheduler")
     run_slots(sched)
-    if model is not None:
+    if model is not None and not args.no_requests:
         asyncio.run(run_requests(sched, model))
     tallies.append(sched)
     for t in tallies:
