@@ -40,7 +40,7 @@ def meeting_now(server: Any) -> None:
     principal.make_calendar(name="Work", cal_id="work").add_event(ics)
 
 
-def org(deploy_settings: dict[str, Any], calendar: dict[str, Any] | None) -> Org:
+def org(deploy_settings: dict[str, Any], calendar: dict[str, Any] | None, **options: Any) -> Org:
     toolsets: dict[str, Any] = {"deploy": {"settings": deploy_settings, "grants": [
         "deploy.services", "deploy.health", "deploy.logs", "deploy.rollback"]}}
     if calendar is not None:
@@ -49,7 +49,7 @@ def org(deploy_settings: dict[str, Any], calendar: dict[str, Any] | None) -> Org
             .scripted("script", {"text": "unused"})
             .agent("watcher", instructions="Watch the services.", model="script", autonomy="auto",
                    limits={"approval_seconds": 60},
-                   workflow="deploy-watcher", toolsets=toolsets))
+                   workflow="deploy-watcher", toolsets=toolsets, options=options))
 
 
 @pytest.fixture
@@ -96,3 +96,27 @@ def test_when_the_owner_is_free_it_only_reports(home, broken: Target) -> None:
     assert outcome.status == "succeeded", outcome.error
     assert "You are not in a meeting, so I only tell you." in outcome.output
     assert state(broken) == ("3.0-broken", "running")  # nothing was changed
+
+
+@pytest.fixture
+def first_deploy_broken(podman_service, tmp_path) -> Target:  # noqa: F811
+    target = Target("docker", podman_service, tmp_path)
+    asyncio.run(deploy_deploy(target.ctx("d1"), service=target.service, version="3.0-broken"))
+    return target
+
+
+def test_with_no_earlier_version_it_posts_a_note_and_asks_for_no_rollback(home, first_deploy_broken: Target) -> None:
+    """decision.decide: a rollback needs a version to return to; the workflow does not ask for one it cannot make."""
+    target = first_deploy_broken
+    with start_radicale(users=("alice",), seeded=False) as cal:
+        meeting_now(cal)
+        write_secrets(home / "secrets.env", cal)
+        with runtime(home, org(target.settings, calendar_settings(cal, "alice"), recheck_seconds="0.1")) as rt:
+            outcome, _ = run(rt, "watcher", "A service's health changed.")
+            assert not rt.store.approvals.pending()
+            tools = [r.tool for r in rt.store.audit.records(run_id=outcome.run_id) if r.kind == "decision"]
+    assert outcome.status == "succeeded", outcome.error
+    assert "3.0-broken: failing (health URL answered HTTP 404); checks failing, failing, failing" in outcome.output
+    assert "not rolled back: no recorded previous version (deploy a version by name)" in outcome.output
+    assert tools.count("deploy.health") == 3 and "deploy.rollback" not in tools
+    assert state(target) == ("3.0-broken", "running") and target.deployments() == 1

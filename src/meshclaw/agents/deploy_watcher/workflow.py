@@ -4,25 +4,32 @@
    code reads process state and the health check — no model, so a run costs no tokens.
 2. ``calendar.freebusy`` for the next hours: is the owner in a meeting now, and until when? If not, the owner can act:
    the run tells them (direct message when granted) and does nothing else.
-3. For each failing service while the owner is away: ``deploy.logs`` (outside content: counted and
-   named by severity, never relayed), an incident note posted to ``options.team_channel`` with
-   ``chat.post`` (system facts only: service, versions, state, the check's reason), then
-   ``deploy.rollback`` — which waits for the owner's approval unless the owner granted rollback
-   without one (the grant decides, not this code). A refused or denied rollback is reported.
-   A service with no version deployed (nothing to read or undo) or no recorded previous version
-   (nothing to return to) is reported as such; no rollback is proposed for it.
+3. For each failing service while the owner is away: the health is checked again (``options.rechecks``,
+   default 2, ``options.recheck_seconds`` apart, default 2) so a flapping check is told from a steady
+   failure, and ``decision.decide`` chooses from that evidence, the deploy history and the grants:
+   nothing, an incident note only, or a note and a rollback (see ``decision.py``: a service with no
+   version deployed, no recorded previous version, a version that has run for more than a day, or a
+   rollback not granted gets no rollback).
+4. ``deploy.logs`` (outside content: counted, never relayed), an incident note posted to
+   ``options.team_channel`` with ``chat.post`` (system facts only: service, versions, state, the check's
+   reason, the decision), then — when the decision says so — ``deploy.rollback``, which waits for the
+   owner's approval unless the owner granted rollback without one (the guard decides each call, not this
+   code). A refused or denied rollback is reported. A health check the deploy API cannot answer counts
+   as "unknown", never as a crash.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from meshclaw.domain.errors import ToolFailed
+from meshclaw.domain.errors import ToolFailed, UsageError
 from meshclaw.policy.library import PolicyDenied
 from meshclaw.runtime.calls import Calls
 from meshclaw.runtime.workflows import register_workflow
+
+from .decision import Decision, decide, meeting_state, rollback_mode, situation
 
 NAME = "deploy-watcher"
 LOOK_AHEAD = timedelta(hours=12)  # how far free/busy is read to find when the current meeting ends
@@ -50,35 +57,46 @@ async def in_meeting(calls: Calls) -> tuple[bool, str]:
                               end=(now + LOOK_AHEAD).isoformat(timespec="minutes"))
     except (PolicyDenied, ToolFailed):
         return False, ""
-    try:
-        zone: Any = ZoneInfo(str(fb.get("timezone")))  # free/busy times are local to the calendar's zone
-    except (ValueError, KeyError):
-        zone = now.tzinfo
-
-    def when(text: Any) -> datetime:
-        at = datetime.fromisoformat(str(text))
-        return at if at.tzinfo is not None else at.replace(tzinfo=zone)
-
-    periods = []
-    for b in (fb.get("busy") or {}).get("me") or []:
-        try:
-            periods.append((when(b[0]), when(b[1])))
-        except (ValueError, IndexError, TypeError):
-            continue  # not a period: not evidence of a meeting
-    periods.sort()
-    if not periods or periods[0][0] > now + timedelta(minutes=1):
-        return False, ""
-    until = periods[0][1]
-    for start, end in periods[1:]:
-        if start <= until:
-            until = max(until, end)
-    return True, f"{until.astimezone(now.tzinfo):%H:%M}"
+    return meeting_state(fb, now)
 
 
 def log_summary(lines: list[str]) -> str:
     """How many of the newest log lines look like errors (counted, never quoted: logs are outside text)."""
     bad = sum(1 for line in lines if any(w in str(line).lower() for w in ERROR_WORDS))
     return f"{bad} of the last {len(lines)} log lines look like errors"
+
+
+async def health_of(calls: Calls, service: str) -> dict[str, Any]:
+    """``deploy.health`` for one service; a check the deploy API cannot answer is ``{"health": "unknown"}``."""
+    try:
+        return await calls.tool("deploy.health", service=service)
+    except ToolFailed as e:
+        return {"service": service, "health": "unknown", "reason": f"the deploy API could not be asked ({e})"[:200]}
+
+
+async def health_history(calls: Calls, service: str, first: dict[str, Any]) -> tuple[str, ...]:
+    """The first verdict and ``options.rechecks`` more, ``options.recheck_seconds`` apart (oldest first)."""
+    options = calls.deps.agent.options
+    try:
+        rechecks, pause = int(options.get("rechecks", 2)), float(options.get("recheck_seconds", 2.0))
+    except (TypeError, ValueError):
+        raise UsageError("options.rechecks must be a whole number and options.recheck_seconds a number of seconds, "
+                         f"not {options.get('rechecks')!r} / {options.get('recheck_seconds')!r}") from None
+    verdicts = [str(first.get("health"))]
+    for _ in range(max(0, min(rechecks, 10))):
+        await asyncio.sleep(max(0.0, min(pause, 60.0)))
+        verdicts.append(str((await health_of(calls, service)).get("health")))
+    return tuple(verdicts)
+
+
+def incident_note(owner: str, until: str, name: str, version: Any, reason: str, counted: str, previous: Any,
+                  decision: Decision) -> str:
+    """The note for the team channel: system facts and the decision, never a log line."""
+    what = {"propose": f"a rollback to {previous} is proposed",
+            "rollback": f"a rollback to {previous} follows (the grant needs no approval)",
+            }.get(decision.action, f"no rollback: {decision.reason}")
+    return (f"Incident: {name} {version} is failing ({reason}); {counted}. "
+            f"{owner} is in a meeting until {until}; {what}.")
 
 
 @register_workflow(NAME)
@@ -91,12 +109,13 @@ async def deploy_watcher(calls: Calls) -> str:
     services = [s for s in listing.get("services", []) if not wanted or s["service"] in wanted]
     failing = []
     for s in services:
-        health = await calls.tool("deploy.health", service=s["service"])
+        health = await health_of(calls, s["service"])
         if health.get("health") != "healthy":
             failing.append((s["service"], s, health))
     if not failing:
         return f"All {len(services)} watched service(s) healthy."
     away, until = await in_meeting(calls)
+    mode = rollback_mode(calls.deps.agent)
     notes: list[str] = []
     lines = []
     for name, state, health in failing:
@@ -105,22 +124,23 @@ async def deploy_watcher(calls: Calls) -> str:
         lines.append(f"{name} {version or '(no version deployed)'}: failing ({reason})")
         if not away:
             continue
-        previous = state.get("previous_version")
-        if version is None:  # nothing runs (a service the backend does not hold): nothing to read or undo
-            notes.append(f"{name}: no version is deployed, so there are no logs to read and nothing to roll back")
+        checks = await health_history(calls, name, health) if version is not None else (str(health.get("health")),)
+        decision = decide(situation(state, health, checks, away, calls.now, mode))
+        if len(checks) > 1:
+            lines[-1] += f"; checks {', '.join(checks)}"
+        if decision.action == "none":
+            notes.append(f"{name}: {decision.reason}")
             continue
         logs = await _try(calls, notes, f"{name} logs", "deploy.logs", service=name, lines=50)
         counted = log_summary(logs.get("lines", [])) if logs else "logs unavailable"
-        proposal = (f"a rollback to {previous} is proposed" if previous
-                    else "there is no recorded previous version to roll back to")
         channel = options.get("team_channel")
         if channel:
-            note = (f"Incident: {name} {version} is failing ({reason}); {counted}. "
-                    f"{calls.deps.owner.name} is in a meeting until {until}; {proposal}.")
+            note = incident_note(calls.deps.owner.name, until, name, version, reason, counted,
+                                 state.get("previous_version"), decision)
             if await _try(calls, notes, f"{name} incident note", "chat.post", channel_id=channel, text=note):
                 notes.append(f"{name}: incident note posted to the team channel")
-        if not previous:
-            notes.append(f"{name}: not rolled back: no recorded previous version (deploy a version by name)")
+        if decision.action not in ("propose", "rollback"):
+            notes.append(f"{name}: not rolled back: {decision.reason}")
             continue
         done = await _try(calls, notes, f"{name} rollback", "deploy.rollback", service=name)
         if done:

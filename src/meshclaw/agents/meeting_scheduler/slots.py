@@ -5,12 +5,19 @@
 Busy intervals are half-open ``[start, end)`` aware datetimes (RFC 5545 FREEBUSY periods); a slot
 never overlaps one, lies inside working hours (default 09:00–17:00, Monday to Friday), starts on a
 step (default 30 minutes), and the slots returned are spread over different days when they can be.
+
+    choose_slots(freebusy_answer, window, minutes=30, zones={"raj": ZoneInfo("Asia/Kolkata")})
+
+is what the workflow calls: the busy periods of a ``calendar.freebusy`` answer (a pending invitation,
+marked tentative, is busy too) plus, for each colleague in another time zone, the hours outside
+their own working day (09:00–17:00 on weekdays, in their zone), so a slot suits everyone's day.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from typing import Iterable, Literal
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any, Iterable, Literal, Mapping
+from zoneinfo import ZoneInfo
 
 When = Literal["today", "tomorrow", "this_week", "next_week", "date"]
 
@@ -76,3 +83,44 @@ def _round_up(at: datetime, step: timedelta, origin: datetime) -> datetime:
         return origin
     steps = -(-(at - origin) // step)
     return origin + steps * step
+
+
+def busy_of(freebusy: dict[str, Any], zone: tzinfo | None) -> list[tuple[datetime, datetime]]:
+    """The busy periods of everyone in a ``calendar.freebusy`` answer ({"busy": {who: [[start, end(, "tentative")],
+    ...]}}); times without an offset are in ``zone``. Raises ValueError on an unreadable time."""
+
+    def aware(text: str) -> datetime:
+        t = datetime.fromisoformat(str(text))
+        return t if t.tzinfo else t.replace(tzinfo=zone)
+
+    return [(aware(p[0]), aware(p[1])) for pairs in (freebusy.get("busy") or {}).values() for p in pairs]
+
+
+def off_hours(zone: tzinfo, window: tuple[datetime, datetime], day_start: time = time(9, 0),
+              day_end: time = time(17, 0)) -> list[tuple[datetime, datetime]]:
+    """The times in ``window`` outside a person's working day in their ``zone`` (nights and weekends), as busy blocks."""
+    out = []
+    day = window[0].astimezone(zone).date() - timedelta(days=1)
+    last = window[1].astimezone(zone).date() + timedelta(days=1)
+    while day <= last:
+        midnight = datetime.combine(day, time(0, 0), tzinfo=zone)
+        next_midnight = datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=zone)
+        if day.weekday() >= 5:
+            out.append((midnight, next_midnight))
+        else:
+            out += [(midnight, datetime.combine(day, day_start, tzinfo=zone)),
+                    (datetime.combine(day, day_end, tzinfo=zone), next_midnight)]
+        day += timedelta(days=1)
+    return out
+
+
+def choose_slots(freebusy: dict[str, Any], window: tuple[datetime, datetime], minutes: int,
+                 zones: Mapping[str, tzinfo | None] | None = None, *, count: int = 3) -> list[tuple[datetime, datetime]]:
+    """Up to ``count`` slots when the owner and everyone in ``freebusy`` are free, within the owner's working
+    hours (the window's zone) and each colleague's own (``zones``: who → their zone). Empty: no slot."""
+    calendar_zone = ZoneInfo(freebusy["timezone"]) if freebusy.get("timezone") else window[0].tzinfo
+    busy = busy_of(freebusy, calendar_zone)
+    for _, zone in sorted((zones or {}).items(), key=lambda kv: kv[0]):
+        if zone is not None:
+            busy += off_hours(zone, window)
+    return find_slots(busy, window, minutes, count=count)

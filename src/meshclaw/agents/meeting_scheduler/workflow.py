@@ -23,7 +23,7 @@ from meshclaw.policy.library import PolicyDenied
 from meshclaw.runtime.calls import Calls
 from meshclaw.runtime.workflows import register_workflow
 
-from .slots import find_slots, window_for
+from .slots import choose_slots, window_for
 
 NAME = "meeting-scheduler"
 
@@ -74,14 +74,10 @@ def resolve(name: str, users: list, owner_id: str) -> tuple[str, str | None]:
     return user.email, user.id
 
 
-def _busy(freebusy: dict, zone: "tzinfo | None") -> list[tuple[datetime, datetime]]:
-    """The busy periods of everyone asked; times without an offset are in the calendar's zone."""
-
-    def aware(text: str) -> datetime:
-        t = datetime.fromisoformat(text)
-        return t if t.tzinfo else t.replace(tzinfo=zone)
-
-    return [(aware(p[0]), aware(p[1])) for pairs in freebusy.get("busy", {}).values() for p in pairs]
+def zones_of(people: list[tuple[str, str | None]], users: list, default: str) -> dict[str, tzinfo]:
+    """Each colleague's time zone (user id → zone) from the directory; the organisation's when unset."""
+    by_id = {u.id: u for u in users}
+    return {uid: ZoneInfo(by_id[uid].timezone or default) for _, uid in people if uid and uid in by_id}
 
 
 def _fmt(slot: tuple[datetime, datetime]) -> str:
@@ -107,14 +103,18 @@ async def meeting_scheduler(calls: Calls) -> str:
     colleagues = [uid for _, uid in people if uid]
     fb = await calls.tool("calendar.freebusy", start=window[0].isoformat(timespec="minutes"),
                           end=window[1].isoformat(timespec="minutes"), people=colleagues)
-    zone = ZoneInfo(fb["timezone"]) if fb.get("timezone") else window[0].tzinfo
-    slots = find_slots(_busy(fb, zone), window, ask.minutes)
+    zones = zones_of(people, deps.config.users, deps.config.organisation.timezone)
+    try:
+        slots = choose_slots(fb, window, ask.minutes, zones)
+    except (ValueError, KeyError) as e:
+        return f"I did not schedule anything: the free/busy answer could not be read ({e})"
     names = ", ".join(a for a, _ in people)
     unknown = fb.get("unavailable") or {}
     caveat = ("; free/busy unknown for " + ", ".join(unknown)) if unknown else ""
     if not slots:
         return (f"Nobody-free result: no {ask.minutes}-minute slot {ask.when.replace('_', ' ')} when you and "
-                f"{names} are all free (working hours, {fb.get('timezone', '')}){caveat}. Try a longer window.")
+                f"{names} are all free (09:00-17:00 on weekdays, each in their own time zone){caveat}. "
+                "Try a longer window.")
     first, others = slots[0], slots[1:]
     try:
         made = await calls.tool("calendar.create", title=ask.title, start=first[0].isoformat(timespec="minutes"),
