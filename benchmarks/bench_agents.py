@@ -9,7 +9,7 @@ Sets (all made up, in benchmarks/data/):
 - inbox triage: ``triage_set.py`` (Northwind, 46 messages) and the demo's seed inbox (48), through
   ``bench_triage.run_set`` — the workflow's own path (evidence → decide → the model's judgement →
   settle). The label decides the filing (the label as a keyword; spam and phishing to Junk), so a
-  right label is a right filing. Draft-or-not is checked against the right label (``draft_rule``);
+  right label is a right filing. Draft-or-not is checked against the right label (the workflow's ``labels.needs_draft``);
   with ``--model scripted`` the messages left to the model count as misses;
 - deploy watcher: ``deploy_cases.py`` through ``decision.situation`` → ``decision.decide`` (and
   ``rollback_mode`` on a real agent configuration);
@@ -166,23 +166,18 @@ async def run_requests(t: Tally, model: Any) -> None:
 # --- inbox triage -----------------------------------------------------------------------------
 
 
-def draft_rule(label: str, calendar: bool, automated: bool) -> bool:
-    """Whether the triage workflow drafts a reply: mirrors ``inbox_triage/workflow.py`` (urgent or needs_reply,
-    written by a person, not an invitation). Not imported: that rule is inline in the workflow."""
-    return not calendar and label in ("urgent", "needs_reply") and not automated
-
-
 def draft_misses() -> list[str]:
     """Northwind cases whose draft-or-not the workflow gets wrong even with the right label (code only)."""
     from benchmarks.bench_triage import northwind
     from benchmarks.data.triage_set import cases
     from meshclaw.agents.inbox_triage.evidence import evidence_of
+    from meshclaw.agents.inbox_triage.labels import needs_draft
 
     owner, history, _ = northwind()
     out = []
     for c in cases():
         ev = evidence_of(c.raw, owner, history)
-        if draft_rule(c.label, bool(ev.calendar), ev.automated) != c.draft:
+        if needs_draft(c.label, ev) != c.draft:
             out.append(f"draft: case {c.n} {ev.subject[:50]!r} ({c.label}): expected draft={c.draft}")
     return out
 

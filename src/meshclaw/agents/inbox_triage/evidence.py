@@ -73,6 +73,11 @@ AUTOMATED_LOCAL = re.compile(r"^(no-?reply|do-?not-?reply|notifications?|alerts?
                              r"monitoring|scheduler|system|postmaster|bounce)s?[-._+0-9a-z]*$", re.I)
 
 
+# A display name that says a machine sends it ("Deploy Bot", "Build Notifications", "Jenkins").
+AUTOMATED_NAME = re.compile(r"\b(bot|robot|automation|automated|no[- ]?reply|notifications?|alerts?|monitoring|"
+                            r"jenkins|github|gitlab|pagerduty|opsgenie|ci|ci/cd)\b", re.I)
+
+
 @dataclass(frozen=True)
 class Owner:
     """Whose inbox: the owner's address and the organisation's mail domains (lower case)."""
@@ -345,7 +350,8 @@ def evidence_of(raw: bytes, owner: Owner, history: History = History()) -> Evide
     ev.to_owner = owner.address.lower() in recipients
     ev.auth = _auth_results(msg)
     ev.bulk = _bulk(msg)
-    ev.automated = bool(AUTOMATED_LOCAL.match(sender.partition("@")[0])) or any(b.startswith("Auto-") for b in ev.bulk)
+    ev.automated = (bool(AUTOMATED_LOCAL.match(sender.partition("@")[0])) or bool(AUTOMATED_NAME.search(name))
+                    or any(b.startswith("Auto-") for b in ev.bulk))
     trusted = org | set(history.contact_domains)
     ev.lookalike_of = "" if ev.internal else lookalike(domain, trusted)
     if not ev.internal:

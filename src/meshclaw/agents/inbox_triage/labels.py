@@ -122,6 +122,12 @@ def decide(ev: Evidence) -> Verdict | None:
     return None
 
 
+def needs_draft(label: str, ev: Evidence) -> bool:
+    """Whether the workflow drafts a reply: urgent or needs_reply mail written by a person (not an
+    automated sender), and not an invitation (invitations are summarised, never answered)."""
+    return label in ("urgent", "needs_reply") and not ev.calendar and not ev.automated
+
+
 def stranger(ev: Evidence) -> bool:
     """A first mail from outside that is no reply in the owner's threads: the only place spam can be."""
     return not ev.internal and not ev.known_sender and not ev.in_thread

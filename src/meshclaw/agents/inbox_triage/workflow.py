@@ -35,7 +35,7 @@ from meshclaw.runtime.workflows import register_workflow
 
 from .evidence import History, Owner, evidence_of
 from .followup import observe
-from .labels import Verdict, item_text, judge_message
+from .labels import Verdict, item_text, judge_message, needs_draft
 
 NAME = "inbox-triage"
 MARK = "Triaged"
@@ -154,7 +154,7 @@ async def inbox_triage(calls: Calls) -> str:
         await _act(calls, brief, what, "email.flag", uid=uid, flag=verdict.label.replace("_", "-"))
         if ev.calendar:
             brief.invitations.append(f"{subject}: {verdict.reason}")
-        elif verdict.label in ("urgent", "needs_reply") and not ev.automated:
+        elif needs_draft(verdict.label, ev):
             draft = await calls.judge(Draft, instructions=DRAFT_INSTRUCTIONS, content=item_text(ev, 2500),
                                       name="draft")
             if await _act(calls, brief, what, "email.draft", subject="", body=draft.body, reply_to_uid=uid):
