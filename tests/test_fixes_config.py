@@ -84,6 +84,9 @@ def test_a_loop_in_the_managers_history_and_a_self_manager_are_errors_too():
         parse_config(looped_before, PATH)
     assert "the management chain loops from 2025-01-01: alice → bob → carol → alice" in str(e.value)
     with pytest.raises(ConfigError) as e:
+        parse_config(looped_before.replace("manager: carol}]", "manager: zed}]"), PATH)
+    assert "'zed' is not a known user (earlier manager of bob)" in str(e.value)
+    with pytest.raises(ConfigError) as e:
         parse_config("users:\n  - {id: alice, name: Alice, email: a@example.com, manager: alice}\n", PATH)
     assert [str(p) for p in e.value.problems] == ["line 2: users.0.manager: alice cannot be their own manager"]
 

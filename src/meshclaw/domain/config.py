@@ -387,9 +387,9 @@ class Config(Strict):
                 if d not in ids or d == u.id:
                     out.append((("users", i, "delegates", j), f"{d!r} is not another known user"))
         if not out:  # a chain through an unknown or duplicate user is reported as that
-            from .org_chart import management_loops
+            from .org_chart import org_chart_problems
 
-            out += management_loops(self.users)
+            out += org_chart_problems(self.users)
         for login, user_id in self.local_users.items():
             if user_id not in ids:
                 out.append((("local_users", login), f"login {login!r} maps to {user_id!r}, which is not a known user"))

@@ -1,10 +1,12 @@
-"""Loops in the management chain, found when the configuration is loaded.
+"""Problems of the organisation chart (loops in the management chain above all), found when the
+configuration is loaded.
 
 A user's manager on a day comes from ``manager_history`` (each period from its ``valid_from``) and then
 ``manager`` (from ``manager_since``, or always when there is no history): the same reading as
 ``operations.usage_org.timeline``. A loop on any day (alice → bob → carol → alice) would put a
 manager inside their own report's team, so who may read whose usage figures would be wrong: it is a
-configuration error for every command, not only for ``meshclaw config check``.
+configuration error for every command, not only for ``meshclaw config check``; so is a history that
+leaves a day's manager unknown or ambiguous.
 """
 
 from __future__ import annotations
@@ -49,17 +51,31 @@ def _loops(chart: dict[str, str | None]) -> list[list[str]]:
     return loops
 
 
-def management_loops(users: Sequence[Any]) -> list[tuple[tuple, str]]:
-    """``[(("users", i, "manager"), message)]``, one per loop in the management chain on any day of its
-    history: ``"the management chain loops: alice → bob → carol → alice"`` (``" from 2025-03-01"`` after
-    "loops" when the loop starts on a later day), at the first user of the loop; a user who is their own
-    manager: ``"alice cannot be their own manager"``. ``users``: the configured ``User`` objects.
+def org_chart_problems(users: Sequence[Any]) -> list[tuple[tuple, str]]:
+    """Problems of the organisation chart as ``[(path, message)]``: an earlier manager who is not a user,
+    a ``manager_history`` without ``manager_since`` or out of order, and one per loop in the management
+    chain on any day of its history, at the loop's first user (``("users", i, "manager")``):
+    ``"the management chain loops: alice → bob → carol → alice"`` (``" from 2025-03-01"`` after "loops"
+    when the loop starts on a later day); a user who is their own manager: ``"alice cannot be their own manager"``. ``users``: the configured ``User`` objects.
     The same messages as ``meshclaw config check`` (``operations.usage_org.org_problems``)."""
     out: list[tuple[tuple, str]] = []
     index = {u.id: i for i, u in enumerate(users)}
     for i, u in enumerate(users):
         if u.manager == u.id:
             out.append((("users", i, "manager"), f"{u.id} cannot be their own manager"))
+        for j, p in enumerate(u.manager_history):
+            if p.manager is not None and p.manager not in index:
+                out.append((("users", i, "manager_history", j, "manager"),
+                            f"{p.manager!r} is not a known user (earlier manager of {u.id})"))
+        if u.manager_history and u.manager_since is None:
+            out.append((("users", i, "manager_history"),
+                        f"{u.id} has a manager_history: give manager_since, the day their current manager took over"))
+        if u.manager_history and u.manager_since is not None and u.manager_since <= max(p.valid_from for p in u.manager_history):
+            out.append((("users", i, "manager_since"),
+                        f"manager_since of {u.id} must come after every valid_from in their manager_history"))
+        dates = [p.valid_from for p in u.manager_history]
+        if len(set(dates)) != len(dates):
+            out.append((("users", i, "manager_history"), f"two managers of {u.id} start on the same day"))
     days = {BEGINNING} | {d for u in users for d, _ in _timeline(u)}
     reported: set[frozenset[str]] = set()
     for day in sorted(days):
