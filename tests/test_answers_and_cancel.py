@@ -16,12 +16,14 @@ from tests.test_runs import config
 
 @pytest.mark.parametrize("text", ["", "   ", "<tool_call>{\"name\": \"notes_add\"}</tool_call>",
                                   "The tool has run and its result is above.", "<tool_response>ok</tool_response>",
-                                  "(the script has no more turns)"])
+                                  "(the script has no more turns)", "The tool has run and its result is above. .",
+                                  "(the script has no more turns)\n(the script has no more turns)"])
 def test_template_text_and_empty_answers_are_not_answers(text):
     assert answer_problem(text) is not None
 
 
-@pytest.mark.parametrize("text", ["Saved your note about the Friday report.", "Done: 3 messages filed."])
+@pytest.mark.parametrize("text", ["Saved your note about the Friday report.", "Done: 3 messages filed.",
+                                  "OK", "No", "42", "7."])
 def test_real_answers_are_answers(text):
     assert answer_problem(text) is None
 

@@ -386,6 +386,10 @@ class Config(Strict):
             for j, d in enumerate(u.delegates):
                 if d not in ids or d == u.id:
                     out.append((("users", i, "delegates", j), f"{d!r} is not another known user"))
+        if not out:  # a chain through an unknown or duplicate user is reported as that
+            from .org_chart import org_chart_problems
+
+            out += org_chart_problems(self.users)
         for login, user_id in self.local_users.items():
             if user_id not in ids:
                 out.append((("local_users", login), f"login {login!r} maps to {user_id!r}, which is not a known user"))

@@ -161,3 +161,32 @@ def _data_path(loc: tuple, data: Any) -> tuple:
 
 def _is_tag(part: str) -> bool:
     return part in {"bundled", "openai", "anthropic", "scripted", "fallback"} or "[" in part or part.startswith("function-")
+
+
+def write_config_text(path: Path, text: str, *, backup: bool = False) -> None:
+    """Write ``text`` (UTF-8) to the configuration file at ``path``, readable by its owner only (mode
+    0600, also when it replaces a file that had looser bits): it names the organisation's people,
+    managers and accounts. Written to a temporary file beside it and renamed, so a reader never sees
+    half a file. A missing folder is created 0700 (the data dir holds user data). ``backup``: an
+    existing file is first copied to ``NAME.bak``, also 0600. Raises OSError as the filesystem does."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.parent.chmod(0o700)  # mkdir's mode is reduced by the umask
+    if backup and path.exists():
+        _write_private(path.with_suffix(path.suffix + ".bak"), path.read_bytes())
+    _write_private(path, text.encode("utf-8"))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)  # mkstemp creates it 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

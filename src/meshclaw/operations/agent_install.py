@@ -15,7 +15,6 @@ import contextlib
 import fcntl
 import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -188,13 +187,6 @@ def _plain(value: Any) -> Any:
 
 
 def _replace(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    fd, tmp = tempfile.mkstemp(prefix=".meshclaw-config-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from meshclaw.domain.config_file import write_config_text
+
+    write_config_text(path, text)  # atomically, 0600: the configuration holds user data

@@ -28,6 +28,7 @@ class Switched:
     stopped: bool
     cancelled_runs: list[str] = field(default_factory=list)
     still_stopped: bool = False
+    was_stopped: bool = True  # start: whether a stop held the agent (or, for every agent, whether stop --all did)
 
 
 @dataclass(frozen=True)
@@ -78,18 +79,20 @@ def stop(ctx: Context, actor: Actor, agent: str | None) -> Switched:
 
 def start(ctx: Context, actor: Actor, agent: str | None) -> Switched:
     """Lift the kill switch for ``agent`` (None: the global one). Raises NotFound, NotAuthorized
-    (audited, nothing changed). ``still_stopped`` says a global stop still holds the agent."""
+    (audited, nothing changed). ``still_stopped`` says a global stop still holds the agent;
+    ``was_stopped`` False: nothing held it, so nothing was re-enabled."""
     from meshclaw.store.agent_state import ALL
 
     target = _switch_target(ctx, actor, agent, "start")
     key = ALL if target is None else target.name
+    was = ctx.store.agents.is_stopped(key)  # its own stop or stop --all (read before lifting it)
     ctx.store.agents.set_stopped(key, False, actor.user_id)
     ctx.store.audit.append(f"start:{key}:{_now()}", AuditKind.KILL_SWITCH.value, agent=None if target is None else key,
                            user_id=None if target is None else target.owner, verdict="started",
                            data={"by": actor.user_id, "agent": key})
     record(ctx, actor, "start", agent=None if target is None else key, owner=None if target is None else target.owner)
     still = target is not None and ctx.store.agents.is_stopped(key)
-    return Switched(None if target is None else key, False, [], still)
+    return Switched(None if target is None else key, False, [], still, was)
 
 
 def promote(ctx: Context, actor: Actor, agent: str) -> Promoted:

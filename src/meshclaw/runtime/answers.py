@@ -45,7 +45,9 @@ def time_line(at: datetime, zone: str) -> str:
 
 
 def answer_problem(text: str | None) -> str | None:
-    """Why ``text`` is not a usable final answer, or None if it is one."""
+    """Why ``text`` is not a usable final answer, or None if it is one: empty (only whitespace),
+    chat-template markup, or the runtime's own prompt sentences with no word or number of the model's
+    own beside them. Any other text is an answer, however short ("OK", "No", "42")."""
     stripped = (text or "").strip()
     if not stripped:
         return "the model gave no answer"
@@ -54,7 +56,9 @@ def answer_problem(text: str | None) -> str | None:
     without = stripped
     for sentence in _TEMPLATE_SENTENCES:
         without = without.replace(sentence, "")
-    if len(without.strip(" .\n")) < 3:
+    # Only an answer that held the runtime's own words and nothing else of its own is an echo: a short
+    # genuine answer ("OK", "No", "42") is an answer.
+    if without != stripped and not any(c.isalnum() for c in without):
         return "the model's answer only repeats the runtime's own prompt text"
     return None
 

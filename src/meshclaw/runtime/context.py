@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from meshclaw.domain.config import Agent, Config, User
+from meshclaw.domain.credentials import sanitise
 from meshclaw.domain.errors import RunStopped
 from meshclaw.domain.provenance import Label
 from meshclaw.domain.runs import RunEvent
@@ -26,7 +27,27 @@ if TYPE_CHECKING:
 
     from .recorded import RecordedInputs
 
-__all__ = ["RunDeps", "Outcome", "current_run", "RunStopped"]
+__all__ = ["RunDeps", "Outcome", "current_run", "RunStopped", "shown_event"]
+
+
+def _clean(value: Any, secret_values: list[str]) -> Any:
+    if isinstance(value, str):
+        return sanitise(value, secret_values)
+    if isinstance(value, dict):
+        return {k: _clean(v, secret_values) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_clean(v, secret_values) for v in value)
+    return value
+
+
+def shown_event(event: RunEvent, secrets: Secrets) -> RunEvent:
+    """``event`` as its listeners may see it (the live lines of ``meshclaw run``, the worker's stream,
+    the demos): every string in it, call arguments and results included, passed through
+    ``domain.credentials.sanitise`` with ``secrets.values()``, the redaction the audit log, a run's
+    output and its error get. Events are the only way a run's steps leave the runtime as they happen,
+    so both ``RunDeps.emit`` and a connector's ``ToolContext.emit`` send them through here."""
+    values = secrets.values()
+    return replace(event, **{f.name: _clean(getattr(event, f.name), values) for f in fields(event)})
 
 
 @dataclass
@@ -82,6 +103,9 @@ class RunDeps:
         return f"{self.run_id}:{tool_call_id}"
 
     def emit(self, event: RunEvent) -> None:
+        """Send ``event`` to the run's listeners, without a secret value in it (``shown_event``)."""
+        if self.listeners:
+            event = shown_event(event, self.secrets)
         for listen in self.listeners:
             listen(event)
 

@@ -24,7 +24,7 @@ from meshclaw.domain.runs import RunEvent
 from meshclaw.policy.guard import find_grant
 from meshclaw.policy.provenance import Origin, ProvenanceTracker
 
-from .context import RunDeps
+from .context import RunDeps, shown_event
 
 if TYPE_CHECKING:
     from meshclaw.store.notes import Note, NoteRepository
@@ -187,6 +187,8 @@ def tool_context(deps: RunDeps, toolset: str) -> ToolContext:
         return secrets.resolve(ref)
 
     def emit(event: RunEvent) -> None:
+        if listeners:
+            event = shown_event(event, secrets)
         for listen in listeners:
             listen(event)
 

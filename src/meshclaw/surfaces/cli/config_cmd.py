@@ -25,10 +25,9 @@ def init(
     target = path or config_path()
     if target.exists() and not force:
         raise UsageError(f"{target} already exists (use --force to replace it; a .bak copy is kept)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        target.with_suffix(target.suffix + ".bak").write_bytes(target.read_bytes())
-    target.write_text(starter_text(sections), encoding="utf-8")
+    from meshclaw.domain.config_file import write_config_text
+
+    write_config_text(target, starter_text(sections), backup=True)  # 0600, its folder 0700: it holds user data
     typer.echo(f"wrote {target}" + (f" with {', '.join(sections)}" if sections else ""))
     needed = secrets_needed(sections)
     if needed:

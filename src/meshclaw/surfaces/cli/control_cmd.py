@@ -39,6 +39,10 @@ def start(
     ctx = context()
     done = control.start(ctx, local_actor(ctx.config), agent)
     still = " (note: `meshclaw stop --all` is still in force)" if done.still_stopped else ""
+    if not done.was_stopped:
+        typer.echo(f"{done.agent} was not stopped: nothing to re-enable" if done.agent
+                   else "`meshclaw stop --all` was not in force: nothing to re-enable")
+        return
     typer.echo(f"re-enabled {done.agent or 'all agents'}{still}")
 
 

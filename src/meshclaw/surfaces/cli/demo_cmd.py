@@ -11,6 +11,8 @@ see ``demo_night`` for the steps and ``demo_summary`` for what is printed.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
 from .home import meshclaw_home
@@ -20,7 +22,7 @@ def demo(
     scripted: bool = typer.Option(False, "--scripted", help="Use scripted models instead of the bundled one (no model download)."),
     night: str = typer.Option("default", "--night", help="default: a dozen new messages; large: the whole seed inbox."),
     tour: bool = typer.Option(False, "--tour", help="Instead of the night: the policy tour (rehearsal, denial, approval) on the starter configuration."),
-    task: str = typer.Option("", "--task", help="With --tour: what to ask the sample agent."),
+    task: Optional[str] = typer.Option(None, "--task", help="With --tour: what to ask the sample agent."),
 ) -> None:
     """Set up the demo workplace, install the flagship agents for Alice, run one night, print the morning."""
     from .app_context import CliError
@@ -29,6 +31,10 @@ def demo(
     from .demo_summary import print_summary
     from .printer import SafeConsole
 
+    if task is not None and not tour:
+        raise CliError("--task applies to the policy tour only: add --tour (the night's tasks are the agents' own)", code=2)
+    if night != "default" and tour:
+        raise CliError("--night applies to the night only, not to --tour: drop one of them", code=2)
     if tour:
         from .demo_tour import DEMO_TASK, tour as policy_tour
 

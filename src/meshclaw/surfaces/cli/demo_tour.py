@@ -29,8 +29,9 @@ def tour(scripted: bool, task: str = DEMO_TASK) -> None:
     console = SafeConsole(highlight=False)  # a model's answer is printed: no control character reaches the terminal
     home, path = meshclaw_home(), config_path()
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(starter_text(), encoding="utf-8")
+        from meshclaw.domain.config_file import write_config_text
+
+        write_config_text(path, starter_text())  # 0600, its folder 0700: it holds user data
         console.print(f"1. wrote a starter configuration to {path}")
     else:
         console.print(f"1. using the configuration at {path}")
@@ -41,11 +42,9 @@ def tour(scripted: bool, task: str = DEMO_TASK) -> None:
         console.print(f"2. bundled model ready: {install_bundled_model(home)}")
     else:
         console.print("2. scripted model: no model download needed")
-    try:
-        _policy_steps(console, agent, task)
-    finally:
-        console.print("\nnext: `meshclaw runs`, `meshclaw runs show ID`, `meshclaw grants show demo`, "
-                      f"`meshclaw promote {agent}` to let {agent} act, `meshclaw audit verify`")
+    _policy_steps(console, agent, task)  # a failure ends the tour here: no next steps after it
+    console.print("\nnext: `meshclaw runs`, `meshclaw runs show ID`, `meshclaw grants show demo`, "
+                  f"`meshclaw promote {agent}` to let {agent} act, `meshclaw audit verify`")
 
 
 def _policy_steps(console: Any, agent: str, task: str) -> None:
