@@ -50,5 +50,5 @@ def in_process(args: tuple[str, ...], env: dict[str, str]) -> subprocess.Complet
 
 def in_subprocess(args: tuple[str, ...], env: dict[str, str], home: Path, timeout: float) -> subprocess.CompletedProcess:
     """Run ``meshclaw ARGS`` in a new Python process with ``MESHCLAW_HOME=home`` and ``env`` added."""
-    e = dict(os.environ, PYTHONPATH=str(ROOT), MESHCLAW_HOME=str(home), **env)
+    e = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]), MESHCLAW_HOME=str(home), **env)
     return subprocess.run([*MESHCLAW, *args], capture_output=True, text=True, env=e, timeout=timeout, cwd=ROOT)

@@ -47,7 +47,7 @@ def test_sigkill_mid_deploy_then_resume_deploys_once(home, tmp_path, cli, podman
                         toolsets={"deploy": {"settings": settings, "grants": ["deploy.deploy", "deploy.services"]}})
                  .local_user("alice"))
     cli("promote", "releaser", check=True)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), MESHCLAW_HOME=str(home))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]), MESHCLAW_HOME=str(home))
     try:
         worker = subprocess.Popen([*MESHCLAW, "run", "releaser", f"deploy version 2.0 of {svc}"], env=env, cwd=ROOT,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)

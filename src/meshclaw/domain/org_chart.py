@@ -3,7 +3,7 @@ configuration is loaded.
 
 A user's manager on a day comes from ``manager_history`` (each period from its ``valid_from``) and then
 ``manager`` (from ``manager_since``, or always when there is no history): the same reading as
-``operations.usage_org.timeline``. A loop on any day (alice → bob → carol → alice) would put a
+this module's ``timeline`` (which ``operations.usage_org`` reads too). A loop on any day (alice → bob → carol → alice) would put a
 manager inside their own report's team, so who may read whose usage figures would be wrong: it is a
 configuration error for every command, not only for ``meshclaw config check``; so is a history that
 leaves a day's manager unknown or ambiguous.
@@ -17,7 +17,8 @@ from typing import Any, Sequence
 BEGINNING = date(1970, 1, 1)
 
 
-def _timeline(user: Any) -> list[tuple[date, str | None]]:
+def timeline(user: Any) -> list[tuple[date, str | None]]:
+    """``[(valid_from, manager or None)]`` of one configured user, oldest first."""
     out = [(p.valid_from, p.manager) for p in sorted(user.manager_history, key=lambda p: p.valid_from)]
     since = user.manager_since or (BEGINNING if not out else None)
     if since is not None:
@@ -29,7 +30,7 @@ def _chart_on(users: Sequence[Any], day: date) -> dict[str, str | None]:
     chart: dict[str, str | None] = {}
     for u in users:
         chart[u.id] = None
-        for valid_from, manager in _timeline(u):
+        for valid_from, manager in timeline(u):
             if valid_from <= day:
                 chart[u.id] = manager
     return chart
@@ -57,7 +58,7 @@ def org_chart_problems(users: Sequence[Any]) -> list[tuple[tuple, str]]:
     chain on any day of its history, at the loop's first user (``("users", i, "manager")``):
     ``"the management chain loops: alice → bob → carol → alice"`` (``" from 2025-03-01"`` after "loops"
     when the loop starts on a later day); a user who is their own manager: ``"alice cannot be their own manager"``. ``users``: the configured ``User`` objects.
-    The same messages as ``meshclaw config check`` (``operations.usage_org.org_problems``)."""
+    Every command that loads the configuration reports them (``Config.problems``)."""
     out: list[tuple[tuple, str]] = []
     index = {u.id: i for i, u in enumerate(users)}
     for i, u in enumerate(users):
@@ -76,7 +77,7 @@ def org_chart_problems(users: Sequence[Any]) -> list[tuple[tuple, str]]:
         dates = [p.valid_from for p in u.manager_history]
         if len(set(dates)) != len(dates):
             out.append((("users", i, "manager_history"), f"two managers of {u.id} start on the same day"))
-    days = {BEGINNING} | {d for u in users for d, _ in _timeline(u)}
+    days = {BEGINNING} | {d for u in users for d, _ in timeline(u)}
     reported: set[frozenset[str]] = set()
     for day in sorted(days):
         for loop in _loops(_chart_on(users, day)):

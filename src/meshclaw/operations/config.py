@@ -46,7 +46,6 @@ def check_config(path: Path, secrets_file: Path | None = None) -> ConfigSummary:
     problems += _grant_problems(config, lines, report_unknown=validate is None)
     problems += _grant_condition_problems(config, lines)
     problems += _unpriced_cost_budgets(config, lines)
-    problems += _org_chart_problems(config, lines)
     problems += loose_secrets_file(secrets_file)
     problems += missing_secrets(lines, secrets_file)
     problems += _credentials_in_settings(config, lines, problems)
@@ -194,11 +193,3 @@ def _secret_arguments(args: list[str]) -> list[tuple[int, str]]:
         if message is not None:
             found.append((j if eq else j + 1, message + "; pass it to the server through mcp.env"))
     return found
-
-
-def _org_chart_problems(config: Any, lines: Any) -> list[Any]:
-    """A loop in the management chain (on any day of its history), an earlier manager who is not a user,
-    a history without ``manager_since`` or out of order: who may read whose usage must be unambiguous."""
-    from .usage_org import org_problems
-
-    return [lines.problem(where, message) for where, message in org_problems(config)]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Iterable
 
+from meshclaw.domain import org_chart
 from meshclaw.domain.config import Config
 
 BEGINNING = date(1970, 1, 1)
@@ -23,12 +24,8 @@ END = date(9999, 12, 31)
 
 
 def timeline(user) -> list[tuple[date, str | None]]:  # type: ignore[no-untyped-def]
-    """``[(valid_from, manager or None)]`` of one configured user, oldest first."""
-    out = [(p.valid_from, p.manager) for p in sorted(user.manager_history, key=lambda p: p.valid_from)]
-    since = user.manager_since or (BEGINNING if not out else None)
-    if since is not None:
-        out.append((since, user.manager))
-    return out
+    """``[(valid_from, manager or None)]`` of one configured user, oldest first (``domain.org_chart``)."""
+    return org_chart.timeline(user)
 
 
 def manager_on(config: Config, user_id: str, day: date) -> str | None:
@@ -114,51 +111,3 @@ def visible_windows(config: Config, viewer: str, subjects: Iterable[str], start:
     return out
 
 
-def org_problems(config: Config) -> list[tuple[tuple, str]]:
-    """Problems of the organisation chart, as (path, message): a manager that is not a user (now or in
-    the history), a user who is their own manager, a loop in the chain on any day, history out of order."""
-    ids = {u.id for u in config.users}
-    out: list[tuple[tuple, str]] = []
-    for i, u in enumerate(config.users):
-        if u.manager == u.id:
-            out.append((("users", i, "manager"), f"{u.id} cannot be their own manager"))
-        for j, p in enumerate(u.manager_history):
-            if p.manager is not None and p.manager not in ids:
-                out.append((("users", i, "manager_history", j, "manager"),
-                            f"{p.manager!r} is not a known user (earlier manager of {u.id})"))
-        if u.manager_history and u.manager_since is None:
-            out.append((("users", i, "manager_history"),
-                        f"{u.id} has a manager_history: give manager_since, the day their current manager took over"))
-        if u.manager_history and u.manager_since is not None and u.manager_since <= max(p.valid_from for p in u.manager_history):
-            out.append((("users", i, "manager_since"),
-                        f"manager_since of {u.id} must come after every valid_from in their manager_history"))
-        dates = [p.valid_from for p in u.manager_history]
-        if len(set(dates)) != len(dates):
-            out.append((("users", i, "manager_history"), f"two managers of {u.id} start on the same day"))
-    days = {BEGINNING} | {d for u in config.users for d, _ in timeline(u)}
-    reported: set[frozenset[str]] = set()
-    for day in sorted(days):
-        for loop in _loops(chart_on(config, day)):
-            if frozenset(loop) in reported:
-                continue
-            reported.add(frozenset(loop))
-            i = next(k for k, u in enumerate(config.users) if u.id == loop[0])
-            when = "" if day == BEGINNING else f" from {day.isoformat()}"
-            out.append((("users", i, "manager"), f"the management chain loops{when}: {' → '.join(loop + [loop[0]])}"))
-    return out
-
-
-def _loops(chart: dict[str, str | None]) -> list[list[str]]:
-    """Each cycle of manager links once, starting at its smallest id."""
-    loops, done = [], set()
-    for start in sorted(chart):
-        path, up = [], start
-        while up is not None and up not in done and up not in path:
-            path.append(up)
-            up = chart.get(up)
-        if up is not None and up in path:
-            cycle = path[path.index(up):]
-            k = cycle.index(min(cycle))
-            loops.append(cycle[k:] + cycle[:k])
-        done |= set(path)
-    return loops
