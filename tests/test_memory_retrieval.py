@@ -114,3 +114,14 @@ def test_full_text_leaves_out_words_too_common_to_rank_by(tmp_path, monkeypatch)
     assert [d for d, _ in found] == ["e:11"]  # "routine" and "task" (in 11 rows) are left out
     newest = store.memory.fulltext.search("alice", "routine task")
     assert sorted(d for d, _ in newest) == ["e:10", "e:11", "e:9"]  # only the 3 newest rows are searched
+
+
+def test_loading_the_embedding_model_leaves_the_console_logging_as_it_was():
+    import subprocess
+    import sys
+
+    # A fresh process: wordllama's import (which calls logging.basicConfig(level=INFO)) really runs.
+    code = ("import logging; from meshclaw.runtime.memory.embeddings import _model; _model(); "
+            "r = logging.getLogger(); print(r.level, len(r.handlers))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["30", "0"], out.stdout + out.stderr  # WARNING, no handler: as Python starts

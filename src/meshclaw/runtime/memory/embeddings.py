@@ -21,8 +21,18 @@ _lock = threading.Lock()
 
 @lru_cache(maxsize=1)
 def _model() -> Any:
-    import wordllama
-    from wordllama import WordLlama
+    import logging
+
+    # Importing wordllama calls logging.basicConfig(level=INFO): every library's INFO lines (each HTTP
+    # request of the model client among them) would reach the console. Keep the root logger as it was.
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        import wordllama
+        from wordllama import WordLlama
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
 
     with _lock:
         return WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True, dim=DIM)
