@@ -45,7 +45,10 @@ def memory_lines(store: Any, owner: str) -> list[str]:
         changes = d.changes or []
         head = f"{d.agent}: {d.status}, {d.episodes} episode(s) read, {len(changes)} change(s)"
         lines.append(head)
-        lines += [f"  - {c.get('change', '')} {c.get('key', '')}: {c.get('why', '')}"[:160] for c in changes[:5]]
+        for c in changes[:5]:
+            entry = store.memory.entry(str(c.get("key", "")), c.get("version"))
+            what = f"{entry.kind} “{entry.text}”" if entry is not None else str(c.get("key", ""))
+            lines.append(f"  - {c.get('change', '')} {what[:110]}: {c.get('why', '')}"[:200])
     if not lines:
         return ["no consolidation ran tonight"]
     lines.append("outside text never becomes an active entry without your review: `meshclaw memory review`")

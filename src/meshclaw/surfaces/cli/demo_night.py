@@ -228,7 +228,7 @@ async def _approve_as_owner(ctx: Any, actor: Any, run_id: str, waiting: Any, rec
     while not waiting.done():
         for p in [p for p in list_pending(ctx, actor) if p.run_id == run_id]:
             say(f"  [yellow]waiting for Alice[/yellow]: {p.tool} ({p.reason})")
-            answer(ctx, actor, p.id, "approved", note="approved in `meshclaw demo`, as Alice would with `meshclaw approve`")
+            answer(ctx, actor, p.id, "approved")  # a plain yes: a note would read as "approved with a change"
             record.approvals.append(f"{p.tool} {json.dumps(p.args, ensure_ascii=False)} — {p.reason}")
             say(f"  approved {p.id} as alice (what `meshclaw approve {p.id}` does)")
         await asyncio.sleep(0.2)
