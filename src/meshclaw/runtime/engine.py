@@ -7,6 +7,7 @@ from the run's row, whose configuration snapshot makes a recovered run rebuild t
 from __future__ import annotations
 
 import asyncio
+import time
 import hashlib
 import json
 import uuid
@@ -169,10 +170,26 @@ class Runtime:
             self._handles[run_id] = await DBOS.start_workflow_async(agent_run_workflow, run_id)
         return run_id
 
+    async def _retrieve(self, run_id: str, seconds: float = 10.0) -> Any:
+        """The durable workflow of ``run_id``. ``start`` stores the run's row before DBOS records its
+        workflow, so a waiter that finds the row a moment earlier (a trigger's run seen in the store)
+        polls for the workflow while the row says it is still pending; otherwise the error stands."""
+        from dbos._error import DBOSNonExistentWorkflowError
+
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                return await DBOS.retrieve_workflow_async(run_id)
+            except DBOSNonExistentWorkflowError:
+                run = self.store.runs.get(run_id)
+                if run is None or run.status != "pending" or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+
     async def wait(self, run_id: str) -> RunOutcome:
         # A run started here is awaited directly (retrieving by id would poll for the result), while
         # its status is watched, because the kill switch cancels it from another process.
-        handle = self._handles.pop(run_id, None) or await DBOS.retrieve_workflow_async(run_id)
+        handle = self._handles.pop(run_id, None) or await self._retrieve(run_id)
         result = asyncio.ensure_future(handle.get_result())
         cancelled = False
         try:
