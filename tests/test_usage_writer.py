@@ -104,3 +104,27 @@ def test_a_read_in_this_process_counts_every_queued_event_once(home):
                        output_tokens=1)  # a replayed step, queued twice
     assert _requests(other, "alice") == 3
     assert other.usage.totals(run_id="r1").requests == 3
+
+
+def test_the_queued_event_tuple_has_the_field_order_of_UsageEventIn(home):
+    """``record`` queues plain tuples read by position (``usage_writer.EV_*``); a batch of UsageEventIn
+    (``record_many``) is read by the same positions, so both must name the same fields."""
+    from meshclaw.store import usage_writer
+    from meshclaw.store.usage import UsageEventIn
+
+    positions = {name: getattr(usage_writer, name) for name in dir(usage_writer) if name.startswith("EV_")}
+    fields = ("key", "run_id", "user_id", "agent", "model", "at", "input_tokens", "output_tokens", "cached_tokens",
+              "cache_write_tokens", "reasoning_tokens", "cost", "latency_ms", "price", "trigger", "step")
+    assert sorted(positions.values()) == list(range(len(fields)))
+    assert UsageEventIn._fields[:len(fields)] == fields
+    store = Store(home)
+    store.usage.record("k1", run_id="r1", agent="a", user_id="u", model="m", input_tokens=7, output_tokens=3,
+                       cost=0.5, seconds=1.5, at=NOW)
+    queued = store.usage.buffer._events[0]
+    assert type(queued) is tuple
+    assert queued[usage_writer.EV_IN] == 7 and queued[usage_writer.EV_OUT] == 3
+    assert queued[usage_writer.EV_USER] == "u" and queued[usage_writer.EV_AGENT] == "a"
+    assert queued[usage_writer.EV_COST] == 0.5 and queued[usage_writer.EV_LATENCY] == 1500
+    store.usage.record_many([UsageEventIn("k2", "r1", "u", "a", "m", NOW.timestamp(), input_tokens=5, output_tokens=1)])
+    assert _requests(store, "u") == 2
+    assert store.usage.totals(run_id="r1").input_tokens == 12

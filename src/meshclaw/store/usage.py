@@ -16,12 +16,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from sqlalchemy import delete, func, select, text
 
 from .database import Database
 from .tables import UsageDaily, UsageEvent, UsageName, UsageRun
+from .usage_writer import (EV_AGENT, EV_AT, EV_CACHED, EV_COST, EV_CWRITE, EV_IN, EV_KEY, EV_LATENCY, EV_MODEL, EV_OUT, EV_PRICE,
+                           EV_REASONING, EV_RUN, EV_STEP, EV_TRIGGER, EV_USER, Buffer)
 
 # Where a request's cost came from (``usage_events.price``).
 PRICE_UNKNOWN, PRICE_CONFIGURED, PRICE_PUBLISHED, PRICE_FREE, PRICE_ESTIMATED = 0, 1, 2, 3, 4
@@ -76,9 +78,14 @@ class RequestRow:
     agent: str = ""
 
 
-@dataclass(slots=True)
-class UsageEventIn:
-    """One request to ingest (``record_many``); ``at`` epoch seconds; ``cost`` in currency units."""
+class UsageEventIn(NamedTuple):
+    """One request to ingest (``record_many``); ``at`` epoch seconds; ``cost`` in currency units.
+
+    ``record`` queues a plain tuple in this field order instead, and the write path reads fields by
+    index (the ``EV_KEY`` … ``EV_STEP`` positions of ``store/usage_writer.py``): the garbage collector stops tracking an exact tuple
+    of plain values, but never an instance of a class (a named tuple included), and tens of thousands of
+    tracked buffered events made its full passes cost about a fifth of the ingest CPU time
+    (``benchmarks/bench_usage.py``)."""
 
     key: str
     run_id: str
@@ -99,6 +106,23 @@ class UsageEventIn:
     extra: dict[str, Any] | None = None  # not stored; kept for callers that pass it
 
 
+
+
+def _add(sums: dict[Any, list[int]], key: Any, e: tuple, cost: int) -> None:
+    """Add event ``e`` (cost already in millionths) to ``sums[key]``, in ``SUMS`` order."""
+    t = sums.get(key)
+    if t is None:
+        sums[key] = [1, e[EV_IN], e[EV_OUT], e[EV_CACHED], e[EV_REASONING], cost, e[EV_LATENCY]]
+    else:
+        t[0] += 1
+        t[1] += e[EV_IN]
+        t[2] += e[EV_OUT]
+        t[3] += e[EV_CACHED]
+        t[4] += e[EV_REASONING]
+        t[5] += cost
+        t[6] += e[EV_LATENCY]
+
+
 def _upsert(dialect: str, table: Any) -> Any:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -115,8 +139,6 @@ EVENT_COLUMNS = ("key_hash", "at", "run_ref", "user_ref", "agent_ref", "model_re
 
 class UsageRepository:
     def __init__(self, db: Database):
-        from .usage_writer import Buffer
-
         self.db = db
         self._names: dict[tuple[str, str], int] = {}
         self._runs: dict[str, tuple[int, int]] = {}  # run id -> (run ref, trigger ref); filled after commits
@@ -145,10 +167,10 @@ class UsageRepository:
         exit), except for a subject whose budget this process checks, written at once. Returns True
         (queued, or written and new), False for a replay written at once."""
         when = (at or datetime.now(timezone.utc)).timestamp()
-        event = UsageEventIn(
+        event = (  # a plain tuple in UsageEventIn's field order (see there why)
             event_key, run_id, user_id, agent, model, when, int(input_tokens or 0), int(output_tokens or 0),
             int(cache_read_tokens or 0), int(cache_write_tokens or 0), int(reasoning_tokens or 0), float(cost or 0.0),
-            int(round((seconds or 0.0) * 1000)), price, trigger, step)
+            int(round((seconds or 0.0) * 1000)), price, trigger, step, None)
         exact = self.buffer.exact
         if exact and (("agent", agent) in exact or ("user", user_id) in exact):
             self.buffer.flush()  # keep the order: what was queued before is written first
@@ -168,10 +190,10 @@ class UsageRepository:
         with self.buffer._write:
             return self._write_batch(events)
 
-    def _write_batch(self, events: Iterable[UsageEventIn]) -> int:
-        batch: dict[int, UsageEventIn] = {}
+    def _write_batch(self, events: Iterable[tuple]) -> int:
+        batch: dict[int, tuple] = {}
         for e in events:
-            batch.setdefault(key_hash(e.key), e)
+            batch.setdefault(key_hash(e[EV_KEY]), e)
         if not batch:
             return 0
         new_names: dict[tuple[str, str], int] = {}
@@ -180,27 +202,16 @@ class UsageRepository:
         with self.db.engine.begin() as conn:
             if pg:
                 conn.execute(text("SELECT pg_advisory_xact_lock(4244)"))  # one ingester at a time: no rollup races
-            known = self._known_runs(conn, {e.run_id for e in batch.values()}, new_runs, pg)
+            known = self._known_runs(conn, {e[EV_RUN] for e in batch.values()}, new_runs, pg)
             self._drop_recorded(conn, batch, {known[r][0] for r in known}, pg)
             if not batch:
                 return 0
             run_sums: dict[str, list[int]] = {}
             micro: dict[int, int] = {}
-            for h, e in batch.items():  # plain loops and in-place sums: this runs for every event
-                cost = int(round(e.cost * MICRO))
+            for h, e in batch.items():
+                cost = int(round(e[EV_COST] * MICRO))
                 micro[h] = cost = cost if cost < MAX_COST_MICRO else MAX_COST_MICRO
-                t = run_sums.get(e.run_id)
-                if t is None:
-                    run_sums[e.run_id] = [1, e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens,
-                                          cost, e.latency_ms]
-                else:
-                    t[0] += 1
-                    t[1] += e.input_tokens
-                    t[2] += e.output_tokens
-                    t[3] += e.cached_tokens
-                    t[4] += e.reasoning_tokens
-                    t[5] += cost
-                    t[6] += e.latency_ms
+                _add(run_sums, e[EV_RUN], e, cost)
             ref = self._name_resolver(conn, batch.values(), new_names)
             run_ref, created = self._run_resolver(conn, batch.values(), ref, new_names, new_runs, run_sums, known, pg)
             names = {**self._names, **new_names}
@@ -211,24 +222,11 @@ class UsageRepository:
             rows: list[tuple[int, ...]] = []
             daily: dict[tuple[int, ...], list[int]] = {}
             for h, e in batch.items():
-                r, trig = run_ref[e.run_id]
-                user, agent, model, cost, at = uid[e.user_id], aid[e.agent], mid[e.model], micro[h], int(e.at)
-                rows.append((h, at, r, user, agent, model, trig, sid[e.step or "model"], e.input_tokens,
-                             e.output_tokens, e.cached_tokens, e.cache_write_tokens, e.reasoning_tokens, cost,
-                             e.latency_ms, e.price))
-                dk = (user, at // SECONDS_PER_DAY, agent, model, trig)
-                t = daily.get(dk)
-                if t is None:
-                    daily[dk] = [1, e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens, cost,
-                                 e.latency_ms]
-                else:
-                    t[0] += 1
-                    t[1] += e.input_tokens
-                    t[2] += e.output_tokens
-                    t[3] += e.cached_tokens
-                    t[4] += e.reasoning_tokens
-                    t[5] += cost
-                    t[6] += e.latency_ms
+                r, trig = run_ref[e[EV_RUN]]
+                user, agent, model, cost, at = uid[e[EV_USER]], aid[e[EV_AGENT]], mid[e[EV_MODEL]], micro[h], int(e[EV_AT])
+                rows.append((h, at, r, user, agent, model, trig, sid[e[EV_STEP] or "model"], e[EV_IN], e[EV_OUT],
+                             e[EV_CACHED], e[EV_CWRITE], e[EV_REASONING], cost, e[EV_LATENCY], e[EV_PRICE]))
+                _add(daily, (user, at // SECONDS_PER_DAY, agent, model, trig), e, cost)
             p = "%s" if pg else "?"
             if pg:  # COPY: the rows are new (checked above, under the ingest lock), so no conflict handling
                 with conn.connection.driver_connection.cursor() as cur:
@@ -252,7 +250,7 @@ class UsageRepository:
         self._runs.update(new_runs)
         return len(rows)
 
-    def _drop_recorded(self, conn: Any, batch: dict[int, UsageEventIn], run_refs: set[int], pg: bool) -> None:
+    def _drop_recorded(self, conn: Any, batch: dict[int, tuple], run_refs: set[int], pg: bool) -> None:
         """Remove from ``batch`` the events already recorded. An event key belongs to one run (the durable
         workflow's id is in it), so only the runs seen before are looked at, through the (run, key) index
         that grows in time order: no random reads in a large table."""
@@ -284,11 +282,11 @@ class UsageRepository:
             out[run_id] = new[run_id] = (id_, trig)
         return out
 
-    def _name_resolver(self, conn: Any, events: Iterable[UsageEventIn], new: dict[tuple[str, str], int]) -> Any:
+    def _name_resolver(self, conn: Any, events: Iterable[tuple], new: dict[tuple[str, str], int]) -> Any:
         # dicts, not sets: new names get ids in the order they first appear (a run's steps in step order)
         users, agents, models, steps, triggers = {}, {}, {}, {}, {}
         for e in events:
-            users[e.user_id] = agents[e.agent] = models[e.model] = steps[e.step or "model"] = triggers[e.trigger] = 1
+            users[e[EV_USER]] = agents[e[EV_AGENT]] = models[e[EV_MODEL]] = steps[e[EV_STEP] or "model"] = triggers[e[EV_TRIGGER]] = 1
         triggers.pop(None, None)
         triggers.pop("", None)
         wanted = ([("user", n) for n in users] + [("agent", n) for n in agents] + [("model", n) for n in models]
@@ -313,20 +311,21 @@ class UsageRepository:
                                                 .where(t.c.kind.in_(kinds), t.c.name.in_(names[i:i + _CHUNK]))):
                 new[(kind, name)] = id_
 
-    def _run_resolver(self, conn: Any, events: Iterable[UsageEventIn], ref: Any, new_names: dict[tuple[str, str], int],
+    def _run_resolver(self, conn: Any, events: Iterable[tuple], ref: Any, new_names: dict[tuple[str, str], int],
                       new: dict[str, tuple[int, int]], sums: dict[str, list[int]], known: dict[str, tuple[int, int]],
                       pg: bool) -> tuple[dict[str, tuple[int, int]], set[str]]:
         """(run ref, trigger ref) of each run in the batch, and the run ids whose usage_runs rows were created
         here (with ``sums``, their totals in this batch: one row version, not an insert then an update)."""
-        first: dict[str, UsageEventIn] = {}
+        first: dict[str, tuple] = {}
         for e in events:
-            if e.run_id not in first or e.at < first[e.run_id].at:
-                first[e.run_id] = e
+            seen = first.get(e[EV_RUN])
+            if seen is None or e[EV_AT] < seen[EV_AT]:
+                first[e[EV_RUN]] = e
         out = {r: known[r] for r in first if r in known}
         create = [r for r in first if r not in out]
         if create:
-            triggers = self._triggers_of(conn, [r for r in create if first[r].trigger is None])
-            trig_names = {r: first[r].trigger or triggers.get(r) or "manual" for r in create}
+            triggers = self._triggers_of(conn, [r for r in create if first[r][EV_TRIGGER] is None])
+            trig_names = {r: first[r][EV_TRIGGER] or triggers.get(r) or "manual" for r in create}
             extra = [("trigger", n) for n in set(trig_names.values())
                      if ("trigger", n) not in self._names and ("trigger", n) not in new_names]
             if extra:
@@ -334,8 +333,8 @@ class UsageRepository:
             p = "%s" if pg else "?"
             cols = ("run_id", "user_ref", "agent_ref", "trigger_ref", "day") + SUMS
             conn.exec_driver_sql(f"INSERT INTO usage_runs ({', '.join(cols)}) VALUES ({', '.join([p] * len(cols))})",
-                                 [(r, ref("user", first[r].user_id), ref("agent", first[r].agent),
-                                   ref("trigger", trig_names[r]), day_of(first[r].at), *sums[r])
+                                 [(r, ref("user", first[r][EV_USER]), ref("agent", first[r][EV_AGENT]),
+                                   ref("trigger", trig_names[r]), day_of(first[r][EV_AT]), *sums[r])
                                   for r in create])
             out.update({r: v for r, v in self._known_runs(conn, set(create), new, pg).items()})
         return out, set(create)

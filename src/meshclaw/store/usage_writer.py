@@ -30,6 +30,11 @@ import threading
 import weakref
 from typing import Any
 
+# Field positions of a queued event: a plain tuple in the field order of ``store/usage.py``
+# ``UsageEventIn`` (tests/test_usage_writer.py checks that they agree).
+EV_KEY, EV_RUN, EV_USER, EV_AGENT, EV_MODEL, EV_AT, EV_IN, EV_OUT, EV_CACHED, EV_CWRITE, EV_REASONING, EV_COST, EV_LATENCY, EV_PRICE, EV_TRIGGER, \
+    EV_STEP = range(16)
+
 FLUSH_EVENTS = 50_000
 FLUSH_SECONDS = 0.5
 log = logging.getLogger("meshclaw.usage")
@@ -103,9 +108,10 @@ class Buffer:
         with self._lock:
             events = list(self._events)
         total = 0.0
+        who = EV_AGENT if subject == "agent" else EV_USER
         for e in events:
-            if (e.agent if subject == "agent" else e.user_id) == name and e.at // 86_400 >= day:
-                total += (e.input_tokens + e.output_tokens) if unit == "tokens" else e.cost
+            if e[who] == name and e[EV_AT] // 86_400 >= day:
+                total += (e[EV_IN] + e[EV_OUT]) if unit == "tokens" else e[EV_COST]
         return total
 
 
