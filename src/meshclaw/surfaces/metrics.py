@@ -78,4 +78,7 @@ def serve(ctx: Context, actor: Actor, *, port: int = 9464, groups: list[str] | N
     registry.register(UsageCollector(ctx, actor, groups))  # type: ignore[arg-type]
     server = make_server("127.0.0.1", port, make_wsgi_app(registry), handler_class=_Quiet)
     record(ctx, actor, "usage.metrics", port=server.server_port, groups=groups or "all")
+    from .long_lived import freeze_startup_objects
+
+    freeze_startup_objects()  # every scrape is a report: its full garbage collections skip start-up's objects
     return server

@@ -46,6 +46,9 @@ async def serve(runtime: Any, home: Path, config_file: Path, store_url: str | No
          + (", the chat control channel" if control else "") + "; `meshclaw run` hands runs to this worker")
     if health_watchers:
         echo(f"watching deployments' health for {len(health_watchers)} agent(s)")
+    from .long_lived import freeze_startup_objects
+
+    freeze_startup_objects()  # started: later full garbage collections skip what start-up made
     warming = asyncio.create_task(warm_triggered_agents(runtime, echo, echo_err))
     from .run_log import log_runs
 

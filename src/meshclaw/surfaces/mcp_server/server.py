@@ -29,6 +29,7 @@ from mcp_types import ToolAnnotations
 from meshclaw.domain.errors import NotAuthorized
 from meshclaw.operations.actor import Actor
 
+from ..long_lived import freeze_startup_objects
 from .service import Caller, CallRefused, Service
 
 HTTP, STDIO = "mcp-http", "mcp-stdio"
@@ -205,6 +206,7 @@ async def serve_http(service: Service, sock: socket.socket, ready: Callable[[str
     mcp = build_server(service, port=port)
     app = BearerCheck(mcp.streamable_http_app(streamable_http_path=PATH, host="127.0.0.1"), service)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=3))
+    freeze_startup_objects()
 
     async def announce() -> None:
         while not server.started:
@@ -225,6 +227,7 @@ async def serve_stdio(service: Service, caller: Caller) -> None:
     from mcp.server.stdio import stdio_server
 
     mcp = build_server(service, fixed=caller)
+    freeze_startup_objects()
     lowlevel = mcp._lowlevel_server  # the SDK's own run_stdio_async does the same with its streams
     async with stdio_server() as (read_stream, write_stream):
         await lowlevel.run(ParseErrorReplies(read_stream, write_stream), write_stream,
