@@ -122,6 +122,20 @@ def test_waste_is_found_and_shown_to_the_employee_with_a_suggestion(home):
     assert ops.person_usage(ctx, Actor.of(ctx.config, "carol"), "alice").waste == []
 
 
+def test_a_workflows_repeated_call_is_its_design_not_a_loop(home):
+    ctx = _ctx(home, BASE)
+    s = ctx.store
+    watcher = {"kind": "workflow", "agent": {"name": "mailer", "workflow": "deploy.watch"}}
+    _run_row(s, "watch-1", "mailer", "payments is failing its health check", trigger="deploy.health", snapshot=watcher)
+    _run_row(s, "free-1", "mailer", "check payments")
+    for run in ("watch-1", "free-1"):
+        for i in range(3):
+            _call(s, f"{run}-check-{i}", "deploy.health", {"service": "payments"}, run_id=run)
+
+    loops = [w for w in ops.my_usage(ctx, Actor.of(ctx.config, "alice")).waste if w.kind == "loop"]
+    assert [w.detail for w in loops] == ["run free-1 made the same call 3 times"]
+
+
 def test_a_consolidation_or_a_run_a_person_started_is_never_unread_waste(home):
     ctx = _ctx(home, BASE)
     s = ctx.store

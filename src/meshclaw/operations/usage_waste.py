@@ -117,7 +117,7 @@ def _loops(ctx: Any, runs: list[Any], user_ids: list[str], since: datetime, toke
             counts[rec.run_id][key] += 1
     for r in runs:
         repeated = max((n for n in counts.get(r.id, {}).values()), default=0)
-        if repeated >= 3:
+        if repeated >= 3 and not _workflow(r):  # a workflow's code repeats a call by design (a re-check)
             out.append(Finding("loop", r.agent, r.user_id, 1, tokens.get(r.id, 0),
                                f"run {r.id[:12]} made the same call {repeated} times",
                                "lower its limits.tool_calls_per_run, or tell it in its instructions when to stop",
@@ -130,6 +130,13 @@ def _loops(ctx: Any, runs: list[Any], user_ids: list[str], since: datetime, toke
                                "fix what made it fail (see `meshclaw runs show`) before running it again",
                                _aware(b.created_at)))
     return out
+
+
+def _workflow(run: Any) -> bool:
+    """Whether ``run`` is a structured workflow's (``agents[].workflow``): its code, not a model, chooses
+    each call, so a repeated call (a health check re-checked before a rollback, a poll) is its design
+    and costs no model request; only a model proposing the same call again and again is a loop."""
+    return bool(((run.snapshot or {}).get("agent") or {}).get("workflow"))
 
 
 def consolidation(run: Any) -> bool:
