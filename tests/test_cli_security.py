@@ -127,3 +127,27 @@ def test_stop_ends_a_live_run_within_seconds(home, cli):
     assert "\"status\": \"stopped\"" in listing and "kill switch" in listing, listing
     # Nothing resumes while the agent is stopped: a new worker does not pick the run up.
     assert "no interrupted runs" in cli("resume", check=True).stdout
+
+
+def test_the_kill_switch_works_on_a_configuration_that_cannot_be_loaded(home, cli):
+    path = write_config(home, CONFIG)
+    cli("promote", "keeper", check=True)
+    good = path.read_text(encoding="utf-8")
+    path.write_text(good.replace("manager: bob", "manager: nobody-by-this-name"), encoding="utf-8")
+    assert cli("run", "keeper", "note it").returncode != 0  # the broken configuration stops everything else
+    stopped = cli("stop", "keeper")
+    assert stopped.returncode == 0, stopped.stderr
+    assert "stopped keeper" in stopped.stdout
+    assert "the configuration cannot be loaded" in stopped.stderr and "the owner of the data dir" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    refused = cli("start", "keeper")  # starting again waits for a valid configuration
+    assert refused.returncode != 0 and "nobody-by-this-name" in refused.stderr and "Traceback" not in refused.stderr
+    path.write_text(good, encoding="utf-8")
+    p = cli("run", "keeper", "note it")
+    assert p.returncode == 1 and "stopped (kill switch)" in p.stderr
+    records = json.loads(cli("audit", "show", "--kind", "kill-switch", "--json", check=True).stdout)
+    assert [(r["verdict"], r["data"]["by"].startswith("login:"), "could not be loaded" in r["data"]["configuration"])
+            for r in records] == [("stopped", True, True)]
+    assert cli("audit", "verify").returncode == 0
+    cli("start", "keeper", check=True)
+    assert cli("run", "keeper", "note it").returncode == 0

@@ -6,10 +6,11 @@ stopping or starting every agent at once (``ALL``) is for an admin.
 
 from __future__ import annotations
 
-from typing import Any
-
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 from meshclaw.domain.errors import NotAuthorized
 from meshclaw.domain.runs import AuditKind, RunStatus
@@ -75,6 +76,38 @@ def stop(ctx: Context, actor: Actor, agent: str | None) -> Switched:
     record(ctx, actor, "stop", agent=None if target is None else key, owner=None if target is None else target.owner,
            cancelled_runs=cancelled)
     return Switched(None if target is None else key, True, cancelled)
+
+
+def stop_without_configuration(store: Any, home: Path, store_url: str | None, agent: str | None, *, login: str,
+                               problem: str, owner: str | None = None) -> Switched:
+    """The kill switch when the configuration cannot be loaded (``problem``: its first error): stop
+    ``agent`` (None: every agent) by name, cancel its running and waiting runs, and audit who did it
+    as the machine ``login`` (the record is the agent's ``owner``'s, when the file still names one). Stopping must never wait for a configuration to be fixed; the caller
+    allows it only to the login that owns the data dir (``owns_data_dir``), which holds the whole store
+    anyway. Starting again needs a valid configuration (``start``)."""
+    from meshclaw.runtime.control import cancel_runs
+    from meshclaw.store.agent_state import ALL
+
+    key = ALL if agent is None else agent
+    by = f"login:{login}"
+    store.agents.set_stopped(key, True, by)
+    active = store.runs.active(agent=agent)
+    cancel_runs(home, store_url, [r.id for r in active])
+    for r in active:
+        store.runs.set_status(r.id, RunStatus.STOPPED.value, error=f"stopped by {by} (kill switch)")
+    cancelled = [r.id for r in active]
+    store.audit.append(f"stop:{key}:{_now()}", AuditKind.KILL_SWITCH.value, agent=agent, user_id=owner, verdict="stopped",
+                       data={"by": by, "agent": key, "cancelled_runs": cancelled,
+                             "configuration": f"could not be loaded: {problem}"})
+    return Switched(agent, True, cancelled)
+
+
+def owns_data_dir(home: Path) -> bool:
+    """Whether this process's effective uid owns the data dir ``home`` (and so its store and keys)."""
+    try:
+        return home.stat().st_uid == os.geteuid()
+    except OSError:
+        return False
 
 
 def start(ctx: Context, actor: Actor, agent: str | None) -> Switched:

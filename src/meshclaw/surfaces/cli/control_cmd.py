@@ -3,13 +3,17 @@ this login maps to."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from meshclaw.domain.config_file import ConfigError
 from meshclaw.domain.errors import UsageError
 
 from .app_context import context, local_actor
+
+if TYPE_CHECKING:
+    from meshclaw.operations import control
 
 
 def stop(
@@ -21,10 +25,45 @@ def stop(
 
     if bool(agent) == all_agents:
         raise UsageError("name one agent, or use --all")
-    ctx = context()
-    done = control.stop(ctx, local_actor(ctx.config), agent)
+    try:
+        ctx = context()
+    except ConfigError as e:  # the kill switch works on a broken configuration, for the data dir's owner
+        done = _stop_without_configuration(agent, e)
+    else:
+        done = control.stop(ctx, local_actor(ctx.config), agent)
     typer.echo(f"stopped {done.agent or 'all agents'}; cancelled {len(done.cancelled_runs)} run(s). Re-enable with "
                f"`meshclaw start {done.agent or '--all'}`")
+
+
+def _stop_without_configuration(agent: Optional[str], error: "ConfigError") -> "control.Switched":
+    from meshclaw.operations import control
+    from meshclaw.operations.actor import os_login
+
+    from .app_context import home, open_store
+    from .home import store_url
+
+    first = str(error.problems[0]) if error.problems else str(error)
+    if not control.owns_data_dir(home()):
+        raise error
+    typer.echo(f"the configuration cannot be loaded ({first}); stopping as {os_login()}, the owner of the data "
+               "dir", err=True)
+    return control.stop_without_configuration(open_store(), home(), store_url(), agent, login=os_login(),
+                                              problem=first, owner=_owner_in_file(agent))
+
+
+def _owner_in_file(agent: Optional[str]) -> Optional[str]:
+    """The ``owner`` the configuration file gives ``agent``, read as plain YAML (the file does not load
+    as a configuration); None when it cannot be read that way either (the audit record then names no owner)."""
+    import yaml
+
+    from .home import config_path
+
+    try:
+        data = yaml.safe_load(config_path().read_text(encoding="utf-8"))
+        found = [a.get("owner") for a in data.get("agents") or [] if isinstance(a, dict) and a.get("name") == agent]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+        return None
+    return found[0] if len(found) == 1 and isinstance(found[0], str) else None
 
 
 def start(
