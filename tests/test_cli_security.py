@@ -38,6 +38,8 @@ def test_kill_switch_is_durable_and_audited(home, cli):
     cli("promote", "keeper", check=True)
     stopped = cli("stop", "keeper", check=True)  # as alice, its owner
     assert "stopped keeper" in stopped.stdout
+    again = cli("stop", "keeper", check=True)
+    assert again.stdout.startswith("keeper was already stopped; cancelled 0 run(s)")
     p = cli("run", "keeper", "note it")
     assert p.returncode == 1 and "stopped (kill switch)" in p.stderr and "Traceback" not in p.stderr
     assert "STOPPED" in cli("grants", "show", "keeper", check=True).stdout
@@ -54,11 +56,11 @@ def test_kill_switch_is_durable_and_audited(home, cli):
     assert "`meshclaw stop --all` is still in force" in started.stdout
     cli("start", "--all", check=True)
     log = cli("audit", "show", "--since", "1h", check=True).stdout  # an admin reads every record
-    assert log.count("kill-switch") == 5 and "promotion" in log  # stop, start, stop --all, start, start --all
+    assert log.count("kill-switch") == 6 and "promotion" in log  # stop, stop, start, stop --all, start, start --all
     operations = json.loads(cli("audit", "show", "--kind", "operation", "--json", check=True).stdout)
     assert [(r["data"]["operation"], r["data"]["actor"], r["verdict"]) for r in operations
             if r["data"]["operation"] in ("stop", "start")] == [
-        ("stop", "alice", "done"), ("start", "alice", "done"), ("stop", "alice", "refused"),
+        ("stop", "alice", "done"), ("stop", "alice", "done"), ("start", "alice", "done"), ("stop", "alice", "refused"),
         ("stop", "secops", "done"), ("start", "secops", "done"), ("start", "secops", "done")]
 
 
@@ -151,3 +153,15 @@ def test_the_kill_switch_works_on_a_configuration_that_cannot_be_loaded(home, cl
     assert cli("audit", "verify").returncode == 0
     cli("start", "keeper", check=True)
     assert cli("run", "keeper", "note it").returncode == 0
+
+
+def test_audit_show_with_a_limit_shows_the_newest_records_oldest_first(home, cli):
+    write_config(home, CONFIG)
+    cli("run", "keeper", "note it", check=True)
+    everything = json.loads(cli("audit", "show", "--json", check=True).stdout)
+    assert len(everything) > 3
+    newest = json.loads(cli("audit", "show", "--limit", "3", "--json", check=True).stdout)
+    assert [r["seq"] for r in newest] == [r["seq"] for r in everything[-3:]]
+    printed = cli("audit", "show", "--limit", "3", check=True).stdout
+    assert printed.index(f"#{newest[0]['seq']} ") < printed.index(f"#{newest[2]['seq']} ")
+    assert "the newest 3 matching records" in printed

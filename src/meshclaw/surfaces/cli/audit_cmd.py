@@ -66,17 +66,18 @@ def show(
     since: Optional[str] = typer.Option(None, "--since", help="e.g. 2026-11-23, 2026-11-23T09:00, 12h, 7d"),
     until: Optional[str] = typer.Option(None, "--until"),
     kind: Optional[str] = typer.Option(None, "--kind", help="e.g. decision, call, approval, alert, captured, operation"),
-    limit: int = typer.Option(200, "--limit", min=1),
+    limit: int = typer.Option(200, "--limit", min=1, help="Show the newest this many (oldest first)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Show the audit records you may read, filtered by agent, user, run, kind and time."""
+    """Show the newest audit records you may read (up to --limit, oldest first), filtered by agent, user,
+    run, kind and time."""
     from meshclaw.operations import audit
 
     from .printer import console, escape
 
     ctx = context()
     records = audit.show(ctx, local_actor(ctx.config), agent=agent, user=user, run=run, since=_when(since),
-                         until=_when(until), kind=kind, limit=limit)
+                         until=_when(until), kind=kind, limit=limit, newest_first=True)[::-1]
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in records], indent=2, default=str))
         return
@@ -88,6 +89,8 @@ def show(
                       + (f" — {escape(r.reason)}" if r.reason else ""))
     if not records:
         console.print("no audit records match")
+    elif len(records) == limit:
+        console.print(f"(the newest {limit} matching records; --limit, --since or --until for others)")
 
 
 def alerts(
