@@ -29,7 +29,8 @@ class Switched:
     stopped: bool
     cancelled_runs: list[str] = field(default_factory=list)
     still_stopped: bool = False
-    was_stopped: bool = True  # start: whether a stop held the agent (or, for every agent, whether stop --all did)
+    was_stopped: bool = True  # start: whether a stop held the agent (or, for every agent, whether stop --all did);
+    # stop: whether its own switch (or the global one, for every agent) was already on
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def stop(ctx: Context, actor: Actor, agent: str | None) -> Switched:
 
     target = _switch_target(ctx, actor, agent, "stop")
     key = ALL if target is None else target.name
-    ctx.store.agents.set_stopped(key, True, actor.user_id)  # first, so nothing new starts while we cancel
+    was = ctx.store.agents.set_stopped(key, True, actor.user_id)  # first, so nothing new starts while we cancel
     active = ctx.store.runs.active(agent=None if target is None else target.name)
     cancel_runs(ctx.home, ctx.store_url, [r.id for r in active])
     for r in active:
@@ -75,7 +76,7 @@ def stop(ctx: Context, actor: Actor, agent: str | None) -> Switched:
                            data={"by": actor.user_id, "agent": key, "cancelled_runs": cancelled})
     record(ctx, actor, "stop", agent=None if target is None else key, owner=None if target is None else target.owner,
            cancelled_runs=cancelled)
-    return Switched(None if target is None else key, True, cancelled)
+    return Switched(None if target is None else key, True, cancelled, was_stopped=was)
 
 
 def stop_without_configuration(store: Any, home: Path, store_url: str | None, agent: str | None, *, login: str,
@@ -90,7 +91,7 @@ def stop_without_configuration(store: Any, home: Path, store_url: str | None, ag
 
     key = ALL if agent is None else agent
     by = f"login:{login}"
-    store.agents.set_stopped(key, True, by)
+    was = store.agents.set_stopped(key, True, by)
     active = store.runs.active(agent=agent)
     cancel_runs(home, store_url, [r.id for r in active])
     for r in active:
@@ -99,7 +100,7 @@ def stop_without_configuration(store: Any, home: Path, store_url: str | None, ag
     store.audit.append(f"stop:{key}:{_now()}", AuditKind.KILL_SWITCH.value, agent=agent, user_id=owner, verdict="stopped",
                        data={"by": by, "agent": key, "cancelled_runs": cancelled,
                              "configuration": f"could not be loaded: {problem}"})
-    return Switched(agent, True, cancelled)
+    return Switched(agent, True, cancelled, was_stopped=was)
 
 
 def owns_data_dir(home: Path) -> bool:

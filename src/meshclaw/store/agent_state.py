@@ -26,11 +26,14 @@ class AgentStateRepository:
             s.add(row)
         return row
 
-    def set_stopped(self, agent: str, stopped: bool, by: str) -> None:
+    def set_stopped(self, agent: str, stopped: bool, by: str) -> bool:
+        """Set ``agent``'s own kill switch (``ALL``: the global one); returns what it was before."""
         self._stopped.clear()
         with self.db.session() as s:
             row = self._row(s, agent)
+            was = bool(row.stopped)
             row.stopped, row.updated_at, row.updated_by = stopped, datetime.now(timezone.utc), by
+        return was
 
     def set_promoted(self, agent: str, promoted: bool, by: str) -> None:
         with self.db.session() as s:

@@ -168,7 +168,8 @@ class ChatControl:
         for agent in mine:
             try:
                 switched = control.stop(self._ctx(), actor, agent.name)
-                lines.append(f"{agent.name} stopped ({len(switched.cancelled_runs)} run(s) cancelled)")
+                state = "was already stopped" if switched.was_stopped else "stopped"
+                lines.append(f"{agent.name} {state} ({len(switched.cancelled_runs)} run(s) cancelled)")
             except MeshclawError as e:
                 lines.append(f"{agent.name}: {e}")
         await self._say(channel_id, "; ".join(lines) or "You have no agents to stop.", key)

@@ -31,7 +31,9 @@ def stop(
         done = _stop_without_configuration(agent, e)
     else:
         done = control.stop(ctx, local_actor(ctx.config), agent)
-    typer.echo(f"stopped {done.agent or 'all agents'}; cancelled {len(done.cancelled_runs)} run(s). Re-enable with "
+    what = done.agent or "all agents"
+    said = f"{what} {'was' if done.agent else 'were'} already stopped" if done.was_stopped else f"stopped {what}"
+    typer.echo(f"{said}; cancelled {len(done.cancelled_runs)} run(s). Re-enable with "
                f"`meshclaw start {done.agent or '--all'}`")
 
 
