@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+import meshclaw
 from meshclaw.operations.actor import Actor
 from meshclaw.operations.tokens import create_token, revoke_token
 from tests.cli_support import ROOT
@@ -100,6 +101,7 @@ def test_garbage_lines_get_a_parse_error_and_the_server_reads_on(stdio_home):
     assert replies[0]["id"] is None and replies[0]["error"]["code"] == -32700
     assert "not a JSON-RPC message" in replies[0]["error"]["message"]
     assert replies[1]["id"] == 1 and replies[1]["result"]["serverInfo"]["name"] == "meshclaw"
+    assert replies[1]["result"]["serverInfo"]["version"] == meshclaw.__version__
     assert replies[2]["id"] is None and replies[2]["error"]["code"] == -32700  # the cut-off line
     assert replies[3]["id"] == 3 and not replies[3]["result"].get("isError")
     assert [a["name"] for a in replies[3]["result"]["structuredContent"]["agents"]] == ["keeper", "greeter"]

@@ -26,6 +26,7 @@ from mcp.server.mcpserver import Context as McpContext
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
+from meshclaw import __version__
 from meshclaw.domain.errors import NotAuthorized
 from meshclaw.operations.actor import Actor
 
@@ -134,7 +135,7 @@ def build_server(service: Service, *, fixed: Caller | None = None, port: int | N
     if fixed is None:
         auth = {"token_verifier": TokenVerifier(service),
                 "auth": AuthSettings(issuer_url=f"http://127.0.0.1:{port or 1}", resource_server_url=None)}
-    mcp = MCPServer("meshclaw", instructions=INSTRUCTIONS, log_level="WARNING", **auth)
+    mcp = MCPServer("meshclaw", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING", **auth)
     read = ToolAnnotations(read_only_hint=True, open_world_hint=False)
     acts = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
 
