@@ -134,7 +134,7 @@ def approve(
 
 def deny(
     approval_id: str = typer.Argument(..., help="The request id shown by `meshclaw approvals`."),
-    note: Optional[str] = typer.Option(None, "--note", help="Why, for the audit log."),
+    note: Optional[str] = typer.Option(None, "--note", "--reason", help="Why, for the audit log."),
 ) -> None:
     """Deny a pending request; the run continues without the action."""
     _answer(approval_id, "denied", note=note)

@@ -51,7 +51,8 @@ def demo(
 
         say(f"bundled model ready: {install_bundled_model(home)}")
     else:
-        say("scripted models: no model download, no model requests")
+        say("scripted models: no model download; each judgement is a fixed scripted answer (the same label for every "
+            "message), so the labels below show the flow, not what a model would decide")
     state = Night(home=home, scripted=scripted, night=night)
     config, store, actor = set_up(state, say)
     say(f"set up in {state.setup_seconds:.1f} s; the night begins")
