@@ -150,12 +150,14 @@ def run_slots(t: Tally) -> None:
 async def run_requests(t: Tally, model: Any) -> None:
     """The scheduler's one judgement (reading the request), scored as ``bench_triage.run_scheduler`` does."""
     from benchmarks.data.scheduler_requests import CASES
+    from meshclaw.agents.meeting_scheduler.request import settle
     from meshclaw.agents.meeting_scheduler.workflow import EXAMPLES, INSTRUCTIONS, MeetingRequest
     from meshclaw.runtime.judgement import ask_model, judgement_prompt
 
     for text, people, minutes, when, on in CASES:
         started = time.perf_counter()
         got = await ask_model(model, MeetingRequest, INSTRUCTIONS, judgement_prompt(text, EXAMPLES))
+        got = settle(got, text)  # as the workflow does after its judgement
         ok = ([p.lower() for p in got.people] == [p.lower() for p in people] and got.minutes == minutes
               and got.when == when and (when != "date" or got.date == on))
         t.add(ok, time.perf_counter() - started,

@@ -99,26 +99,16 @@ async def run_set(name, loader, model) -> tuple[int, int]:
 
 
 async def run_scheduler(model) -> tuple[int, int]:
-    """The meeting scheduler's one judgement: people, length and window read right from each request."""
-    from benchmarks.data.scheduler_requests import CASES
-    from meshclaw.agents.meeting_scheduler.workflow import EXAMPLES, INSTRUCTIONS, MeetingRequest
-    from meshclaw.runtime.judgement import ask_model, judgement_prompt
+    """The meeting scheduler's one judgement: people, length and window read right from each request
+    (``bench_agents.run_requests``: the model's reading, then the workflow's own check)."""
+    from benchmarks.bench_agents import Tally, run_requests
 
-    right, seconds, wrong = 0, [], []
-    for text, people, minutes, when, on in CASES:
-        started = time.perf_counter()
-        got = await ask_model(model, MeetingRequest, INSTRUCTIONS, judgement_prompt(text, EXAMPLES))
-        seconds.append(time.perf_counter() - started)
-        ok = ([p.lower() for p in got.people] == [p.lower() for p in people] and got.minutes == minutes
-              and got.when == when and (when != "date" or got.date == on))
-        right += ok
-        if not ok:
-            wrong.append(f"  {text!r}: got {got.people} {got.minutes} {got.when} {got.date}")
-    n = len(CASES)
-    print(f"\n[meeting-scheduler requests] {right}/{n} read right ({100 * right / n:.1f}%), "
-          f"seconds per request: mean {sum(seconds) / n:.2f}")
-    print("\n".join(wrong))
-    return right, n
+    t = Tally("meeting-scheduler requests")
+    await run_requests(t, model)
+    print(f"\n[meeting-scheduler requests] {t.right}/{t.cases} read right ({100 * t.right / max(1, t.cases):.1f}%), "
+          f"seconds per request: mean {t.seconds / max(1, t.cases):.2f}")
+    print("\n".join(f"  {m}" for m in t.misses))
+    return t.right, t.cases
 
 
 def main() -> None:

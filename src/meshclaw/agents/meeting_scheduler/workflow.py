@@ -1,7 +1,9 @@
 """The meeting scheduler as a structured workflow: "find 30 minutes with Ana and Raj next week".
 
 1. One schema-constrained judgement turns the owner's request into ``MeetingRequest`` (who, how long,
-   when, a title). The request is the owner's own words; nothing else is read by the model.
+   when, a title). The request is the owner's own words; nothing else is read by the model. Code then
+   puts back what the request states exactly (an ISO date, a length, the week words, whole addresses:
+   ``request.settle``).
 2. Code resolves each person in the organisation's directory (id, address, full or first name) —
    a name that matches nobody, or several people, stops the run with that question.
 3. ``calendar.freebusy`` for the owner and the colleagues; ``slots.find_slots`` picks up to three
@@ -23,6 +25,7 @@ from meshclaw.policy.library import PolicyDenied
 from meshclaw.runtime.calls import Calls
 from meshclaw.runtime.workflows import register_workflow
 
+from .request import settle
 from .slots import choose_slots, window_for
 
 NAME = "meeting-scheduler"
@@ -90,6 +93,7 @@ async def meeting_scheduler(calls: Calls) -> str:
     deps = calls.deps
     ask = await calls.judge(MeetingRequest, instructions=INSTRUCTIONS, content=calls.task, examples=EXAMPLES,
                             name="meeting-request")
+    ask = settle(ask, calls.task)  # the length, day and addresses the request states exactly (request.py)
     if not ask.people:
         return "I could not tell who the meeting is with: name the people (or their addresses)."
     try:
