@@ -14,7 +14,7 @@ def _read(people: list[str], minutes: int = 30, when: str = "next_week", date: s
 
 
 @pytest.mark.parametrize("text, minutes", [
-    ("an hour with Lena", 60), ("half an hour with Lena", 30), ("a half hour sync", 30),
+    ("an hour with Lena", 60), ("half an hour with Lena", 30), ("a half hour sync", 30), ("a half-hour catch-up", 30),
     ("an hour and a half with the team", 90), ("a quarter of an hour", 15), ("1.5 hours on the budget", 90),
     ("two hours with Omar", 120), ("a 45-minute review", 45), ("grab 20 mins", 20), ("30m with Ana", 30),
     ("a 2h workshop", 120), ("15 minute sync", 15),
@@ -44,6 +44,11 @@ def test_settle_puts_back_what_the_request_states():
 def test_an_address_the_model_left_out_is_added_and_names_are_kept_as_read():
     got = settle(_read(["Tom"]), "45 min with Tom and kim@partner.test this week")
     assert got.people == ["Tom", "kim@partner.test"] and got.minutes == 45 and got.when == "this_week"
+
+
+def test_an_address_the_request_does_not_hold_is_dropped():
+    got = settle(_read(["Ana", "benito@partner.test"]), "15 min with Ana and ben.ito@partner.test tomorrow")
+    assert got.people == ["Ana", "ben.ito@partner.test"]
 
 
 def test_no_length_said_is_the_default_and_an_unclear_one_is_the_models():

@@ -22,4 +22,13 @@ CASES = [
     ("90 minutes with Sofia this week for the design review", ["Sofia"], 90, "this_week", ""),
     ("Grab 30 mins with Ana today if possible", ["Ana"], 30, "today", ""),
     ("set up a 1:1 with Jonas next week, 30 minutes", ["Jonas"], 30, "next_week", ""),
+    # Added after request.settle was written, as a check that it is not fitted to the cases above.
+    ("Could you find 45 minutes for me and Priya tomorrow afternoon?", ["Priya"], 45, "tomorrow", ""),
+    ("an hour and a half with Omar and Lena next week for the quarterly plan", ["Omar", "Lena"], 90, "next_week", ""),
+    ("need a half-hour catch-up with dana@acme.test today", ["dana@acme.test"], 30, "today", ""),
+    ("Put 2 hours on the calendar with Jonas and Keiko on 2026-07-01", ["Jonas", "Keiko"], 120, "date", "2026-07-01"),
+    ("quick chat with Raj this week", ["Raj"], 30, "this_week", ""),
+    ("15 min with Ana and ben.ito@partner.test tomorrow", ["Ana", "ben.ito@partner.test"], 15, "tomorrow", ""),
+    ("Organise a 60-minute retro with Sofia, Leo and Amara next week", ["Sofia", "Leo", "Amara"], 60, "next_week", ""),
+    ("set a meeting with Lena on 2026-08-14 for one hour", ["Lena"], 60, "date", "2026-08-14"),
 ]

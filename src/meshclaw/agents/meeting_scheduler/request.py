@@ -27,7 +27,7 @@ _NUMBER = r"(\d+(?:[.,]\d+)?|" + "|".join(sorted((re.escape(w) for w in _COUNT),
 # "an hour and a half", "half an hour", "a quarter of an hour", "1.5 hours", "90 min", "30m", "2h", "45-minute"
 LENGTHS = [
     (re.compile(r"\b(?:an|one) hour and a half\b", re.I), lambda m: 90),
-    (re.compile(r"\b(?:half an|a half|half-an|half) hour\b", re.I), lambda m: 30),
+    (re.compile(r"\b(?:half an|a half|half-an|half)[ -]hour\b", re.I), lambda m: 30),
     (re.compile(r"\b(?:a )?quarter(?: of an|-an)? hour\b", re.I), lambda m: 15),
     (re.compile(r"\b" + _NUMBER + r"[\s-]*(hours?|hrs?)\b", re.I), lambda m: _count(m.group(1)) * 60),
     (re.compile(r"\b" + _NUMBER + r"[\s-]*(minutes?|mins?)\b", re.I), lambda m: _count(m.group(1))),
@@ -72,12 +72,14 @@ def stated_when(text: str) -> tuple[str, str] | None:
 
 def people_with_addresses(people: list[str], text: str) -> list[str]:
     """The model's ``people`` with every address the request names, whole: a piece of an address the
-    model kept ("jan.weber") becomes the address, an address it left out is added, and the list is in
-    the order the request names them."""
+    model kept ("jan.weber") becomes the address, an address it left out is added, one the request
+    does not hold (a misspelt copy) is dropped, and the list is in the order the request names them."""
     addresses = list(dict.fromkeys(ADDRESS.findall(text)))
     out: list[str] = []
     for p in people:
         name = p.strip()
+        if "@" in name and name.lower() not in (a.lower() for a in addresses):
+            continue  # an address the request does not hold is a misreading: only written addresses are invited
         whole = next((a for a in addresses if name and name.lower() != a.lower() and name.lower() in a.lower()), None)
         out.append(whole or name)
     for a in addresses:
