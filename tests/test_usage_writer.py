@@ -128,3 +128,20 @@ def test_the_queued_event_tuple_has_the_field_order_of_UsageEventIn(home):
     store.usage.record_many([UsageEventIn("k2", "r1", "u", "a", "m", NOW.timestamp(), input_tokens=5, output_tokens=1)])
     assert _requests(store, "u") == 2
     assert store.usage.totals(run_id="r1").input_tokens == 12
+
+
+def test_events_of_a_store_dropped_before_they_are_written_are_not_lost(home):
+    """``meshclaw run`` without a worker drops its store when the run ends; the events it queued are
+    written all the same (at the latest when the process exits: ``flush_all``)."""
+    import gc
+
+    from meshclaw.store.usage_writer import flush_all
+
+    store = Store(home)
+    store.usage.buffer.max_seconds = 3600  # no timer write during the test: only the exit flush can save them
+    store.usage.record("dropped-1", run_id="r-dropped", agent="a", user_id="dana", model="m", input_tokens=11,
+                       output_tokens=2, at=NOW)
+    del store
+    gc.collect()
+    flush_all()
+    assert _requests(Store(home), "dana") == 1

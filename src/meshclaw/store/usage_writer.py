@@ -11,7 +11,8 @@ the same transaction — when any of these happens first:
 - anything in this process reads usage (every read in ``store/usage*.py`` flushes first, for every
   store on the same database URL, so a report never misses an event recorded before it);
 - the process exits cleanly (``atexit``: interpreter shutdown, including after SIGTERM/SIGINT handled
-  by the worker), or ``flush_all`` is called.
+  by the worker), or ``flush_all`` is called. A repository whose buffer holds events is kept alive
+  until they are written, so a store dropped early (``meshclaw run`` without a worker) loses nothing.
 
 Budgets stay exact: the first budget check of a subject (an agent or a user) in a process marks it
 (``mark_exact``), and from then on that subject's requests are written at once, not buffered, so a
@@ -40,6 +41,7 @@ FLUSH_SECONDS = 0.5
 log = logging.getLogger("meshclaw.usage")
 
 _REPOS: dict[str, "weakref.WeakSet[Any]"] = {}  # database URL -> repositories with buffers
+_WAITING: set[Any] = set()  # repositories whose buffers hold events: kept alive until they are written
 _REPOS_LOCK = threading.Lock()
 
 
@@ -61,6 +63,8 @@ class Buffer:
     def add(self, event: Any) -> None:
         """Queue one event; writes the batch in this thread when it reaches ``max_events``."""
         with self._lock:
+            if not self._events:
+                _keep(self._repo())  # a store dropped before its events are written must not lose them
             self._events.append(event)
             full = len(self._events) >= self.max_events
             if not full and self._timer is None:
@@ -93,11 +97,15 @@ class Buffer:
             if not batch:
                 return 0
             try:
-                return repo.write_batch(batch)
+                written = repo.write_batch(batch)
             except BaseException:
                 with self._lock:
                     self._events[:0] = batch
                 raise
+            with self._lock:
+                if not self._events:
+                    _release(repo)
+            return written
 
     def __len__(self) -> int:
         return len(self._events)
@@ -113,6 +121,17 @@ class Buffer:
             if e[who] == name and e[EV_AT] // 86_400 >= day:
                 total += (e[EV_IN] + e[EV_OUT]) if unit == "tokens" else e[EV_COST]
         return total
+
+
+def _keep(repo: Any) -> None:
+    if repo is not None:
+        with _REPOS_LOCK:
+            _WAITING.add(repo)
+
+
+def _release(repo: Any) -> None:
+    with _REPOS_LOCK:
+        _WAITING.discard(repo)
 
 
 def url_key(engine: Any) -> str:
@@ -140,7 +159,7 @@ def repositories_of(url: str) -> list[Any]:
 def flush_all() -> None:
     """Write every buffered event of this process (called at a clean exit). Errors are logged."""
     with _REPOS_LOCK:
-        repos = [r for s in _REPOS.values() for r in s]
+        repos = list({*(r for s in _REPOS.values() for r in s), *_WAITING})
     for repo in repos:
         try:
             repo.buffer.flush()
