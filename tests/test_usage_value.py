@@ -267,6 +267,43 @@ def test_runs_are_metered_and_exported_as_genai_spans_and_metrics(home):
     assert "gen_ai.client.operation.duration" in metrics
 
 
+@pytest.mark.slow
+def test_a_configured_otlp_endpoint_receives_a_runs_spans_and_metrics(home):
+    """``usage.otlp_endpoint`` in the configuration is what a run exports to (OTLP over HTTP, the SDK's
+    own exporters), through the runtime's path, not providers handed in by a test."""
+    import http.server
+    import threading
+
+    from meshclaw.runtime import telemetry
+
+    received: list[tuple[str, int]] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the standard library's name
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append((self.path, len(body)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.end_headers()
+
+        def log_message(self, *args):
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config = SCRIPT.set("usage", {"otlp_endpoint": f"http://127.0.0.1:{server.server_port}"})
+    try:
+        with runtime(home, config) as rt:
+            done, _ = run(rt, "looker", "anything new in my notes?")
+        telemetry.flush()
+    finally:
+        telemetry.use(None, None)
+        server.shutdown()
+    assert done.status == "succeeded"
+    paths = {p for p, size in received if size > 0}
+    assert paths == {"/v1/traces", "/v1/metrics"}, received
+
+
 def test_the_prometheus_endpoint_exports_released_aggregates_only(home):
     o = Org().user("admin", roles=["admin"]).model("local", "bundled")
     for i in range(5):

@@ -311,8 +311,11 @@ class Runtime:
             raise RuntimeError(f"run {run_id} is not in the store")
         snap = run.snapshot
         agent = Agent.model_validate(snap["agent"])
+        # The run's own inputs from its snapshot; where its usage goes (usage: OTLP export, prices, rules)
+        # from this process's configuration, as it is now.
         config = Config.model_validate({"organisation": snap["organisation"], "users": snap["users"],
-                                        "models": snap["models"], "agents": [snap["agent"]]})
+                                        "models": snap["models"], "agents": [snap["agent"]],
+                                        "usage": self.config.usage.model_dump(mode="json", exclude_unset=True)})
         self.store.runs.set_status(run_id, RunStatus.RUNNING)
         deps = self._deps(run, agent, config)
         if snap.get(RECORDED_INPUTS):

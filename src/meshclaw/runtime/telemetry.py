@@ -53,8 +53,15 @@ def step_name(deps: Any) -> str:
 
 
 def use(tracer_provider: Any = None, meter_provider: Any = None) -> None:
-    """Export to these OpenTelemetry SDK providers from now on (None, None: stop exporting)."""
+    """Export to these OpenTelemetry SDK providers from now on, instead of ``usage.otlp_endpoint``
+    (None, None: back to what the configuration says). Exporters made for an endpoint are shut down."""
+    for provider in _providers.get("owned", []):  # the exporters _configure made: stopped, not left sending
+        try:
+            provider.shutdown()
+        except Exception:  # noqa: BLE001
+            pass
     _providers.clear()
+    _providers["sdk"] = [p for p in (tracer_provider, meter_provider) if p is not None]
     if tracer_provider is not None:
         _providers["tracer"] = tracer_provider.get_tracer("meshclaw")
     if meter_provider is not None:
@@ -63,7 +70,18 @@ def use(tracer_provider: Any = None, meter_provider: Any = None) -> None:
             "gen_ai.client.token.usage", unit="{token}", description="Number of input and output tokens used")
         _providers["duration"] = meter.create_histogram(
             "gen_ai.client.operation.duration", unit="s", description="GenAI operation duration")
-    _providers["endpoint"] = "given"
+    if tracer_provider is not None or meter_provider is not None:
+        _providers["endpoint"] = "given"  # these providers, whatever usage.otlp_endpoint says
+
+
+def flush(timeout_s: float = 10.0) -> None:
+    """Send what the exporters still hold (spans are batched, metrics read periodically); the SDK does
+    this at interpreter exit too. Errors are ignored: telemetry never fails a caller."""
+    for provider in _providers.get("sdk", []):
+        try:
+            provider.force_flush(int(timeout_s * 1000))
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def _configure(endpoint: str | None) -> bool:
@@ -90,6 +108,7 @@ def _configure(endpoint: str | None) -> bool:
         PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=f"{base}/v1/metrics"))])
     use(tracer, meter)
     _providers["endpoint"] = endpoint
+    _providers["owned"] = [tracer, meter]
     return True
 
 
