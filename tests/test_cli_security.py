@@ -137,6 +137,8 @@ def test_the_kill_switch_works_on_a_configuration_that_cannot_be_loaded(home, cl
     good = path.read_text(encoding="utf-8")
     path.write_text(good.replace("manager: bob", "manager: nobody-by-this-name"), encoding="utf-8")
     assert cli("run", "keeper", "note it").returncode != 0  # the broken configuration stops everything else
+    typo = cli("stop", "keper")
+    assert typo.returncode != 0 and "unknown agent 'keper'" in typo.stderr and "keeper" in typo.stderr
     stopped = cli("stop", "keeper")
     assert stopped.returncode == 0, stopped.stderr
     assert "stopped keeper" in stopped.stdout

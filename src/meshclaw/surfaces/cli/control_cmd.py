@@ -47,25 +47,32 @@ def _stop_without_configuration(agent: Optional[str], error: "ConfigError") -> "
     first = str(error.problems[0]) if error.problems else str(error)
     if not control.owns_data_dir(home()):
         raise error
+    store = open_store()
+    if agent is not None:  # a typo must not look like a stop while the real agent runs on
+        named = _agents_in_file()
+        if agent not in named and store.runs.count(agent=agent) == 0:
+            known = ", ".join(sorted(named)) or "none readable"
+            raise UsageError(f"unknown agent {agent!r}: the configuration does not load ({first}) and names no "
+                             f"such agent, and it never ran (agents in the file: {known})")
     typer.echo(f"the configuration cannot be loaded ({first}); stopping as {os_login()}, the owner of the data "
                "dir", err=True)
-    return control.stop_without_configuration(open_store(), home(), store_url(), agent, login=os_login(),
-                                              problem=first, owner=_owner_in_file(agent))
+    return control.stop_without_configuration(store, home(), store_url(), agent, login=os_login(),
+                                              problem=first, owner=_agents_in_file().get(agent or ""))
 
 
-def _owner_in_file(agent: Optional[str]) -> Optional[str]:
-    """The ``owner`` the configuration file gives ``agent``, read as plain YAML (the file does not load
-    as a configuration); None when it cannot be read that way either (the audit record then names no owner)."""
+def _agents_in_file() -> dict[str, Optional[str]]:
+    """``{agent name: owner}`` as the configuration file lists them, read as plain YAML (the file does not
+    load as a configuration); empty when it cannot be read that way either."""
     import yaml
 
     from .home import config_path
 
     try:
         data = yaml.safe_load(config_path().read_text(encoding="utf-8"))
-        found = [a.get("owner") for a in data.get("agents") or [] if isinstance(a, dict) and a.get("name") == agent]
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
-        return None
-    return found[0] if len(found) == 1 and isinstance(found[0], str) else None
+        agents = [a for a in data.get("agents") or [] if isinstance(a, dict) and isinstance(a.get("name"), str)]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError, TypeError):
+        return {}
+    return {a["name"]: a.get("owner") if isinstance(a.get("owner"), str) else None for a in agents}
 
 
 def start(
