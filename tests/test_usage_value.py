@@ -20,6 +20,7 @@ from meshclaw.store.facade import Store
 from meshclaw.store.tables import Run
 from meshclaw.store.usage import PRICE_FREE
 from tests.builders import Org, call, say
+from tests.conftest import write_config
 from tests.cli_support import in_process
 from tests.runtime_support import run, runtime
 
@@ -330,3 +331,18 @@ def test_the_prometheus_endpoint_exports_released_aggregates_only(home):
     assert 'meshclaw_usage_tokens{group="organisation",window="30d"} 600.0' in body
     assert 'meshclaw_usage_people{group="organisation",window="1d"} 5.0' in body
     assert "p0" not in body and "a0" not in body and "lonely" not in body
+
+
+def test_the_outcome_kinds_the_configuration_accepts_are_the_ones_counted(home):
+    from meshclaw.domain.runs import OUTCOME_KINDS
+    from meshclaw.operations.usage_value import KINDS
+
+    assert list(KINDS) == list(OUTCOME_KINDS)
+
+
+@pytest.mark.parametrize("table, said", [({"bogus_kind": 3}, "unknown outcome kind(s) bogus_kind"),
+                                         ({"message_filed": -5}, "greater than or equal to 0")])
+def test_config_check_refuses_bad_minutes_saved(home, cli, table, said):
+    write_config(home, BASE.set("usage", {"minutes_saved": table}))
+    p = cli("config", "check")
+    assert p.returncode != 0 and said in p.stderr + p.stdout and "Traceback" not in p.stderr

@@ -178,7 +178,7 @@ class UsageSettings(Strict):
         "k: an organisation figure covers at least this many people (never below 3)"))
     retention_days: int = Field(default=90, ge=1, description=(
         "raw usage events older than this may be pruned; daily totals are kept, so no reported figure changes"))
-    minutes_saved: dict[str, float] = Field(default_factory=dict, description=(
+    minutes_saved: dict[str, Annotated[float, Field(ge=0, le=1440)]] = Field(default_factory=dict, description=(
         "minutes a person saves per accepted outcome, by outcome kind (see `meshclaw usage explain`); "
         "kinds not given keep their default"))
     otlp_endpoint: str | None = Field(default=None, description=(
@@ -187,6 +187,16 @@ class UsageSettings(Strict):
         "two runs of one agent with (nearly) the same task within this many minutes count as duplicates"))
     jump_factor: float = Field(default=2.0, gt=1, description=(
         "tokens per outcome this many times an agent's earlier level is flagged as a sudden jump"))
+
+    @field_validator("minutes_saved")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, float]) -> dict[str, float]:
+        from .runs import OUTCOME_KINDS
+
+        unknown = sorted(set(value) - set(OUTCOME_KINDS))
+        if unknown:
+            raise ValueError(f"unknown outcome kind(s) {', '.join(unknown)}: the kinds are {', '.join(OUTCOME_KINDS)}")
+        return value
 
 
 # --- model providers -------------------------------------------------------------------------

@@ -124,3 +124,11 @@ def event_from_dict(data: dict[str, Any]) -> RunEvent | dict[str, Any]:
         return data
     fields = {k: v for k, v in data.items() if k != "kind" and k in cls.__dataclass_fields__}
     return cls(**fields)
+
+
+# The outcome kinds usage reports count (operations/usage_value.py ``KINDS`` gives each its rule and default
+# minutes saved; tests/test_usage_value.py checks the two agree). Here so that the configuration's
+# ``usage.minutes_saved`` can be checked when it loads.
+OUTCOME_KINDS = ("draft_sent_unchanged", "draft_sent_edited", "draft_unsent", "message_sent", "report_sent",
+                 "message_filed", "filed_moved_back", "meeting_booked", "invitation_answered", "approval_granted",
+                 "approval_denied", "deployment_rolled_back", "rollback_late", "note_saved")
