@@ -34,6 +34,8 @@ def _cli(home, user: str, *args: str):
     (("usage", "reads", "--since", "99999999999d"), "'99999999999d' reaches before the year 1"),
     (("usage", "--group", "team:carol"), "--group goes with --org"),
     (("usage", "--team", "--org"), "choose one of --team, --user and --org"),
+    (("usage", "--since", "2999-01-01"), "--since 2999-01-01 is in the future (today is"),
+    (("usage", "--since", "2999-01-01", "--until", "2998-01-01"), "--since 2999-01-01 is after --until 2998-01-01"),
 ])
 def test_bad_input_is_one_clear_line(home, args, said):
     p = _cli(home, "alice", *args)
@@ -93,6 +95,29 @@ def test_metrics_on_a_port_in_use_is_one_clear_line(home):
         p = _cli(home, "frank", "metrics", "--port", str(port))
     assert p.returncode != 0 and f"cannot listen on 127.0.0.1:{port}: Address already in use" in p.stderr, p.stderr
     assert "unexpected" not in p.stderr
+
+
+def test_metrics_on_port_0_listens_on_a_free_port_and_says_which(home):
+    import os
+    import re
+    import subprocess
+    import urllib.request
+
+    from tests.cli_support import MESHCLAW, ROOT
+
+    ORG.local_user("frank").write(home)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]), MESHCLAW_HOME=str(home))
+    proc = subprocess.Popen([*MESHCLAW, "metrics", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=ROOT)
+    try:
+        line = proc.stdout.readline()
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/metrics", line)
+        assert found and int(found.group(1)) > 0, line + proc.stderr.read() if proc.poll() is not None else line
+        with urllib.request.urlopen(found.group(0), timeout=30) as reply:
+            assert reply.status == 200 and "meshclaw_usage" in reply.read().decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_a_team_that_ended_earlier_in_the_month_is_scraped_for_30d_only(home):

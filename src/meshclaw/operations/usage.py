@@ -110,6 +110,8 @@ def period(since: date | None = None, until: date | None = None, today: date | N
             raise UsageError(f"the {DEFAULT_DAYS} days up to --until {last} reach before the year 1: "
                              "give --since too, or a later --until") from None
     if since > last:
+        if until is None:
+            raise UsageError(f"the period is empty: --since {since} is in the future (today is {today}, UTC)")
         raise UsageError(f"the period is empty: --since {since} is after --until {last}")
     return since, last + timedelta(days=1)
 

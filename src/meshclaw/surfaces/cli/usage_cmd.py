@@ -198,7 +198,7 @@ def prune() -> None:
 
 
 def metrics(
-    port: int = typer.Option(9464, "--port", min=1, max=65535, help="Port on 127.0.0.1."),
+    port: int = typer.Option(9464, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port, printed)."),
     group: list[str] = typer.Option([], "--group", help="Groups to export (default: every group)."),
 ) -> None:
     """Serve Prometheus metrics on 127.0.0.1: organisation aggregates only, under the same k rule."""
