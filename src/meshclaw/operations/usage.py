@@ -209,11 +209,16 @@ def _waste(ctx: Context, windows: list[tuple[frozenset[str], date, date]], outco
 
 
 def _notes(ctx: Context, figures: Figures, rows_models: list[str]) -> list[str]:
+    from meshclaw.runtime.pricing import pricing_for
+
     notes = []
     for name in rows_models:
         m = ctx.config.models.get(name)
         if getattr(m, "kind", "") == "bundled" and getattr(m, "price", None) is None:
             notes.append(f"model {name} runs on this machine: its cost is stated as 0 (no energy estimate)")
+        elif m is not None and not pricing_for(name, ctx.config.models).known:
+            notes.append(f"model {name} has no known price: its requests count as $0 in every cost here "
+                         f"(give it one: models: {name}: price: {{input: ..., output: ...}}, per million tokens)")
     if figures.sums.requests == 0:
         notes.append("no model requests in this period")
     return notes
