@@ -97,8 +97,8 @@ def _duplicates(runs: list[Any], window: timedelta, tokens: dict[str, int], by_r
         extra = g[1:]
         manual = all(r.trigger == "manual" for r in g)
         out.append(Finding("duplicate", g[0].agent, g[0].user_id, len(extra), sum(tokens.get(r.id, 0) for r in extra),
-                           f"{len(g)} runs with the same task within {int(window.total_seconds() // 60)} min: "
-                           f"{g[0].task[:60]!r}",
+                           f"{len(extra)} run(s) repeated an earlier one's task within "
+                           f"{int(window.total_seconds() // 60)} min ({len(g)} in all): {g[0].task[:60]!r}",
                            "reuse the first run's answer" + (" instead of starting the task again" if manual else
                                                              "; check what starts this agent twice"),
                            _aware(g[-1].created_at)))
