@@ -173,3 +173,83 @@ def test_config_check_names_a_loop_and_an_unknown_earlier_manager(home, cli):
     assert "the management chain loops: alice → bob → alice" in p.stderr
     assert "'zed' is not a known user (earlier manager of dave)" in p.stderr
     assert "give manager_since" in p.stderr
+
+
+def _chain(home, k: int = 3) -> Context:
+    """The chart of the differencing report: m manages ma and mb, who manage a1..a3 and b1..b3; frank is
+    an admin outside it. Yesterday ma used 4,242 tokens, each a 1,100 and each b 2,100; mb nothing."""
+    o = Org().user("frank", roles=["admin"]).user("m").user("ma", manager="m").user("mb", manager="m")
+    for i in range(1, 4):
+        o = o.user(f"a{i}", manager="ma").user(f"b{i}", manager="mb")
+    config = parse_config(o.model("local", "bundled").set("usage", {"min_group_size": k}).yaml(),
+                          home / "meshclaw.yaml")
+    store = Store(home)
+    at = datetime.combine(TODAY - timedelta(days=1), time(12), tzinfo=timezone.utc)
+    for user, tokens in (("ma", 4242), *((f"a{i}", 1100) for i in range(1, 4)), *((f"b{i}", 2100) for i in range(1, 4))):
+        store.usage.record(f"{user}-1", run_id=f"run-{user}", agent=f"{user}-agent", user_id=user, model="local",
+                           input_tokens=tokens, output_tokens=0, at=at)
+    return Context(config, store, home)
+
+
+def test_three_groups_cannot_be_combined_to_isolate_one_person(home):
+    """team:m − team:ma − team:mb was ma's own 4,242 tokens when all three were released (k = 3)."""
+    from itertools import product
+
+    ctx = _chain(home)
+    frank = me(ctx, "frank")
+    groups = ("organisation", "team:m", "team:ma", "team:mb")
+    got = {g: ops.org_usage(ctx, frank, group=g) for g in groups}
+    tokens = {g: r.total.sums.tokens for g, r in got.items()}
+    m, ma, mb = tokens["team:m"], tokens["team:ma"], tokens["team:mb"]
+    assert 0 in (m, ma, mb)  # a child or the parent is withheld: the difference cannot be taken
+    assert m - ma - mb != 4242
+    # Smallest first (ties by name): team:ma is withheld, its people fall into team:m's atom (ma, a1..a3).
+    assert tokens == {"organisation": 13842, "team:m": 13842, "team:ma": 0, "team:mb": 6300}
+    assert any("withheld" in n for n in got["team:ma"].notes)
+    # No sum or difference of the figures released shows one person's figure (nor two people's).
+    singles = {4242, 1100, 2100}
+    pairs = {a + b for a in singles for b in singles}
+    for signs in product((-1, 0, 1), repeat=len(groups)):
+        value = sum(s * tokens[g] for s, g in zip(signs, groups))
+        assert abs(value) not in singles | pairs, (signs, value)
+
+
+def _random_day(rng) -> tuple[dict[str, frozenset[str]], set[str]]:
+    """A random tree-shaped chart's groups (organisation, team:M) and who used a model that day."""
+    users = [f"u{i}" for i in range(rng.randint(3, 40))]
+    boss = {u: (rng.choice(users[:i]) if i and rng.random() < 0.9 else None) for i, u in enumerate(users)}
+    below: dict[str, set[str]] = {}
+    for u in reversed(users):  # a user's reports come after them: their teams are complete here
+        if boss[u] is not None:
+            below.setdefault(boss[u], set()).update({u} | below.get(u, set()))
+    groups = {"organisation": frozenset(users), **{f"team:{m}": frozenset(r) for m, r in below.items()}}
+    return groups, {u for u in users if rng.random() < rng.choice((0.3, 0.7, 0.95))}
+
+
+def test_every_atom_of_a_days_released_cells_has_none_or_at_least_k_people():
+    import random
+
+    from meshclaw.operations.usage_privacy import release_day
+
+    rng = random.Random(20261123)
+    withheld_some = 0
+    for _ in range(400):
+        groups, people = _random_day(rng)
+        k = rng.choice((3, 4, 5))
+        cells = release_day(groups, people, k)
+        sets = set(cells.values())
+        for g, c in cells.items():
+            assert c == groups[g] & people and len(c) >= k  # rule 2
+            inside = [o for o in sets if o < c]
+            assert all(o <= c or not o & c for o in sets if len(o) <= len(c))  # nested or disjoint
+            atom = c - frozenset().union(*inside)
+            assert len(atom) == 0 or len(atom) >= k, (g, sorted(atom))
+            assert all(len(c ^ o) == 0 or len(c ^ o) >= k for o in sets)  # the old pairwise rule still holds
+        withheld_some += any(len(groups[g] & people) >= k and g not in cells for g in groups)
+    assert withheld_some > 20  # the check did have cells to withhold
+    # Two teams that cross (only a loop in the chart could make them, and loading refuses one): the later
+    # of the two, by size then name, is withheld (deny by default).
+    crossing = release_day({"organisation": frozenset("abcdefgh"), "team:x": frozenset("abcd"),
+                            "team:y": frozenset("cdef")}, set("abcdefgh"), 3)
+    assert set(crossing) == {"organisation", "team:x"}
+

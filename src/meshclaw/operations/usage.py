@@ -326,8 +326,9 @@ def org_usage(ctx: Context, actor: Actor, *, group: str = ORGANISATION, since: d
                until=(end - timedelta(days=1)).isoformat(), people=len(people))
     report = UsageReport(group, "organisation", start, end, total, by, sorted(rows.items()), people=len(people))
     if withheld:
-        report.notes.append(f"{withheld} day(s) with usage withheld: fewer than {k} people, or they would let two "
-                            f"figures be subtracted to show fewer than {k} people (see `meshclaw usage explain`)")
+        report.notes.append(f"{withheld} day(s) with usage withheld: fewer than {k} people, or they would let "
+                            f"figures be added or subtracted to show fewer than {k} people "
+                            "(see `meshclaw usage explain`)")
     if not cells:
         report.notes.append(f"no day in this period had {k} or more people using models")
     return report
