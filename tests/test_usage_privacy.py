@@ -32,21 +32,30 @@ def org(k: int = 5) -> Org:
     return o.model("local", "bundled").set("usage", {"min_group_size": k})
 
 
-def seed(store: Store, users: list[str], days: int = 10, tokens: int = 100) -> None:
+def seed(store: Store, users: list[str], days: int = 10, tokens: int = 100, first: int = 0) -> None:
+    """``days`` days of one request a day by each of ``users``, from ``first`` days ago (0: today) back."""
     for u in users:
-        for d in range(days):
+        for d in range(first, first + days):
             at = datetime.combine(TODAY - timedelta(days=d), time(12), tzinfo=timezone.utc)
             store.usage.record(f"{u}-{d}", run_id=f"run-{u}-{d}", agent=f"{u}-agent", user_id=u, model="local",
                                input_tokens=tokens, output_tokens=tokens // 10, at=at)
 
 
+def _world(home, first: int) -> Context:
+    config = parse_config(org().yaml(), home / "meshclaw.yaml")
+    store = Store(home)
+    seed(store, [u.id for u in config.users], first=first)
+    return Context(config, store, home)
+
+
 @pytest.fixture
 def world(home):
-    o = org()
-    config = parse_config(o.yaml(), home / "meshclaw.yaml")
-    store = Store(home)
-    seed(store, [u.id for u in config.users])
-    return Context(config, store, home)
+    return _world(home, 0)  # ten days up to today
+
+
+@pytest.fixture
+def closed_world(home):
+    return _world(home, 1)  # ten closed days, up to yesterday: organisation figures count closed days only
 
 
 def me(ctx: Context, user: str) -> Actor:
@@ -92,13 +101,14 @@ def test_after_a_change_of_manager_each_manager_sees_only_their_own_days(world):
                          until=TODAY - timedelta(days=61))
 
 
-def test_an_admin_sees_groups_of_at_least_k_people_and_never_one_person(world):
+def test_an_admin_sees_groups_of_at_least_k_people_and_never_one_person(closed_world):
+    world = closed_world
     frank = me(world, "frank")
     with pytest.raises(NotAuthorized):
         ops.person_usage(world, frank, "alice")  # an admin is not alice's manager
     everyone = ops.org_usage(world, frank, by="day")
     assert everyone.people == 13 and everyone.total.sums.requests == 13 * 10
-    mias = ops.org_usage(world, frank, group="team:mia")  # m0..m5, plus eve for her last 6 days
+    mias = ops.org_usage(world, frank, group="team:mia")  # m0..m5, plus eve for her last 5 (closed) days
     assert mias.people == 7
     # carol's team has at most 4 people: fewer than k, withheld every day
     carols = ops.org_usage(world, frank, group="team:carol")
@@ -117,7 +127,7 @@ def test_two_aggregates_cannot_be_subtracted_to_isolate_fewer_than_k_people(home
     o = o.user("solo").model("local", "bundled")
     config = parse_config(o.yaml(), home / "meshclaw.yaml")
     store = Store(home)
-    seed(store, [u.id for u in config.users if u.id != "frank"] + ["frank"], days=3)
+    seed(store, [u.id for u in config.users if u.id != "frank"] + ["frank"], days=3, first=1)
     ctx = Context(config, store, home)
     frank = Actor.of(config, "frank")
     whole = ops.org_usage(ctx, frank)
@@ -252,4 +262,40 @@ def test_every_atom_of_a_days_released_cells_has_none_or_at_least_k_people():
     crossing = release_day({"organisation": frozenset("abcdefgh"), "team:x": frozenset("abcd"),
                             "team:y": frozenset("cdef")}, set("abcdefgh"), 3)
     assert set(crossing) == {"organisation", "team:x"}
+
+
+def test_today_is_never_counted_in_an_organisation_figure(closed_world):
+    """Reading a figure before and after one more request today would show that request: today's cell is
+    never released, by the Python API, the command line or the MCP tool (all call org_usage)."""
+    world, frank = closed_world, me(closed_world, "frank")
+    reads = {"default": {}, "to today": {"since": TODAY - timedelta(days=29), "until": TODAY},
+             "7d": {"since": ops.day_arg("7d")}}
+    before = {name: ops.org_usage(world, frank, by="day", **kw).as_dict() for name, kw in reads.items()}
+    seed(world.store, [u.id for u in world.config.users], days=1, tokens=5000)  # 14 people today: enough for k
+    world.store.usage.record("one-more", run_id="run-one-more", agent="m0-agent", user_id="m0", model="local",
+                             input_tokens=1001, output_tokens=0)
+    after = {name: ops.org_usage(world, frank, by="day", **kw).as_dict() for name, kw in reads.items()}
+    assert after == before
+    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    assert before["default"]["total"]["requests"] == 13 * 10 and before["default"]["until"] == yesterday
+    assert before["to today"]["until"] == yesterday and TODAY.isoformat() not in str(before["to today"]["rows"])
+    assert any(n.startswith("today is still open: organisation figures cover closed days only")
+               for n in before["to today"]["notes"])
+    only_today = ops.org_usage(world, frank, since=TODAY, until=TODAY, by="day")
+    assert only_today.total.sums.requests == 0 and only_today.rows == [] and only_today.people == 0
+    assert only_today.notes == ["today is still open: organisation figures cover closed days only"]
+    assert (only_today.start, only_today.end) == (TODAY, TODAY + timedelta(days=1))
+
+
+def test_the_command_line_gives_no_organisation_figure_for_today(world, home):
+    # world has thirteen people using models today: the command line still shows nothing for today
+    p = _cli(home, "frank", "--org", "--since", "0d", "--json")
+    assert p.returncode == 0, p.stderr
+    import json
+
+    report = json.loads(p.stdout)
+    assert report["total"]["requests"] == 0 and report["people"] == 0 and report["rows"] == []
+    assert report["notes"] == ["today is still open: organisation figures cover closed days only"]
+    text = _cli(home, "frank", "--org", "--since", "0d")
+    assert text.returncode == 0 and "today is still open: organisation figures cover closed days only" in text.stdout
 

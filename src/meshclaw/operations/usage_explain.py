@@ -75,6 +75,9 @@ def explain(config: Any) -> list[tuple[str, list[str]]]:
             "figures shown for a day, of two groups or more, is then made of whole atoms: it covers 0 or at "
             "least k people. A period's figure is the sum of its days. Withheld cells are left out of every "
             "organisation figure; the report says how many days were withheld.",
+            "Closed days only: organisation figures never count today (UTC), which is still changing (reading it "
+            "before and after one request would show that request); a period reaching today ends yesterday, and "
+            "one of today alone is empty, with a note.",
             "The Prometheus endpoint (`meshclaw metrics`) exports only these aggregates; OpenTelemetry spans "
             "and metrics carry no user, agent or run names.",
         ]),

@@ -1,4 +1,4 @@
-"""Organisation figures without exposing a person: minimum group sizes and no differencing.
+"""Organisation figures without exposing a person: minimum group sizes, closed days, no differencing.
 
 The rule (``meshclaw usage explain`` prints it; k is ``usage.min_group_size``, default 5, never below 3):
 
@@ -24,7 +24,11 @@ The rule (``meshclaw usage explain`` prints it; k is ``usage.min_group_size``, d
    be combined (a manager's team minus both sub-teams left the manager alone).
 4. Periods. A period's figure is the sum of its released days; two periods' figures differ by
    whole days, and each day is covered by rule 3.
-5. Withheld cells are left out of every organisation figure, for everyone, and the report says how
+5. Closed days. Only closed UTC days (before today, UTC) are ever counted: today's cell is never
+   released, whoever asks and however (command line, Python ``org_usage``, the MCP tool, the
+   Prometheus endpoint), since reading one figure before and after one more request would show
+   that request. A period that is only today is an empty report saying so.
+6. Withheld cells are left out of every organisation figure, for everyone, and the report says how
    many days were withheld; nothing in a withheld cell is ever shown.
 """
 
@@ -53,7 +57,8 @@ def group_members(config: Any, day: date) -> dict[str, frozenset[str]]:
 def released(config: Any, k: int, contributors: dict[int, set[str]], day_of_number: Any) -> dict[int, dict[str, frozenset[str]]]:
     """``{day number: {group: its contributors}}`` for every released cell (rules 2 and 3), per day.
 
-    ``contributors``: the people with model requests on each day number; ``day_of_number`` turns a day number into a ``date`` (for the chart of that day)."""
+    ``contributors``: the people with model requests on each day number (the caller passes closed days
+    only, rule 5); ``day_of_number`` turns a day number into a ``date`` (for the chart of that day)."""
     out: dict[int, dict[str, frozenset[str]]] = {}
     charts: dict[date, dict[str, frozenset[str]]] = {}
     for day, people in sorted(contributors.items()):
