@@ -299,3 +299,17 @@ def test_the_command_line_gives_no_organisation_figure_for_today(world, home):
     text = _cli(home, "frank", "--org", "--since", "0d")
     assert text.returncode == 0 and "today is still open: organisation figures cover closed days only" in text.stdout
 
+
+def test_the_mcp_tool_states_the_configured_k(home):
+    import asyncio
+    from types import SimpleNamespace
+
+    from meshclaw.surfaces.mcp_server.server import build_server
+    from meshclaw.surfaces.mcp_server.service import Service
+
+    for k in (3, 8):
+        config = parse_config(org(k=k).yaml(), home / "meshclaw.yaml")
+        mcp = build_server(Service(SimpleNamespace(config=config)), port=1)
+        [tool] = [t for t in asyncio.run(mcp.list_tools()) if t.name == "usage"]
+        assert f"aggregates of groups of {k} or more people" in tool.description
+        assert "5+" not in tool.description
