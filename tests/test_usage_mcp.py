@@ -73,6 +73,7 @@ def test_the_tool_is_read_only_and_gives_you_your_own_report(served):
         async with http_client(server.url, tokens["alice"]) as c:
             [tool] = [t for t in (await c.list_tools()).tools if t.name == "usage"]
             assert tool.annotations.read_only_hint is True
+            assert "aggregates of groups of 5 or more people" in tool.description  # k as configured
             return await mcp_call(c, "usage", by="day")
 
     err, got = asyncio.run(go())

@@ -32,21 +32,30 @@ def org(k: int = 5) -> Org:
     return o.model("local", "bundled").set("usage", {"min_group_size": k})
 
 
-def seed(store: Store, users: list[str], days: int = 10, tokens: int = 100) -> None:
+def seed(store: Store, users: list[str], days: int = 10, tokens: int = 100, first: int = 0) -> None:
+    """``days`` days of one request a day by each of ``users``, from ``first`` days ago (0: today) back."""
     for u in users:
-        for d in range(days):
+        for d in range(first, first + days):
             at = datetime.combine(TODAY - timedelta(days=d), time(12), tzinfo=timezone.utc)
             store.usage.record(f"{u}-{d}", run_id=f"run-{u}-{d}", agent=f"{u}-agent", user_id=u, model="local",
                                input_tokens=tokens, output_tokens=tokens // 10, at=at)
 
 
+def _world(home, first: int) -> Context:
+    config = parse_config(org().yaml(), home / "meshclaw.yaml")
+    store = Store(home)
+    seed(store, [u.id for u in config.users], first=first)
+    return Context(config, store, home)
+
+
 @pytest.fixture
 def world(home):
-    o = org()
-    config = parse_config(o.yaml(), home / "meshclaw.yaml")
-    store = Store(home)
-    seed(store, [u.id for u in config.users])
-    return Context(config, store, home)
+    return _world(home, 0)  # ten days up to today
+
+
+@pytest.fixture
+def closed_world(home):
+    return _world(home, 1)  # ten closed days, up to yesterday: organisation figures count closed days only
 
 
 def me(ctx: Context, user: str) -> Actor:
@@ -92,13 +101,14 @@ def test_after_a_change_of_manager_each_manager_sees_only_their_own_days(world):
                          until=TODAY - timedelta(days=61))
 
 
-def test_an_admin_sees_groups_of_at_least_k_people_and_never_one_person(world):
+def test_an_admin_sees_groups_of_at_least_k_people_and_never_one_person(closed_world):
+    world = closed_world
     frank = me(world, "frank")
     with pytest.raises(NotAuthorized):
         ops.person_usage(world, frank, "alice")  # an admin is not alice's manager
     everyone = ops.org_usage(world, frank, by="day")
     assert everyone.people == 13 and everyone.total.sums.requests == 13 * 10
-    mias = ops.org_usage(world, frank, group="team:mia")  # m0..m5, plus eve for her last 6 days
+    mias = ops.org_usage(world, frank, group="team:mia")  # m0..m5, plus eve for her last 5 (closed) days
     assert mias.people == 7
     # carol's team has at most 4 people: fewer than k, withheld every day
     carols = ops.org_usage(world, frank, group="team:carol")
@@ -117,7 +127,7 @@ def test_two_aggregates_cannot_be_subtracted_to_isolate_fewer_than_k_people(home
     o = o.user("solo").model("local", "bundled")
     config = parse_config(o.yaml(), home / "meshclaw.yaml")
     store = Store(home)
-    seed(store, [u.id for u in config.users if u.id != "frank"] + ["frank"], days=3)
+    seed(store, [u.id for u in config.users if u.id != "frank"] + ["frank"], days=3, first=1)
     ctx = Context(config, store, home)
     frank = Actor.of(config, "frank")
     whole = ops.org_usage(ctx, frank)
@@ -173,3 +183,133 @@ def test_config_check_names_a_loop_and_an_unknown_earlier_manager(home, cli):
     assert "the management chain loops: alice → bob → alice" in p.stderr
     assert "'zed' is not a known user (earlier manager of dave)" in p.stderr
     assert "give manager_since" in p.stderr
+
+
+def _chain(home, k: int = 3) -> Context:
+    """The chart of the differencing report: m manages ma and mb, who manage a1..a3 and b1..b3; frank is
+    an admin outside it. Yesterday ma used 4,242 tokens, each a 1,100 and each b 2,100; mb nothing."""
+    o = Org().user("frank", roles=["admin"]).user("m").user("ma", manager="m").user("mb", manager="m")
+    for i in range(1, 4):
+        o = o.user(f"a{i}", manager="ma").user(f"b{i}", manager="mb")
+    config = parse_config(o.model("local", "bundled").set("usage", {"min_group_size": k}).yaml(),
+                          home / "meshclaw.yaml")
+    store = Store(home)
+    at = datetime.combine(TODAY - timedelta(days=1), time(12), tzinfo=timezone.utc)
+    for user, tokens in (("ma", 4242), *((f"a{i}", 1100) for i in range(1, 4)), *((f"b{i}", 2100) for i in range(1, 4))):
+        store.usage.record(f"{user}-1", run_id=f"run-{user}", agent=f"{user}-agent", user_id=user, model="local",
+                           input_tokens=tokens, output_tokens=0, at=at)
+    return Context(config, store, home)
+
+
+def test_three_groups_cannot_be_combined_to_isolate_one_person(home):
+    """team:m − team:ma − team:mb was ma's own 4,242 tokens when all three were released (k = 3)."""
+    from itertools import product
+
+    ctx = _chain(home)
+    frank = me(ctx, "frank")
+    groups = ("organisation", "team:m", "team:ma", "team:mb")
+    got = {g: ops.org_usage(ctx, frank, group=g) for g in groups}
+    tokens = {g: r.total.sums.tokens for g, r in got.items()}
+    m, ma, mb = tokens["team:m"], tokens["team:ma"], tokens["team:mb"]
+    assert 0 in (m, ma, mb)  # a child or the parent is withheld: the difference cannot be taken
+    assert m - ma - mb != 4242
+    # Smallest first (ties by name): team:ma is withheld, its people fall into team:m's atom (ma, a1..a3).
+    assert tokens == {"organisation": 13842, "team:m": 13842, "team:ma": 0, "team:mb": 6300}
+    assert any("withheld" in n for n in got["team:ma"].notes)
+    # No sum or difference of the figures released shows one person's figure (nor two people's).
+    singles = {4242, 1100, 2100}
+    pairs = {a + b for a in singles for b in singles}
+    for signs in product((-1, 0, 1), repeat=len(groups)):
+        value = sum(s * tokens[g] for s, g in zip(signs, groups))
+        assert abs(value) not in singles | pairs, (signs, value)
+
+
+def _random_day(rng) -> tuple[dict[str, frozenset[str]], set[str]]:
+    """A random tree-shaped chart's groups (organisation, team:M) and who used a model that day."""
+    users = [f"u{i}" for i in range(rng.randint(3, 40))]
+    boss = {u: (rng.choice(users[:i]) if i and rng.random() < 0.9 else None) for i, u in enumerate(users)}
+    below: dict[str, set[str]] = {}
+    for u in reversed(users):  # a user's reports come after them: their teams are complete here
+        if boss[u] is not None:
+            below.setdefault(boss[u], set()).update({u} | below.get(u, set()))
+    groups = {"organisation": frozenset(users), **{f"team:{m}": frozenset(r) for m, r in below.items()}}
+    return groups, {u for u in users if rng.random() < rng.choice((0.3, 0.7, 0.95))}
+
+
+def test_every_atom_of_a_days_released_cells_has_none_or_at_least_k_people():
+    import random
+
+    from meshclaw.operations.usage_privacy import release_day
+
+    rng = random.Random(20261123)
+    withheld_some = 0
+    for _ in range(400):
+        groups, people = _random_day(rng)
+        k = rng.choice((3, 4, 5))
+        cells = release_day(groups, people, k)
+        sets = set(cells.values())
+        for g, c in cells.items():
+            assert c == groups[g] & people and len(c) >= k  # rule 2
+            inside = [o for o in sets if o < c]
+            assert all(o <= c or not o & c for o in sets if len(o) <= len(c))  # nested or disjoint
+            atom = c - frozenset().union(*inside)
+            assert len(atom) == 0 or len(atom) >= k, (g, sorted(atom))
+            assert all(len(c ^ o) == 0 or len(c ^ o) >= k for o in sets)  # the old pairwise rule still holds
+        withheld_some += any(len(groups[g] & people) >= k and g not in cells for g in groups)
+    assert withheld_some > 20  # the check did have cells to withhold
+    # Two teams that cross (only a loop in the chart could make them, and loading refuses one): the later
+    # of the two, by size then name, is withheld (deny by default).
+    crossing = release_day({"organisation": frozenset("abcdefgh"), "team:x": frozenset("abcd"),
+                            "team:y": frozenset("cdef")}, set("abcdefgh"), 3)
+    assert set(crossing) == {"organisation", "team:x"}
+
+
+def test_today_is_never_counted_in_an_organisation_figure(closed_world):
+    """Reading a figure before and after one more request today would show that request: today's cell is
+    never released, by the Python API, the command line or the MCP tool (all call org_usage)."""
+    world, frank = closed_world, me(closed_world, "frank")
+    reads = {"default": {}, "to today": {"since": TODAY - timedelta(days=29), "until": TODAY},
+             "7d": {"since": ops.day_arg("7d")}}
+    before = {name: ops.org_usage(world, frank, by="day", **kw).as_dict() for name, kw in reads.items()}
+    seed(world.store, [u.id for u in world.config.users], days=1, tokens=5000)  # 14 people today: enough for k
+    world.store.usage.record("one-more", run_id="run-one-more", agent="m0-agent", user_id="m0", model="local",
+                             input_tokens=1001, output_tokens=0)
+    after = {name: ops.org_usage(world, frank, by="day", **kw).as_dict() for name, kw in reads.items()}
+    assert after == before
+    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    assert before["default"]["total"]["requests"] == 13 * 10 and before["default"]["until"] == yesterday
+    assert before["to today"]["until"] == yesterday and TODAY.isoformat() not in str(before["to today"]["rows"])
+    assert any(n.startswith("today is still open: organisation figures cover closed days only")
+               for n in before["to today"]["notes"])
+    only_today = ops.org_usage(world, frank, since=TODAY, until=TODAY, by="day")
+    assert only_today.total.sums.requests == 0 and only_today.rows == [] and only_today.people == 0
+    assert only_today.notes == ["today is still open: organisation figures cover closed days only"]
+    assert (only_today.start, only_today.end) == (TODAY, TODAY + timedelta(days=1))
+
+
+def test_the_command_line_gives_no_organisation_figure_for_today(world, home):
+    # world has thirteen people using models today: the command line still shows nothing for today
+    p = _cli(home, "frank", "--org", "--since", "0d", "--json")
+    assert p.returncode == 0, p.stderr
+    import json
+
+    report = json.loads(p.stdout)
+    assert report["total"]["requests"] == 0 and report["people"] == 0 and report["rows"] == []
+    assert report["notes"] == ["today is still open: organisation figures cover closed days only"]
+    text = _cli(home, "frank", "--org", "--since", "0d")
+    assert text.returncode == 0 and "today is still open: organisation figures cover closed days only" in text.stdout
+
+
+def test_the_mcp_tool_states_the_configured_k(home):
+    import asyncio
+    from types import SimpleNamespace
+
+    from meshclaw.surfaces.mcp_server.server import build_server
+    from meshclaw.surfaces.mcp_server.service import Service
+
+    for k in (3, 8):
+        config = parse_config(org(k=k).yaml(), home / "meshclaw.yaml")
+        mcp = build_server(Service(SimpleNamespace(config=config)), port=1)
+        [tool] = [t for t in asyncio.run(mcp.list_tools()) if t.name == "usage"]
+        assert f"aggregates of groups of {k} or more people" in tool.description
+        assert "5+" not in tool.description

@@ -310,10 +310,10 @@ def test_the_prometheus_endpoint_exports_released_aggregates_only(home):
     for i in range(5):
         o = o.user(f"p{i}")
     ctx = _ctx(home, o.user("lonely"))
-    day = datetime.combine(NOW.date(), time(0), tzinfo=timezone.utc) + timedelta(minutes=1)
+    yesterday = datetime.combine(NOW.date(), time(0), tzinfo=timezone.utc) - timedelta(minutes=1)  # 23:59
     for i in range(5):
         ctx.store.usage.record(f"k{i}", run_id=f"r{i}", agent=f"a{i}", user_id=f"p{i}", model="local",
-                               input_tokens=100, output_tokens=20, at=day)
+                               input_tokens=100, output_tokens=20, at=yesterday)
     from meshclaw.domain.errors import NotAuthorized
     from meshclaw.surfaces.metrics import serve
 
@@ -323,14 +323,31 @@ def test_the_prometheus_endpoint_exports_released_aggregates_only(home):
     assert server.server_address[0] == "127.0.0.1"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+
+    def scrape() -> str:
+        return urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/metrics", timeout=10).read().decode()
+
     try:
-        body = urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/metrics", timeout=10).read().decode()
+        body = scrape()
+        # Today is still open: five more people's requests today (enough for a cell of its own), and one
+        # more request by p0, change no series (else two scrapes would show p0's request).
+        for i in range(5):
+            ctx.store.usage.record(f"t{i}", run_id=f"rt{i}", agent=f"a{i}", user_id=f"p{i}", model="local",
+                                   input_tokens=1000, output_tokens=1, at=NOW)
+        between = scrape()
+        ctx.store.usage.record("t-more", run_id="rt0", agent="a0", user_id="p0", model="local",
+                               input_tokens=777, output_tokens=1)
+        after = scrape()
     finally:
         server.shutdown()
         server.server_close()
     assert 'meshclaw_usage_tokens{group="organisation",window="30d"} 600.0' in body
+    assert 'meshclaw_usage_tokens{group="organisation",window="1d"} 600.0' in body  # 1d: yesterday, UTC
     assert 'meshclaw_usage_people{group="organisation",window="1d"} 5.0' in body
     assert "p0" not in body and "a0" not in body and "lonely" not in body
+    assert "# HELP meshclaw_usage_tokens Input plus output tokens (released aggregates) over closed UTC days: " \
+           "each window ends yesterday (UTC), today is never counted" in body
+    assert between == body and after == body
 
 
 def test_the_outcome_kinds_the_configuration_accepts_are_the_ones_counted(home):

@@ -14,7 +14,9 @@ Every read of another person's figures writes an ``operation`` audit record ``us
 ``user_id`` is that person, so ``usage_reads`` (``meshclaw usage reads``) shows it to them; a refused
 read is recorded the same way. Organisation aggregates are recorded once (``usage.read-aggregate``).
 
-Periods are UTC days ``[start, end)``; the default is the last 30 days including today.
+Periods are UTC days ``[start, end)``; the default is the last 30 days including today. Organisation
+aggregates count closed days only (never today, which is still changing: ``usage_privacy``, rule 5);
+their default is the 30 days up to yesterday.
 """
 
 from __future__ import annotations
@@ -292,26 +294,64 @@ def team_usage(ctx: Context, actor: Actor, *, since: date | None = None, until: 
 def org_usage(ctx: Context, actor: Actor, *, group: str = ORGANISATION, since: date | None = None,
               until: date | None = None, by: str | None = None, audited: bool = True) -> UsageReport:
     """An organisation aggregate for an admin or auditor: ``organisation`` or ``team:M``, by day or not,
-    under the k rule (``usage_privacy``). Raises NotAuthorized for anyone else, UsageError for an
-    unknown group or a grouping other than ``day``. ``audited`` False: the caller audited the reading
-    once already (the metrics endpoint, when it starts)."""
+    under the k rule (``usage_privacy``), over closed UTC days only (rule 5: today is never counted; the
+    default period is the 30 days up to yesterday, and a period reaching today ends the day before, with
+    a note; one of today or later alone is an empty report with a note). Raises NotAuthorized for anyone
+    else, UsageError for an unknown group or a grouping other than ``day``. ``audited`` False: the caller
+    audited the reading once already (the metrics endpoint, when it starts)."""
     if not actor.reads_everything:
         record(ctx, actor, "usage.read-aggregate", verdict=REFUSED, group=group,
                reason="organisation figures are for admins and auditors")
         raise NotAuthorized(f"{actor.user_id} may not read organisation usage figures: only an admin or auditor may")
     _check_by(by, ("day",))
-    start, end = period(since, until)
+    today = datetime.now(timezone.utc).date()
+    if since is None and until is None:
+        until = today - timedelta(days=1)  # the last 30 closed days
+    asked = start, end = period(since, until, today)
     check_groups([group], groups_in(ctx.config, start, end))
+    notes: list[str] = []
+    if end > today:  # today is never counted (usage_privacy, rule 5)
+        if start < today:
+            notes.append(f"{CLOSED_ONLY}: these figures end on {today - timedelta(days=1)}")
+        else:
+            notes.append(CLOSED_ONLY if start == today else "the period begins after today: organisation "
+                         "figures cover closed days only")
+        end = max(today, start)
+    total, rows, people, withheld, any_cell = _org_figures(ctx, group, start, end, by)
+    shown = (start, end) if end > start else asked  # no closed day in it: the period asked, empty
+    if audited:
+        record(ctx, actor, "usage.read-aggregate", group=group, since=shown[0].isoformat(),
+               until=(shown[1] - timedelta(days=1)).isoformat(), people=len(people))
     k = ctx.config.usage.min_group_size
+    report = UsageReport(group, "organisation", *shown, total, by, rows, notes=notes, people=len(people))
+    if withheld:
+        report.notes.append(f"{withheld} day(s) with usage withheld: fewer than {k} people, or they would let "
+                            f"figures be added or subtracted to show fewer than {k} people "
+                            "(see `meshclaw usage explain`)")
+    if end > start and not any_cell:
+        report.notes.append(f"no day in this period had {k} or more people using models")
+    return report
+
+
+CLOSED_ONLY = "today is still open: organisation figures cover closed days only"
+
+
+def _org_figures(ctx: Context, group: str, start: date, end: date,
+                 by: str | None) -> tuple[Figures, list[tuple[str, Figures]], set[str], int, bool]:
+    """``group``'s released figures over the closed days ``[start, end)`` (``end`` at most today): the
+    total, the rows by day (when ``by`` is ``day``), the people counted, how many days with usage were
+    withheld, and whether any group had a cell released."""
+    total, rows = Figures(), {}
+    people: set[str] = set()
+    if end <= start:
+        return total, [], people, 0, False
     everyone = [u.id for u in ctx.config.users]
     per_day_user = rollup(ctx.store.db, [(everyone, _n(start), _n(end))], ("day", "user"))
     contributors: dict[int, set[str]] = {}
     for (day, user) in per_day_user:
         contributors.setdefault(day, set()).add(user)
-    cells = released(ctx.config, k, contributors, lambda n: EPOCH + timedelta(days=n))
-    total, rows = Figures(), {}
+    cells = released(ctx.config, ctx.config.usage.min_group_size, contributors, lambda n: EPOCH + timedelta(days=n))
     minutes = minutes_table(ctx.config.usage)
-    people: set[str] = set()
     for day, groups in cells.items():
         if group in groups:
             people |= groups[group]
@@ -328,16 +368,7 @@ def org_usage(ctx: Context, actor: Actor, *, group: str = ORGANISATION, since: d
             if by == "day":
                 rows.setdefault(_day_label(n), Figures()).count(o, minutes)
     withheld = sum(1 for day in contributors if group not in cells.get(day, {}))
-    if audited:
-        record(ctx, actor, "usage.read-aggregate", group=group, since=start.isoformat(),
-               until=(end - timedelta(days=1)).isoformat(), people=len(people))
-    report = UsageReport(group, "organisation", start, end, total, by, sorted(rows.items()), people=len(people))
-    if withheld:
-        report.notes.append(f"{withheld} day(s) with usage withheld: fewer than {k} people, or they would let two "
-                            f"figures be subtracted to show fewer than {k} people (see `meshclaw usage explain`)")
-    if not cells:
-        report.notes.append(f"no day in this period had {k} or more people using models")
-    return report
+    return total, sorted(rows.items()), people, withheld, bool(cells)
 
 
 def check_groups(groups: list[str], known: dict[str, int]) -> None:

@@ -68,9 +68,16 @@ def explain(config: Any) -> list[tuple[str, list[str]]]:
             f"Admins and auditors see organisation and team aggregates only, never one person or a ranking, and "
             f"only cells (group, day) with at least k = {u.min_group_size} people using models "
             "(usage.min_group_size, never below 3).",
-            "No differencing: per day, groups are taken largest first, and a cell is shown only if, against every "
-            "cell already shown that day, the people counted are the same or differ by at least k. Withheld "
-            "cells are left out of every organisation figure; the report says how many days were withheld.",
+            "No differencing: on each day the cells shown are nested or disjoint (teams in a management chart "
+            "are). A cell's atom is its people minus those of the cells shown inside it; every atom has 0 or at "
+            "least k people. When one has fewer, the smallest cell shown directly inside it (fewest people, then "
+            "name) is withheld, so its people join that atom, until every atom passes. Any sum or difference of "
+            "figures shown for a day, of two groups or more, is then made of whole atoms: it covers 0 or at "
+            "least k people. A period's figure is the sum of its days. Withheld cells are left out of every "
+            "organisation figure; the report says how many days were withheld.",
+            "Closed days only: organisation figures never count today (UTC), which is still changing (reading it "
+            "before and after one request would show that request); a period reaching today ends yesterday, and "
+            "one of today alone is empty, with a note.",
             "The Prometheus endpoint (`meshclaw metrics`) exports only these aggregates; OpenTelemetry spans "
             "and metrics carry no user, agent or run names.",
         ]),

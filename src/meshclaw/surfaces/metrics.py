@@ -1,10 +1,11 @@
 """The Prometheus endpoint: organisation usage aggregates, on 127.0.0.1 only.
 
-Exports, per group (``organisation``, ``team:M``) and window (``1d``: today, ``30d``: the last 30
-days), exactly what ``operations.usage.org_usage`` releases under the k rule: tokens, cost,
-requests, accepted outcomes, minutes saved and the number of people counted. No per-person or
-per-agent series exist. Serving needs an admin or auditor; starting it is audited once
-(``usage.metrics``), each scrape is not.
+Exports, per group (``organisation``, ``team:M``) and window, exactly what
+``operations.usage.org_usage`` releases under the k rule: tokens, cost, requests, accepted outcomes,
+minutes saved and the number of people counted. Windows end at the last closed UTC day (yesterday,
+UTC; today is still changing and is never counted: ``operations.usage_privacy``, rule 5): ``1d`` is
+that day, ``30d`` the 30 days ending on it. No per-person or per-agent series exist. Serving needs
+an admin or auditor; starting it is audited once (``usage.metrics``), each scrape is not.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from meshclaw.operations.actor import Actor
 from meshclaw.operations.context import Context
 from meshclaw.operations.journal import REFUSED, record
 
-WINDOWS = {"1d": 1, "30d": 30}
+WINDOWS = {"1d": 1, "30d": 30}  # closed UTC days, ending yesterday
+CLOSED = " over closed UTC days: each window ends yesterday (UTC), today is never counted"
 
 
 class UsageCollector:
@@ -33,21 +35,21 @@ class UsageCollector:
         from meshclaw.operations.usage import org_groups, org_usage
 
         labels = ["group", "window"]
-        families = {
-            "tokens": GaugeMetricFamily("meshclaw_usage_tokens", "Input plus output tokens (released aggregates)", labels=labels),
-            "cost": GaugeMetricFamily("meshclaw_usage_cost", "Cost in the configured currency (released aggregates)", labels=labels),
-            "requests": GaugeMetricFamily("meshclaw_usage_requests", "Model requests (released aggregates)", labels=labels),
-            "accepted": GaugeMetricFamily("meshclaw_usage_accepted_outcomes", "Accepted outcomes", labels=labels),
-            "minutes": GaugeMetricFamily("meshclaw_usage_minutes_saved", "Minutes saved by accepted outcomes", labels=labels),
-            "people": GaugeMetricFamily("meshclaw_usage_people", "People counted in the released cells", labels=labels),
-        }
-        today = datetime.now(timezone.utc).date()
+        families = {key: GaugeMetricFamily(name, text + CLOSED, labels=labels) for key, name, text in (
+            ("tokens", "meshclaw_usage_tokens", "Input plus output tokens (released aggregates)"),
+            ("cost", "meshclaw_usage_cost", "Cost in the configured currency (released aggregates)"),
+            ("requests", "meshclaw_usage_requests", "Model requests (released aggregates)"),
+            ("accepted", "meshclaw_usage_accepted_outcomes", "Accepted outcomes (released aggregates)"),
+            ("minutes", "meshclaw_usage_minutes_saved", "Minutes saved by accepted outcomes (released aggregates)"),
+            ("people", "meshclaw_usage_people", "People counted in the released cells"),
+        )}
+        last = datetime.now(timezone.utc).date() - timedelta(days=1)  # the last closed day
         groups = self.groups or sorted(org_groups(self.ctx, self.actor))
         for window, days in WINDOWS.items():
-            since = today - timedelta(days=days - 1)
-            known = org_groups(self.ctx, self.actor, since=since, until=today)
+            since = last - timedelta(days=days - 1)
+            known = org_groups(self.ctx, self.actor, since=since, until=last)
             for g in (g for g in groups if g in known):  # a team that ended earlier in 30d has no 1d series
-                r = org_usage(self.ctx, self.actor, group=g, since=since, until=today, audited=False)
+                r = org_usage(self.ctx, self.actor, group=g, since=since, until=last, audited=False)
                 s = r.total.sums
                 for key, value in (("tokens", s.tokens), ("cost", s.cost), ("requests", s.requests),
                                    ("accepted", r.total.accepted), ("minutes", r.total.minutes_saved),

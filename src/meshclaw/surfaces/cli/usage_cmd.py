@@ -28,11 +28,12 @@ def usage(
     ctx: typer.Context,
     team: bool = typer.Option(False, "--team", help="Your direct and indirect reports together."),
     user: Optional[str] = typer.Option(None, "--user", help="One person you manage (or yourself)."),
-    org: bool = typer.Option(False, "--org", help="Organisation aggregates (admins, auditors; groups of k or more)."),
+    org: bool = typer.Option(False, "--org", help="Organisation aggregates (admins, auditors; groups of k or more; "
+                             "closed UTC days only, never today)."),
     group: Optional[str] = typer.Option(None, "--group", help="With --org: organisation (default), or team:MANAGER."),
     by: Optional[str] = typer.Option(None, "--by", help="agent, day, model or trigger (--org: day)."),
     since: Optional[str] = typer.Option(None, "--since", help="First day: 2026-11-01, or 7d / 30d (default 30d)."),
-    until: Optional[str] = typer.Option(None, "--until", help="Last day (default today)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last day (default today; --org: yesterday, closed days only)."),
     chart: bool = typer.Option(True, "--chart/--no-chart", help="Draw a terminal chart with --by."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -201,7 +202,8 @@ def metrics(
     port: int = typer.Option(9464, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port, printed)."),
     group: list[str] = typer.Option([], "--group", help="Groups to export (default: every group)."),
 ) -> None:
-    """Serve Prometheus metrics on 127.0.0.1: organisation aggregates only, under the same k rule."""
+    """Serve Prometheus metrics on 127.0.0.1: organisation aggregates only, under the same k rule, over
+    closed UTC days (windows 1d and 30d end yesterday)."""
     from meshclaw.surfaces.metrics import serve
 
     from .printer import console
