@@ -313,3 +313,29 @@ def test_the_mcp_tool_states_the_configured_k(home):
         [tool] = [t for t in asyncio.run(mcp.list_tools()) if t.name == "usage"]
         assert f"aggregates of groups of {k} or more people" in tool.description
         assert "5+" not in tool.description
+
+
+def test_organisation_figures_count_outcomes_only_once_they_have_settled(closed_world):
+    """A closed day's outcomes can still change for a week (a draft sent, a message moved back), so an
+    organisation figure counts outcomes only before that: reading it twice cannot show one person's action."""
+    import sqlalchemy as sa
+
+    from meshclaw.store.tables import AuditRecord
+
+    world, frank = closed_world, me(closed_world, "frank")
+    users = [u.id for u in world.config.users]
+    for i, u in enumerate(users):
+        for age in (9, 2):
+            key = f"approval-{u}-{age}"
+            world.store.audit.append(key, "approval", run_id=f"run-{u}-{age}", agent=f"{u}-agent", user_id=u,
+                                     tool="email.send", verdict="approved", data={"approval": key})
+            at = datetime.combine(TODAY - timedelta(days=age), time(13), tzinfo=timezone.utc)
+            with world.store.db.engine.begin() as conn:
+                t = AuditRecord.__table__
+                conn.execute(sa.update(t).where(t.c.event_key == key).values(at=at))
+    report = ops.org_usage(world, frank, by="day")
+    by_day = {key: f.outcomes.get("approval_granted", 0) for key, f in report.rows}
+    assert by_day[(TODAY - timedelta(days=9)).isoformat()] == 13  # everyone with usage that day (not frank)
+    assert by_day.get((TODAY - timedelta(days=2)).isoformat(), 0) == 0
+    assert report.total.outcomes == {"approval_granted": 13}
+    assert any(n.startswith("outcomes of the last 7 days are left out until they settle") for n in report.notes)

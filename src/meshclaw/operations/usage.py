@@ -35,7 +35,7 @@ from .journal import REFUSED, record, record_many
 from .records import AuditEntry
 from .usage_org import visible_windows
 from .usage_privacy import ORGANISATION, groups_in, released
-from .usage_value import KINDS, Outcome, derive, minutes_table
+from .usage_value import KINDS, LOOK_BACK, Outcome, derive, minutes_table
 from .usage_waste import WASTE_PRIVATE_DAYS, Finding, findings
 
 DEFAULT_DAYS = 30
@@ -318,6 +318,8 @@ def org_usage(ctx: Context, actor: Actor, *, group: str = ORGANISATION, since: d
                          "figures cover closed days only")
         end = max(today, start)
     total, rows, people, withheld, any_cell = _org_figures(ctx, group, start, end, by)
+    if end > _settled_before() and end > start:
+        notes.append(UNSETTLED.format(days=LOOK_BACK.days))
     shown = (start, end) if end > start else asked  # no closed day in it: the period asked, empty
     if audited:
         record(ctx, actor, "usage.read-aggregate", group=group, since=shown[0].isoformat(),
@@ -334,6 +336,15 @@ def org_usage(ctx: Context, actor: Actor, *, group: str = ORGANISATION, since: d
 
 
 CLOSED_ONLY = "today is still open: organisation figures cover closed days only"
+UNSETTLED = ("outcomes of the last {days} days are left out until they settle (a draft sent or a message moved "
+             "back within {days} days still changes them)")
+
+
+def _settled_before() -> date:
+    """The first day whose outcomes may still change (``usage_value.LOOK_BACK`` days before today, UTC):
+    organisation figures count outcomes only before it, so a closed day's figure never changes later
+    and two reads cannot be differenced into one person's action."""
+    return datetime.now(timezone.utc).date() - LOOK_BACK
 
 
 def _org_figures(ctx: Context, group: str, start: date, end: date,
@@ -361,7 +372,8 @@ def _org_figures(ctx: Context, group: str, start: date, end: date,
             total.sums.add(day_sums)
             if by == "day":
                 rows[_day_label(day)] = Figures(Sums().add(day_sums))
-    for o in derive(ctx.store, everyone, _dt(start), _dt(end)):
+    settled = _settled_before()
+    for o in derive(ctx.store, everyone, _dt(start), _dt(min(end, settled))):
         n = _n(o.at.date())
         if o.user_id in cells.get(n, {}).get(group, frozenset()):
             total.count(o, minutes)

@@ -77,7 +77,8 @@ def explain(config: Any) -> list[tuple[str, list[str]]]:
             "organisation figure; the report says how many days were withheld.",
             "Closed days only: organisation figures never count today (UTC), which is still changing (reading it "
             "before and after one request would show that request); a period reaching today ends yesterday, and "
-            "one of today alone is empty, with a note.",
+            "one of today alone is empty, with a note. Outcomes count only once settled: those of the last 7 days "
+            "(a draft sent or a message moved back within a week still changes them) are left out, with a note.",
             "The Prometheus endpoint (`meshclaw metrics`) exports only these aggregates; OpenTelemetry spans "
             "and metrics carry no user, agent or run names.",
         ]),

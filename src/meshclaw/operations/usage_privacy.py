@@ -27,7 +27,9 @@ The rule (``meshclaw usage explain`` prints it; k is ``usage.min_group_size``, d
 5. Closed days. Only closed UTC days (before today, UTC) are ever counted: today's cell is never
    released, whoever asks and however (command line, Python ``org_usage``, the MCP tool, the
    Prometheus endpoint), since reading one figure before and after one more request would show
-   that request. A period that is only today is an empty report saying so.
+   that request. A period that is only today is an empty report saying so. For the same reason
+   outcomes are counted only once settled, older than ``usage_value.LOOK_BACK`` (a draft sent or a
+   message moved back within that time still changes an earlier day's outcomes).
 6. Withheld cells are left out of every organisation figure, for everyone, and the report says how
    many days were withheld; nothing in a withheld cell is ever shown.
 """
