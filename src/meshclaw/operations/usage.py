@@ -4,7 +4,11 @@ Who reads what (the rule lives here, for every surface — CLI, Python, the MCP 
 
 - anyone: their own figures (``my_usage``), with waste findings and suggestions;
 - a manager: the figures of a direct or indirect report (``person_usage``) and of their whole team
-  (``team_usage``), only for the days they were in that person's chain (``users[].manager_history``);
+  (``team_usage``), only for the days they were in that person's chain: the configuration's
+  ``manager_since`` / ``manager_history`` where given, else the chart as the store saw it over time
+  (``usage_org``; every function here that reads figures first records the configuration's chart,
+  ``usage_chart.observe``), so a plain edit of ``manager:`` gives the new manager only the days from
+  the edit on;
   waste findings about a report only once they are ``WASTE_PRIVATE_DAYS`` old (the employee sees them first);
 - an admin or auditor: organisation and team aggregates only (``org_usage``), under the k rule of
   ``usage_privacy`` — never one person's figures unless they are also that person's manager;
@@ -31,6 +35,7 @@ from .actor import Actor
 from .context import Context
 from .journal import REFUSED, record, record_many
 from .records import AuditEntry
+from .usage_chart import observe
 from .usage_org import visible_windows
 from .usage_privacy import ORGANISATION, groups_in, released
 from .usage_value import KINDS, Outcome, derive, minutes_table
@@ -223,6 +228,7 @@ def my_usage(ctx: Context, actor: Actor, *, since: date | None = None, until: da
     findings and suggestions. Raises UsageError for a bad period or grouping."""
     _check_by(by)
     start, end = period(since, until)
+    observe(ctx.config, ctx.store)
     windows = [(frozenset({actor.user_id}), start, end)]
     total, rows, outcomes = _report(ctx, windows, by)
     models = [str(k[0]) for k in rollup(ctx.store.db, [(w[0], _n(w[1]), _n(w[2])) for w in windows], ("model",))]
@@ -246,7 +252,7 @@ def person_usage(ctx: Context, actor: Actor, user_id: str, *, since: date | None
     ctx.config.user(user_id)
     _check_by(by)
     start, end = period(since, until)
-    windows = visible_windows(ctx.config, actor.user_id, [user_id], start, end)
+    windows = visible_windows(ctx.config, actor.user_id, [user_id], start, end, observe(ctx.config, ctx.store))
     if not windows:
         reason = f"{actor.user_id} may not read {user_id}'s usage: only {user_id} and their managers may"
         record(ctx, actor, "usage.read", verdict=REFUSED, owner=user_id, reason=reason, scope="person",
@@ -270,8 +276,9 @@ def team_usage(ctx: Context, actor: Actor, *, since: date | None = None, until: 
     _check_by(by)
     start, end = period(since, until)
     others = [u.id for u in ctx.config.users if u.id != actor.user_id]
+    observed = observe(ctx.config, ctx.store)
     windows = [(users - {actor.user_id}, a, b) for users, a, b
-               in visible_windows(ctx.config, actor.user_id, others, start, end) if users - {actor.user_id}]
+               in visible_windows(ctx.config, actor.user_id, others, start, end, observed) if users - {actor.user_id}]
     people = set().union(*(w[0] for w in windows)) if windows else set()
     _audit_reads(ctx, actor, people, "team", start, end)
     total, rows, outcomes = _report(ctx, windows, by)
@@ -294,14 +301,15 @@ def org_usage(ctx: Context, actor: Actor, *, group: str = ORGANISATION, since: d
         raise NotAuthorized(f"{actor.user_id} may not read organisation usage figures: only an admin or auditor may")
     _check_by(by, ("day",))
     start, end = period(since, until)
-    check_groups([group], groups_in(ctx.config, start, end))
+    observed = observe(ctx.config, ctx.store)
+    check_groups([group], groups_in(ctx.config, start, end, observed))
     k = ctx.config.usage.min_group_size
     everyone = [u.id for u in ctx.config.users]
     per_day_user = rollup(ctx.store.db, [(everyone, _n(start), _n(end))], ("day", "user"))
     contributors: dict[int, set[str]] = {}
     for (day, user) in per_day_user:
         contributors.setdefault(day, set()).add(user)
-    cells = released(ctx.config, k, contributors, lambda n: EPOCH + timedelta(days=n))
+    cells = released(ctx.config, k, contributors, lambda n: EPOCH + timedelta(days=n), observed)
     total, rows = Figures(), {}
     minutes = minutes_table(ctx.config.usage)
     people: set[str] = set()
@@ -346,7 +354,7 @@ def org_groups(ctx: Context, actor: Actor, *, since: date | None = None, until: 
     if not actor.reads_everything:
         raise NotAuthorized(f"{actor.user_id} may not list organisation groups: only an admin or auditor may")
     start, end = period(since, until)
-    return groups_in(ctx.config, start, end)
+    return groups_in(ctx.config, start, end, observe(ctx.config, ctx.store))
 
 
 def usage_reads(ctx: Context, actor: Actor, *, since: datetime | None = None) -> list[AuditEntry]:
