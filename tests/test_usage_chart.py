@@ -1,6 +1,6 @@
 """The management chart as the store saw it: a plain edit of ``manager:`` (no ``manager_since``) gives the
-new manager only the days from the edit on, the old one keeps the days before, and ``config check`` says
-so — on SQLite and PostgreSQL."""
+new manager only the days from the edit on, the old one keeps the days before, ``config check`` says so,
+and ``meshclaw usage reads`` shows each reader the days they actually saw — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -130,6 +130,37 @@ def test_config_check_warns_of_a_manager_change_written_without_manager_since(ho
     # nora, through the command line, sees only today's figures of erin under the plain edit.
     seen = _cli(home, "nora", org("nora"), "usage", "--user", "erin", "--since", "30d", "--json")
     assert seen.returncode == 0 and '"requests": 1,' in seen.stdout
+
+
+def test_usage_reads_shows_the_days_each_reader_saw(home, monkeypatch):
+    store = Store(home)
+    seed(store)
+    store.managers.observe({"erin": "mia"}, at=datetime.now(timezone.utc) - timedelta(days=90))
+    store.managers.observe({"erin": "nora"}, at=datetime.now(timezone.utc) - timedelta(days=15))
+    ctx = ctx_of(home, store, org("nora"))
+    since = TODAY - timedelta(days=60)
+    ops.person_usage(ctx, Actor.of(ctx.config, "nora"), "erin", since=since)
+    ops.team_usage(ctx, Actor.of(ctx.config, "mia"), since=since)
+    with pytest.raises(NotAuthorized):
+        ops.person_usage(ctx, Actor.of(ctx.config, "frank"), "erin", since=since)
+    change = TODAY - timedelta(days=15)
+    refused, team, person = ops.usage_reads(ctx, Actor.of(ctx.config, "erin"))
+    assert person.data["seen"] == [[change.isoformat(), TODAY.isoformat()]]
+    assert team.data["seen"] == [[since.isoformat(), (change - timedelta(days=1)).isoformat()]]
+    assert refused.data["seen"] == [] and refused.verdict == "refused"
+    out = " ".join(_cli(home, "erin", org("nora"), "usage", "reads").stdout.split())
+    assert f"nora read your figures (person): {change} to {TODAY} (16 of 61 days asked for)" in out, out
+    assert f"mia read your figures (team): {since} to {change - timedelta(days=1)} (45 of 61 days asked for)" in out
+    assert f"refused: frank tried to read your figures (person, {since} to {TODAY})" in out
+    # In a narrow terminal the verdict stays with what it is about, and wrapped text stays under its text.
+    from meshclaw.surfaces.cli import printer
+
+    monkeypatch.setattr(printer.console, "_width", 40)  # the console reads COLUMNS once, when it is made
+    narrow = _cli(home, "erin", org("nora"), "usage", "reads", columns=40).stdout.splitlines()
+    assert max(len(line) for line in narrow) <= 40 and len(narrow) > 3
+    first = next(line for line in narrow if "frank" in line)
+    assert first.split()[2:4] == ["refused:", "frank"], narrow
+    assert all(line.startswith(" " * 18) or line[:4].isdigit() for line in narrow), narrow
 
 
 @pytest.mark.postgres

@@ -15,8 +15,10 @@ Who reads what (the rule lives here, for every surface — CLI, Python, the MCP 
 - nobody else reads another person's figures, by any of these functions.
 
 Every read of another person's figures writes an ``operation`` audit record ``usage.read`` whose
-``user_id`` is that person, so ``usage_reads`` (``meshclaw usage reads``) shows it to them; a refused
-read is recorded the same way. Organisation aggregates are recorded once (``usage.read-aggregate``).
+``user_id`` is that person, so ``usage_reads`` (``meshclaw usage reads``) shows it to them, with the
+period asked for (``since``, ``until``) and the days actually seen (``seen``: ``[[first, last], ...]``,
+ISO days, inclusive); a refused read is recorded the same way (``seen`` empty). Organisation
+aggregates are recorded once (``usage.read-aggregate``).
 
 Periods are UTC days ``[start, end)``; the default is the last 30 days including today.
 """
@@ -36,7 +38,7 @@ from .context import Context
 from .journal import REFUSED, record, record_many
 from .records import AuditEntry
 from .usage_chart import observe
-from .usage_org import visible_windows
+from .usage_org import seen_days, visible_windows
 from .usage_privacy import ORGANISATION, groups_in, released
 from .usage_value import KINDS, Outcome, derive, minutes_table
 from .usage_waste import WASTE_PRIVATE_DAYS, Finding, findings
@@ -236,9 +238,14 @@ def my_usage(ctx: Context, actor: Actor, *, since: date | None = None, until: da
                        _notes(ctx, total, models))
 
 
-def _audit_reads(ctx: Context, actor: Actor, subjects: set[str], scope: str, start: date, end: date) -> None:
+def _audit_reads(ctx: Context, actor: Actor, windows: list[tuple[frozenset[str], date, date]], scope: str,
+                 start: date, end: date) -> None:
+    """One ``usage.read`` record per person in ``windows`` but the actor: the period asked for and the
+    days of it the actor saw of that person (``seen``)."""
+    subjects = set().union(*(w[0] for w in windows)) if windows else set()
     record_many(ctx, actor, "usage.read", [
-        {"owner": subject, "scope": scope, "since": start.isoformat(), "until": (end - timedelta(days=1)).isoformat()}
+        {"owner": subject, "scope": scope, "since": start.isoformat(), "until": (end - timedelta(days=1)).isoformat(),
+         "seen": [[a.isoformat(), b.isoformat()] for a, b in seen_days(windows, subject)]}
         for subject in sorted(subjects - {actor.user_id})])
 
 
@@ -256,9 +263,9 @@ def person_usage(ctx: Context, actor: Actor, user_id: str, *, since: date | None
     if not windows:
         reason = f"{actor.user_id} may not read {user_id}'s usage: only {user_id} and their managers may"
         record(ctx, actor, "usage.read", verdict=REFUSED, owner=user_id, reason=reason, scope="person",
-               since=start.isoformat(), until=(end - timedelta(days=1)).isoformat())
+               since=start.isoformat(), until=(end - timedelta(days=1)).isoformat(), seen=[])
         raise NotAuthorized(reason)
-    _audit_reads(ctx, actor, {user_id}, "person", start, end)
+    _audit_reads(ctx, actor, windows, "person", start, end)
     total, rows, outcomes = _report(ctx, windows, by)
     report = UsageReport(user_id, "person", start, end, total, by, rows, _waste(ctx, windows, outcomes, True))
     covered = sum((b - a).days for _, a, b in windows)
@@ -280,7 +287,7 @@ def team_usage(ctx: Context, actor: Actor, *, since: date | None = None, until: 
     windows = [(users - {actor.user_id}, a, b) for users, a, b
                in visible_windows(ctx.config, actor.user_id, others, start, end, observed) if users - {actor.user_id}]
     people = set().union(*(w[0] for w in windows)) if windows else set()
-    _audit_reads(ctx, actor, people, "team", start, end)
+    _audit_reads(ctx, actor, windows, "team", start, end)
     total, rows, outcomes = _report(ctx, windows, by)
     report = UsageReport(f"team of {actor.user_id}", "team", start, end, total, by, rows,
                          _waste(ctx, windows, outcomes, True), people=len(people))
@@ -358,7 +365,10 @@ def org_groups(ctx: Context, actor: Actor, *, since: date | None = None, until: 
 
 
 def usage_reads(ctx: Context, actor: Actor, *, since: datetime | None = None) -> list[AuditEntry]:
-    """Every read of the actor's usage figures by someone else (and every refused attempt), newest first."""
+    """Every read of the actor's usage figures by someone else (and every refused attempt), newest first.
+    Each entry's ``data``: ``actor`` (the reader), ``scope`` (person or team), ``since`` / ``until`` (the
+    period asked for, ISO days) and ``seen`` (``[[first, last], ...]``: the days of it the reader saw;
+    empty for a refusal; absent from records written before it was kept)."""
     out = []
     for r in ctx.store.audit.records(kind="operation", user_id=actor.user_id, since=since, newest_first=True):
         data = r.data or {}

@@ -140,3 +140,17 @@ def visible_windows(config: Config, viewer: str, subjects: Iterable[str], start:
             out.append((frozenset(users), seg.start, seg.end))
     return out
 
+
+def seen_days(windows: Iterable[tuple[frozenset[str], date, date]], user_id: str) -> list[tuple[date, date]]:
+    """The days of ``windows`` that cover ``user_id``, as ``[(first, last)]`` inclusive, oldest first,
+    touching ranges joined: what a reader actually saw of that person."""
+    out: list[tuple[date, date]] = []
+    for users, a, b in sorted(windows, key=lambda w: w[1]):
+        if user_id not in users:
+            continue
+        last = date.fromordinal(b.toordinal() - 1)
+        if out and out[-1][1].toordinal() + 1 >= a.toordinal():
+            out[-1] = (out[-1][0], max(out[-1][1], last))
+        else:
+            out.append((a, last))
+    return out
