@@ -164,7 +164,7 @@ def test_the_command_line_follows_the_same_rules(world, home):
     boss = _cli(home, "carol", "--user", "alice", "--json")
     assert boss.returncode == 0 and '"subject": "alice"' in boss.stdout
     reads = _cli(home, "alice", "reads")
-    assert "carol read your figures" in reads.stdout and "bob read your figures" in reads.stdout
+    assert "carol read your figures" in reads.stdout and "refused: bob tried to read your figures" in reads.stdout
     admin = _cli(home, "frank", "--org", "--by", "day")
     assert admin.returncode == 0 and "13 people" in admin.stdout and "tokens by day" in admin.stdout
     refused = _cli(home, "alice", "--org")

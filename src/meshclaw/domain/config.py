@@ -93,7 +93,8 @@ class User(Strict):
     email: str | None = None
     manager: str | None = None
     manager_since: date | None = Field(default=None, description=(
-        "the day 'manager' became this user's manager; unset: always (needed when manager_history is given)"))
+        "the day 'manager' became this user's manager (needed when manager_history is given); unset: from the "
+        "day MeshClaw first saw this manager named, or always for the first manager it saw"))
     manager_history: list[ManagerPeriod] = Field(default_factory=list, description=(
         "earlier managers, each from its valid_from: who could read this user's usage figures, and when"))
     timezone: TimeZoneName | None = Field(default=None, description="the person's time zone; the organisation's if unset")

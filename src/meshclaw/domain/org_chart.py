@@ -3,7 +3,8 @@ configuration is loaded.
 
 A user's manager on a day comes from ``manager_history`` (each period from its ``valid_from``) and then
 ``manager`` (from ``manager_since``, or always when there is no history): the same reading as
-this module's ``timeline`` (which ``operations.usage_org`` reads too). A loop on any day (alice → bob → carol → alice) would put a
+this module's ``timeline`` (which ``operations.usage_org`` reads too, for users with ``manager_since``;
+without it, ``usage_org`` follows the chart as the store saw it over time). A loop on any day (alice → bob → carol → alice) would put a
 manager inside their own report's team, so who may read whose usage figures would be wrong: it is a
 configuration error for every command, not only for ``meshclaw config check``; so is a history that
 leaves a day's manager unknown or ambiguous.

@@ -26,12 +26,18 @@ class ConfigSummary:
     warnings: list[ConfigProblem] = field(default_factory=list)
 
 
-def check_config(path: Path, secrets_file: Path | None = None) -> ConfigSummary:
+def check_config(path: Path, secrets_file: Path | None = None, *, store: Callable[[], Any] | None = None,
+                 record_chart: bool = True) -> ConfigSummary:
     """Validate the configuration at ``path``: the schema and references, each agent's grants against
     its toolsets' tools, the connectors' own settings, cost budgets on unpriced models, credentials
     written into any setting (a URL's ``user:password@`` or ``?token=``, a password given literally
     instead of ``env:``/``secret:``), the secrets it names (in the environment, or in ``secrets_file``, default ``$MESHCLAW_HOME/secrets.env``),
     that file's mode (0600), and whether its bundled model is installed.
+
+    ``store``: opens the store (called only for a valid configuration). Then the management chart is
+    compared with the store's observations (``usage_chart``) — recorded there unless ``record_chart``
+    is False (a file that is not the configuration in use) — and a warning names each manager change
+    written without ``manager_since``; a store that cannot be opened or written is one warning.
 
     Raises ConfigError listing every problem with its line; returns counts (and warnings) when
     there is none."""
@@ -53,7 +59,23 @@ def check_config(path: Path, secrets_file: Path | None = None) -> ConfigSummary:
         raise ConfigError(path, problems)
     return ConfigSummary(path, len(config.users), len(config.models), len(config.agents),
                          _nothing_configured(config) + bundled_model_missing(config, lines)
-                         + unattended_external_grants(config, lines))
+                         + unattended_external_grants(config, lines)
+                         + (_chart_changes(config, lines, store, record_chart) if store is not None else []))
+
+
+def _chart_changes(config: Any, lines: Any, store: Callable[[], Any], record: bool) -> list[ConfigProblem]:
+    """One warning per manager change written without ``manager_since`` (``usage_chart.plain_changes``),
+    after recording the chart (``record``); one warning instead when the store is out of reach."""
+    from meshclaw.domain.errors import StoreError
+
+    from .usage_chart import observe, plain_changes
+
+    try:
+        observed = observe(config, store(), record=record)
+    except StoreError as e:
+        return [ConfigProblem(None, "", f"the management chart was not compared with the store ({e}); "
+                              "the next usage read records it")]
+    return [lines.problem(("users", c.index, "manager"), c.message) for c in plain_changes(config, observed)]
 
 
 def _nothing_configured(config: Any) -> list[ConfigProblem]:

@@ -4,15 +4,21 @@ Who reads what (the rule lives here, for every surface — CLI, Python, the MCP 
 
 - anyone: their own figures (``my_usage``), with waste findings and suggestions;
 - a manager: the figures of a direct or indirect report (``person_usage``) and of their whole team
-  (``team_usage``), only for the days they were in that person's chain (``users[].manager_history``);
+  (``team_usage``), only for the days they were in that person's chain: the configuration's
+  ``manager_since`` / ``manager_history`` where given, else the chart as the store saw it over time
+  (``usage_org``; every function here that reads figures first records the configuration's chart,
+  ``usage_chart.observe``), so a plain edit of ``manager:`` gives the new manager only the days from
+  the edit on;
   waste findings about a report only once they are ``WASTE_PRIVATE_DAYS`` old (the employee sees them first);
 - an admin or auditor: organisation and team aggregates only (``org_usage``), under the k rule of
   ``usage_privacy`` — never one person's figures unless they are also that person's manager;
 - nobody else reads another person's figures, by any of these functions.
 
 Every read of another person's figures writes an ``operation`` audit record ``usage.read`` whose
-``user_id`` is that person, so ``usage_reads`` (``meshclaw usage reads``) shows it to them; a refused
-read is recorded the same way. Organisation aggregates are recorded once (``usage.read-aggregate``).
+``user_id`` is that person, so ``usage_reads`` (``meshclaw usage reads``) shows it to them, with the
+period asked for (``since``, ``until``) and the days actually seen (``seen``: ``[[first, last], ...]``,
+ISO days, inclusive); a refused read is recorded the same way (``seen`` empty). Organisation
+aggregates are recorded once (``usage.read-aggregate``).
 
 Periods are UTC days ``[start, end)``; the default is the last 30 days including today. Organisation
 aggregates count closed days only (never today, which is still changing: ``usage_privacy``, rule 5);
@@ -33,7 +39,8 @@ from .actor import Actor
 from .context import Context
 from .journal import REFUSED, record, record_many
 from .records import AuditEntry
-from .usage_org import visible_windows
+from .usage_chart import observe
+from .usage_org import seen_days, visible_windows
 from .usage_privacy import ORGANISATION, groups_in, released
 from .usage_value import KINDS, LOOK_BACK, Outcome, derive, minutes_table
 from .usage_waste import WASTE_PRIVATE_DAYS, Finding, findings
@@ -232,6 +239,7 @@ def my_usage(ctx: Context, actor: Actor, *, since: date | None = None, until: da
     findings and suggestions. Raises UsageError for a bad period or grouping."""
     _check_by(by)
     start, end = period(since, until)
+    observe(ctx.config, ctx.store)
     windows = [(frozenset({actor.user_id}), start, end)]
     total, rows, outcomes = _report(ctx, windows, by)
     models = [str(k[0]) for k in rollup(ctx.store.db, [(w[0], _n(w[1]), _n(w[2])) for w in windows], ("model",))]
@@ -239,9 +247,14 @@ def my_usage(ctx: Context, actor: Actor, *, since: date | None = None, until: da
                        _notes(ctx, total, models))
 
 
-def _audit_reads(ctx: Context, actor: Actor, subjects: set[str], scope: str, start: date, end: date) -> None:
+def _audit_reads(ctx: Context, actor: Actor, windows: list[tuple[frozenset[str], date, date]], scope: str,
+                 start: date, end: date) -> None:
+    """One ``usage.read`` record per person in ``windows`` but the actor: the period asked for and the
+    days of it the actor saw of that person (``seen``)."""
+    subjects = set().union(*(w[0] for w in windows)) if windows else set()
     record_many(ctx, actor, "usage.read", [
-        {"owner": subject, "scope": scope, "since": start.isoformat(), "until": (end - timedelta(days=1)).isoformat()}
+        {"owner": subject, "scope": scope, "since": start.isoformat(), "until": (end - timedelta(days=1)).isoformat(),
+         "seen": [[a.isoformat(), b.isoformat()] for a, b in seen_days(windows, subject)]}
         for subject in sorted(subjects - {actor.user_id})])
 
 
@@ -255,13 +268,13 @@ def person_usage(ctx: Context, actor: Actor, user_id: str, *, since: date | None
     ctx.config.user(user_id)
     _check_by(by)
     start, end = period(since, until)
-    windows = visible_windows(ctx.config, actor.user_id, [user_id], start, end)
+    windows = visible_windows(ctx.config, actor.user_id, [user_id], start, end, observe(ctx.config, ctx.store))
     if not windows:
         reason = f"{actor.user_id} may not read {user_id}'s usage: only {user_id} and their managers may"
         record(ctx, actor, "usage.read", verdict=REFUSED, owner=user_id, reason=reason, scope="person",
-               since=start.isoformat(), until=(end - timedelta(days=1)).isoformat())
+               since=start.isoformat(), until=(end - timedelta(days=1)).isoformat(), seen=[])
         raise NotAuthorized(reason)
-    _audit_reads(ctx, actor, {user_id}, "person", start, end)
+    _audit_reads(ctx, actor, windows, "person", start, end)
     total, rows, outcomes = _report(ctx, windows, by)
     report = UsageReport(user_id, "person", start, end, total, by, rows, _waste(ctx, windows, outcomes, True))
     covered = sum((b - a).days for _, a, b in windows)
@@ -279,10 +292,11 @@ def team_usage(ctx: Context, actor: Actor, *, since: date | None = None, until: 
     _check_by(by)
     start, end = period(since, until)
     others = [u.id for u in ctx.config.users if u.id != actor.user_id]
+    observed = observe(ctx.config, ctx.store)
     windows = [(users - {actor.user_id}, a, b) for users, a, b
-               in visible_windows(ctx.config, actor.user_id, others, start, end) if users - {actor.user_id}]
+               in visible_windows(ctx.config, actor.user_id, others, start, end, observed) if users - {actor.user_id}]
     people = set().union(*(w[0] for w in windows)) if windows else set()
-    _audit_reads(ctx, actor, people, "team", start, end)
+    _audit_reads(ctx, actor, windows, "team", start, end)
     total, rows, outcomes = _report(ctx, windows, by)
     report = UsageReport(f"team of {actor.user_id}", "team", start, end, total, by, rows,
                          _waste(ctx, windows, outcomes, True), people=len(people))
@@ -308,7 +322,8 @@ def org_usage(ctx: Context, actor: Actor, *, group: str = ORGANISATION, since: d
     if since is None and until is None:
         until = today - timedelta(days=1)  # the last 30 closed days
     asked = start, end = period(since, until, today)
-    check_groups([group], groups_in(ctx.config, start, end))
+    observed = observe(ctx.config, ctx.store)
+    check_groups([group], groups_in(ctx.config, start, end, observed))
     notes: list[str] = []
     if end > today:  # today is never counted (usage_privacy, rule 5)
         if start < today:
@@ -317,7 +332,7 @@ def org_usage(ctx: Context, actor: Actor, *, group: str = ORGANISATION, since: d
             notes.append(CLOSED_ONLY if start == today else "the period begins after today: organisation "
                          "figures cover closed days only")
         end = max(today, start)
-    total, rows, people, withheld, any_cell = _org_figures(ctx, group, start, end, by)
+    total, rows, people, withheld, any_cell = _org_figures(ctx, group, start, end, by, observed)
     if end > _settled_before() and end > start:
         notes.append(UNSETTLED.format(days=LOOK_BACK.days))
     shown = (start, end) if end > start else asked  # no closed day in it: the period asked, empty
@@ -347,8 +362,8 @@ def _settled_before() -> date:
     return datetime.now(timezone.utc).date() - LOOK_BACK
 
 
-def _org_figures(ctx: Context, group: str, start: date, end: date,
-                 by: str | None) -> tuple[Figures, list[tuple[str, Figures]], set[str], int, bool]:
+def _org_figures(ctx: Context, group: str, start: date, end: date, by: str | None,
+                 observed: Any = None) -> tuple[Figures, list[tuple[str, Figures]], set[str], int, bool]:
     """``group``'s released figures over the closed days ``[start, end)`` (``end`` at most today): the
     total, the rows by day (when ``by`` is ``day``), the people counted, how many days with usage were
     withheld, and whether any group had a cell released."""
@@ -361,7 +376,8 @@ def _org_figures(ctx: Context, group: str, start: date, end: date,
     contributors: dict[int, set[str]] = {}
     for (day, user) in per_day_user:
         contributors.setdefault(day, set()).add(user)
-    cells = released(ctx.config, ctx.config.usage.min_group_size, contributors, lambda n: EPOCH + timedelta(days=n))
+    cells = released(ctx.config, ctx.config.usage.min_group_size, contributors, lambda n: EPOCH + timedelta(days=n),
+                     observed)
     minutes = minutes_table(ctx.config.usage)
     for day, groups in cells.items():
         if group in groups:
@@ -396,11 +412,14 @@ def org_groups(ctx: Context, actor: Actor, *, since: date | None = None, until: 
     if not actor.reads_everything:
         raise NotAuthorized(f"{actor.user_id} may not list organisation groups: only an admin or auditor may")
     start, end = period(since, until)
-    return groups_in(ctx.config, start, end)
+    return groups_in(ctx.config, start, end, observe(ctx.config, ctx.store))
 
 
 def usage_reads(ctx: Context, actor: Actor, *, since: datetime | None = None) -> list[AuditEntry]:
-    """Every read of the actor's usage figures by someone else (and every refused attempt), newest first."""
+    """Every read of the actor's usage figures by someone else (and every refused attempt), newest first.
+    Each entry's ``data``: ``actor`` (the reader), ``scope`` (person or team), ``since`` / ``until`` (the
+    period asked for, ISO days) and ``seen`` (``[[first, last], ...]``: the days of it the reader saw;
+    empty for a refusal; absent from records written before it was kept)."""
     out = []
     for r in ctx.store.audit.records(kind="operation", user_id=actor.user_id, since=since, newest_first=True):
         data = r.data or {}

@@ -63,7 +63,8 @@ def explain(config: Any) -> list[tuple[str, list[str]]]:
         ]),
         ("Who sees what", [
             "You see your own figures. A manager sees those of their direct and indirect reports, only for the "
-            "days they were in that person's chain (users[].manager, manager_since, manager_history).",
+            "days they were in that person's chain (users[].manager, manager_since, manager_history; a manager "
+            "named without manager_since: from the day MeshClaw first saw them named).",
             "Every read of your figures by someone else is audited and listed by `meshclaw usage reads`.",
             f"Admins and auditors see organisation and team aggregates only, never one person or a ranking, and "
             f"only cells (group, day) with at least k = {u.min_group_size} people using models "

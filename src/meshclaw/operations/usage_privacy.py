@@ -44,10 +44,10 @@ from .usage_org import chart_on, reports_in, segments
 ORGANISATION = "organisation"
 
 
-def group_members(config: Any, day: date) -> dict[str, frozenset[str]]:
+def group_members(config: Any, day: date, observed: Any = None) -> dict[str, frozenset[str]]:
     """Every group an organisation figure may cover on ``day``: ``organisation`` and ``team:M`` for each
-    user M with reports then."""
-    chart = chart_on(config, day)
+    user M with reports then (the chart of ``usage_org``, with the store's ``observed`` chart)."""
+    chart = chart_on(config, day, observed)
     groups = {ORGANISATION: frozenset(u.id for u in config.users)}
     for m in sorted({m for m in chart.values() if m is not None}):
         members = frozenset(reports_in(chart, m))
@@ -56,17 +56,19 @@ def group_members(config: Any, day: date) -> dict[str, frozenset[str]]:
     return groups
 
 
-def released(config: Any, k: int, contributors: dict[int, set[str]], day_of_number: Any) -> dict[int, dict[str, frozenset[str]]]:
+def released(config: Any, k: int, contributors: dict[int, set[str]], day_of_number: Any,
+             observed: Any = None) -> dict[int, dict[str, frozenset[str]]]:
     """``{day number: {group: its contributors}}`` for every released cell (rules 2 and 3), per day.
 
     ``contributors``: the people with model requests on each day number (the caller passes closed days
-    only, rule 5); ``day_of_number`` turns a day number into a ``date`` (for the chart of that day)."""
+    only, rule 5); ``day_of_number`` turns a day number into a ``date`` (for the chart of that day);
+    ``observed``: as ``usage_org.visible_windows``."""
     out: dict[int, dict[str, frozenset[str]]] = {}
     charts: dict[date, dict[str, frozenset[str]]] = {}
     for day, people in sorted(contributors.items()):
         d = day_of_number(day)
         if d not in charts:
-            charts[d] = group_members(config, d)
+            charts[d] = group_members(config, d, observed)
         cells = release_day(charts[d], people, k)
         if cells:
             out[day] = cells
@@ -109,11 +111,11 @@ def release_day(groups: dict[str, frozenset[str]], people: set[str] | frozenset[
     return {g: c for c in children for g in names[c]}
 
 
-def groups_in(config: Any, start: date, end: date) -> dict[str, int]:
+def groups_in(config: Any, start: date, end: date, observed: Any = None) -> dict[str, int]:
     """Groups an admin may ask for in ``[start, end)``, each with its largest size over the period."""
     out: dict[str, int] = {}
-    for seg in segments(config, start, end):
-        for g, members in group_members(config, seg.start).items():
+    for seg in segments(config, start, end, observed):
+        for g, members in group_members(config, seg.start, observed).items():
             out[g] = max(out.get(g, 0), len(members))
     return out
 

@@ -17,6 +17,7 @@ from .executors import ExecutorRegistry
 from .memory import MemoryRepository
 from .memory_diary import DreamDiary
 from .notes import NoteRepository
+from .org_observations import ManagerObservations
 from .runs import RunRepository
 from .tool_pins import ToolPinRepository
 from .usage import UsageRepository
@@ -81,6 +82,7 @@ class Store:
         self.runs = RunRepository(self.db)
         self.audit = _audit_log(self.db, home, secret_values)
         self.usage = UsageRepository(self.db)
+        self.managers = ManagerObservations(self.db)  # the management chart as seen over time
         self.notes = NoteRepository(self.db)
         self.agents = AgentStateRepository(self.db)
         self.approval_grants = ApprovalGrantRepository(self.db)

@@ -195,6 +195,19 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class ManagerObservation(Base):
+    """The management chart as the store saw it: a user's configured manager (None: nobody), from the
+    moment it was first seen to differ from the row before (``store/org_observations.py``). ``seq``
+    numbers a user's rows 0, 1, ...: two processes recording the same change at once cannot both add it."""
+
+    __tablename__ = "manager_observations"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    manager_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 # --- usage accounting (compact: integers only; names live once in usage_names) ---------------------
 
 _BIG = BigInteger().with_variant(Integer, "sqlite")  # SQLite's INTEGER is already 64-bit (and rowid-backed)

@@ -41,7 +41,10 @@ def check(path: Optional[Path] = typer.Option(None, "--path", help="Configuratio
     """Validate the configuration; every problem is printed with its line."""
     from meshclaw.operations.config import check_config
 
-    s = check_config(path or config_path())
+    from .app_context import open_store
+
+    in_use = path is None or path.resolve() == config_path().resolve()  # a draft elsewhere records nothing
+    s = check_config(path or config_path(), store=open_store, record_chart=in_use)
     typer.echo(f"{s.path}: OK ({s.users} users, {s.models} models, {s.agents} agents)")
     from .printer import echo
 

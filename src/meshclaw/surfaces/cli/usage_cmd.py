@@ -145,10 +145,12 @@ def _chart(report: Any) -> str:
 
 @app.command("reads")
 def reads(since: Optional[str] = typer.Option(None, "--since", help="2026-11-01, or 7d / 30d")) -> None:
-    """Who read your usage figures (and who tried), newest first."""
+    """Who read your usage figures (and who tried), newest first, with the days each reader saw."""
+    from rich.table import Table
+
     from meshclaw.operations.usage import usage_reads
 
-    from .printer import console, escape
+    from .printer import console
 
     first = _day(since)
     octx = context()
@@ -156,11 +158,43 @@ def reads(since: Optional[str] = typer.Option(None, "--since", help="2026-11-01,
                         since=datetime.combine(first, datetime.min.time(), timezone.utc) if first else None)
     if not found:
         console.print("nobody else has read your usage figures")
+        return
+    # A grid: a line too long for the terminal wraps inside its own column, under its text, and the
+    # verdict leads the text, so no word of it is left alone on a line of its own.
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True)
+    table.add_column()
     for r in found:
-        d = r.data
-        verdict = "" if r.verdict == "done" else f" [red]{escape(r.verdict or '')}[/red]"
-        console.print(f"{r.at:%Y-%m-%d %H:%M} {escape(str(d.get('actor')))} read your figures "
-                      f"({escape(str(d.get('scope')))}, {d.get('since')} to {d.get('until')}){verdict}")
+        table.add_row(f"{r.at:%Y-%m-%d %H:%M}", _read_line(r.data, r.verdict))
+    console.print(table)
+
+
+def _days(first: str, last: str) -> str:
+    return first if first == last else f"{first} to {last}"
+
+
+def _read_line(d: dict, verdict: Optional[str]) -> str:
+    """One read of your figures in words (markup; outside text escaped): who, the scope, the days seen
+    (``seen``) and, when fewer, how many of the days asked for they were; a refusal says so first, with
+    the period asked for."""
+    from .printer import escape
+
+    who, scope = escape(str(d.get("actor"))), escape(str(d.get("scope")))
+    asked = _days(str(d.get("since")), str(d.get("until")))
+    if verdict != "done":
+        return f"[red]{escape(verdict or 'unknown')}[/red]: {who} tried to read your figures ({scope}, {escape(asked)})"
+    seen = d.get("seen")
+    if seen is None:  # recorded before the days seen were kept
+        return f"{who} read your figures ({scope}; asked for {escape(asked)})"
+    try:
+        spans = [(date.fromisoformat(a), date.fromisoformat(b)) for a, b in seen]
+        total = (date.fromisoformat(str(d.get("until"))) - date.fromisoformat(str(d.get("since")))).days + 1
+    except (TypeError, ValueError):
+        return f"{who} read your figures ({scope}; asked for {escape(asked)}; days seen: {escape(str(seen))})"
+    days = sum((b - a).days + 1 for a, b in spans)
+    shown = ", ".join(_days(a.isoformat(), b.isoformat()) for a, b in spans) or "no day"
+    of = "" if days == total else f" ({days} of {_count(total, 'day', 'days')} asked for)"
+    return f"{who} read your figures ({scope}): {shown}{of}"
 
 
 @app.command("explain")
