@@ -75,6 +75,15 @@ def test_pruning_raw_events_changes_no_reported_total(home):
     assert store.usage.for_run("run-3") == []  # the per-request detail is what retention removes
     assert len(store.usage.for_run("new-run-1")) == 5
 
+    # A replayed step from before the horizon cannot be checked against its pruned first recording: not
+    # counted, in this process or another one (a new store on the same database), so no total changes.
+    again = Store(home)
+    for s in (store, again):
+        assert s.usage.record_many([old[3], old[7]]) == 0
+        assert {by: rollup(s.db, window, by) for by in before} == before
+    assert again.usage.record_many([UsageEventIn("later", "new-run-1", "user1", "agent1-0", "local",
+                                                 NOW.timestamp(), 7, 1)]) == 1
+
 
 def test_old_per_request_rows_move_into_the_compact_tables(home):
     from alembic import command

@@ -13,7 +13,8 @@ from sqlalchemy import delete, func, select, text
 
 from .database import Database
 from .tables import BudgetReservation
-from .usage import day_of, used_since
+from .usage import day_of
+from .usage_queries import used_since
 
 STALE = timedelta(minutes=15)
 

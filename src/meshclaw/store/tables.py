@@ -275,6 +275,16 @@ class UsageEvent(Base):
     price: Mapped[int] = mapped_column(SmallInteger, default=0)  # store/usage.py PRICE_*: where the cost came from
 
 
+class UsagePruned(Base):
+    """How far raw usage events have been pruned: one row. An event from before it cannot be checked
+    against the events it may repeat (they are gone), so it is not counted (store/usage.py ``prune``)."""
+
+    __tablename__ = "usage_pruned"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
+    before: Mapped[int] = mapped_column(Integer)  # epoch seconds, UTC: raw events before it were deleted
+
+
 class UsageDaily(Base):
     """Daily rollup per (user, day, agent, model, trigger), written in the same transaction as each event:
     every report reads these, so reports stay fast and survive pruning."""

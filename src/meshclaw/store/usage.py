@@ -14,6 +14,7 @@ Days are UTC days since 1970-01-01 (``day_of``).
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, NamedTuple
@@ -21,7 +22,7 @@ from typing import Any, Iterable, NamedTuple
 from sqlalchemy import delete, func, select, text
 
 from .database import Database
-from .tables import UsageDaily, UsageEvent, UsageName, UsageRun
+from .tables import UsageDaily, UsageEvent, UsageName, UsagePruned, UsageRun
 from .usage_writer import (EV_AGENT, EV_AT, EV_CACHED, EV_COST, EV_CWRITE, EV_IN, EV_KEY, EV_LATENCY, EV_MODEL, EV_OUT, EV_PRICE,
                            EV_REASONING, EV_RUN, EV_STEP, EV_TRIGGER, EV_USER, Buffer)
 
@@ -30,6 +31,7 @@ PRICE_UNKNOWN, PRICE_CONFIGURED, PRICE_PUBLISHED, PRICE_FREE, PRICE_ESTIMATED = 
 PRICE_LABELS = {PRICE_UNKNOWN: "no known price (counted as 0)", PRICE_CONFIGURED: "configured price",
                 PRICE_PUBLISHED: "published price (genai-prices)", PRICE_FREE: "free: runs on this machine (0)",
                 PRICE_ESTIMATED: "estimated (the request timed out)"}
+log = logging.getLogger("meshclaw.usage")
 MICRO = 1_000_000
 SECONDS_PER_DAY = 86_400
 MAX_COST_MICRO = 2**31 - 1  # one request's cost column is 32-bit: 2,147 currency units at most
@@ -143,6 +145,7 @@ class UsageRepository:
         self._names: dict[tuple[str, str], int] = {}
         self._runs: dict[str, tuple[int, int]] = {}  # run id -> (run ref, trigger ref); filled after commits
         self.buffer = Buffer(self)  # store/usage_writer.py: what record() queues, written in batches
+        self._horizon: tuple[float, int] = (-1e9, 0)  # (when read, usage_pruned.before)
 
     def flush(self) -> int:
         """Write the events ``record`` buffered (every store of this process on this database); returns
@@ -196,6 +199,16 @@ class UsageRepository:
             batch.setdefault(key_hash(e[EV_KEY]), e)
         if not batch:
             return 0
+        horizon = self._pruned_before()
+        if horizon:
+            old = [h for h, e in batch.items() if e[EV_AT] < horizon]
+            for h in old:  # the events they may repeat were pruned: counting them could count a request twice
+                del batch[h]
+            if old:
+                log.warning("usage: %d event(s) from before the pruned horizon (%s) not counted", len(old),
+                            datetime.fromtimestamp(horizon, timezone.utc).isoformat())
+            if not batch:
+                return 0
         new_names: dict[tuple[str, str], int] = {}
         new_runs: dict[str, tuple[int, int]] = {}
         pg = self.db.dialect == "postgresql"
@@ -351,11 +364,33 @@ class UsageRepository:
 
     def prune(self, before: datetime) -> int:
         """Delete raw events recorded before ``before`` (aware datetime); rollups and run totals stay, so
-        no report changes. Returns how many events were deleted."""
+        no report changes. Returns how many events were deleted. From then on an event from before
+        ``before`` is not counted (``usage_pruned``): the events it may repeat are gone, so a replayed
+        step could not be told apart from a new request."""
         self.flush()
-        ev = UsageEvent.__table__
+        ev, mark = UsageEvent.__table__, UsagePruned.__table__
+        cut = int(before.timestamp())
         with self.db.engine.begin() as conn:
-            return conn.execute(delete(ev).where(ev.c.at < int(before.timestamp()))).rowcount or 0
+            deleted = conn.execute(delete(ev).where(ev.c.at < cut)).rowcount or 0
+            old = conn.execute(select(mark.c.before).where(mark.c.id == 1)).scalar()
+            if old is None:
+                conn.execute(mark.insert().values(id=1, before=cut))
+            elif cut > old:
+                conn.execute(mark.update().where(mark.c.id == 1).values(before=cut))
+        self._horizon = (0.0, 0)
+        return deleted
+
+    def _pruned_before(self) -> int:
+        """The pruned horizon (epoch seconds; 0: never pruned), read at most once a minute."""
+        import time
+
+        at, value = self._horizon
+        if time.monotonic() - at > 60:
+            t = UsagePruned.__table__
+            with self.db.engine.connect() as conn:
+                value = int(conn.execute(select(t.c.before).where(t.c.id == 1)).scalar() or 0)
+            self._horizon = (time.monotonic(), value)
+        return value
 
     # --- reading (per run; reports read rollups through store/usage_queries.py) -----------
 
@@ -388,9 +423,9 @@ class UsageRepository:
                 t = UsageDaily.__table__
                 q = select(*(func.coalesce(func.sum(t.c[c]), 0) for c in SUMS))
                 if agent:
-                    q = q.where(t.c.agent_ref == _name_id("agent", agent))
+                    q = q.where(t.c.agent_ref == name_id("agent", agent))
                 if user_id:
-                    q = q.where(t.c.user_ref == _name_id("user", user_id))
+                    q = q.where(t.c.user_ref == name_id("user", user_id))
                 if since:
                     q = q.where(t.c.day >= day_of(since))
                 row = conn.execute(q).first()
@@ -400,26 +435,7 @@ class UsageRepository:
         return UsageTotals(n, i, o, c, cost / MICRO, r, ms / 1000)
 
 
-def _name_id(kind: str, name: str) -> Any:
+def name_id(kind: str, name: str) -> Any:
+    """A scalar subquery: the id ``usage_names`` gives (``kind``, ``name``)."""
     t = UsageName.__table__
     return select(t.c.id).where(t.c.kind == kind, t.c.name == name).scalar_subquery()
-
-
-def used_since(session: Any, *, subject: str, name: str, day: int, unit: str) -> float:
-    """Tokens (input + output) or cost (currency units) an agent or user (``subject``) used from UTC day
-    ``day`` on, read from the daily rollups inside the caller's transaction (the budget check's).
-    From this call on, this process writes the subject's requests at once instead of buffering them
-    (so every process's budget check sees them), and the ones it still buffers are added here."""
-    from .usage_writer import repositories_of, url_key
-
-    kind = "agent" if subject == "agent" else "user"
-    pending = 0.0
-    for repo in repositories_of(url_key(session.get_bind())):
-        repo.buffer.exact.add((kind, name))
-        pending += repo.buffer.pending(kind, name, day, unit)
-    t = UsageDaily.__table__
-    col = (t.c.input_tokens + t.c.output_tokens) if unit == "tokens" else t.c.cost_micro
-    who = t.c.agent_ref if subject == "agent" else t.c.user_ref
-    value = session.scalar(select(func.coalesce(func.sum(col), 0))
-                           .where(who == _name_id(kind, name), t.c.day >= day))
-    return float(value or 0) / (MICRO if unit == "cost" else 1) + pending

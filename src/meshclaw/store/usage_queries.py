@@ -8,13 +8,13 @@ see which window is decided above, in ``operations/usage.py``; this module only 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 from sqlalchemy import func, select
 
 from .database import Database
 from .tables import AuditRecord, Run, UsageDaily, UsageName, UsageRun
-from .usage import MICRO, SUMS
+from .usage import MICRO, SUMS, name_id
 from .usage_writer import flush_url, url_key
 
 DIMENSIONS = ("user", "day", "agent", "model", "trigger")
@@ -186,3 +186,23 @@ def run_models(db: Database, run_ids: Iterable[str]) -> dict[str, str]:
                 model = str(data.get("model") or NO_MODEL)
                 per[model] = per.get(model, 0) + int(data.get("input_tokens") or 0) + int(data.get("output_tokens") or 0)
     return {r: min(tokens[r], key=lambda m: (-tokens[r][m], m)) if tokens.get(r) else NO_MODEL for r in ids}
+
+
+def used_since(session: Any, *, subject: str, name: str, day: int, unit: str) -> float:
+    """Tokens (input + output) or cost (currency units) an agent or user (``subject``) used from UTC day
+    ``day`` on, read from the daily rollups inside the caller's transaction (the budget check's).
+    From this call on, this process writes the subject's requests at once instead of buffering them
+    (so every process's budget check sees them), and the ones it still buffers are added here."""
+    from .usage_writer import repositories_of, url_key
+
+    kind = "agent" if subject == "agent" else "user"
+    pending = 0.0
+    for repo in repositories_of(url_key(session.get_bind())):
+        repo.buffer.exact.add((kind, name))
+        pending += repo.buffer.pending(kind, name, day, unit)
+    t = UsageDaily.__table__
+    col = (t.c.input_tokens + t.c.output_tokens) if unit == "tokens" else t.c.cost_micro
+    who = t.c.agent_ref if subject == "agent" else t.c.user_ref
+    value = session.scalar(select(func.coalesce(func.sum(col), 0))
+                           .where(who == name_id(kind, name), t.c.day >= day))
+    return float(value or 0) / (MICRO if unit == "cost" else 1) + pending

@@ -111,6 +111,7 @@ class _ConnRepository:
             dialect = conn.dialect.name
 
         self._repo = UsageRepository(_Db())  # type: ignore[arg-type]
+        self._repo._horizon = (float("inf"), 0)  # nothing was pruned yet (usage_pruned comes with 0017): never read it
 
     def record_many(self, events):  # type: ignore[no-untyped-def]
         return self._repo.record_many(events)
