@@ -10,6 +10,7 @@ may see.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Mapping
@@ -21,6 +22,9 @@ from .database import Database, StoreError
 from .tables import ManagerObservation
 
 ATTEMPTS = 3  # another process recording the same change at once: read again and compare
+# A chart this process has just found recorded is not read again for this long (a report, a scrape
+# and the next one within it reuse the history; a change another process records shows up after it).
+FRESH_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ def _utc(t: datetime) -> datetime:
 class ManagerObservations:
     def __init__(self, db: Database):
         self.db = db
+        self._seen: tuple[float, tuple, dict[str, list[Observation]]] | None = None  # (when, chart, history)
 
     def history(self) -> dict[str, list[Observation]]:
         """``{user id: [Observation, ...]}``, each user's rows oldest first (users never observed: absent).
@@ -68,10 +73,21 @@ class ManagerObservations:
         differs, or who has no row yet, first seen at ``at`` (default now, UTC); returns every user's
         history after that, as ``history()``. Users absent from ``chart`` are left as they are.
 
-        Two processes storing the same change at once store it once: a user's rows are numbered, so
+        A chart this repository found already recorded less than ``FRESH_SECONDS`` ago is answered from
+        memory; otherwise the history is read first, and a write transaction opens only when something
+        changed. Two processes storing the same change at once store it once: a user's rows are numbered, so
         the second insert of a number fails and that process reads again. Raises StoreError when the
         store cannot be read or written (nothing is stored then)."""
         at = _utc(at or datetime.now(timezone.utc))
+        key = tuple(sorted(chart.items(), key=lambda kv: kv[0]))
+        cached = self._seen
+        if cached is not None and cached[1] == key and time.monotonic() - cached[0] < FRESH_SECONDS:
+            return {u: list(rows) for u, rows in cached[2].items()}
+        known = self.history()  # most reads change nothing: no write transaction (SQLite's write lock) for them
+        after = with_chart(known, chart, at)
+        if all(len(rows) == len(known.get(u, ())) for u, rows in after.items()):
+            self._seen = (time.monotonic(), key, after)
+            return {u: list(rows) for u, rows in after.items()}
         for attempt in range(ATTEMPTS):
             try:
                 with self.db.session() as s:
