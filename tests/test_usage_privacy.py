@@ -339,3 +339,31 @@ def test_organisation_figures_count_outcomes_only_once_they_have_settled(closed_
     assert by_day.get((TODAY - timedelta(days=2)).isoformat(), 0) == 0
     assert report.total.outcomes == {"approval_granted": 13}
     assert any(n.startswith("outcomes of the last 7 days are left out until they settle") for n in report.notes)
+
+
+def test_runs_and_model_records_show_token_counts_only_to_the_person_and_their_managers(world):
+    """An admin reads everyone's runs and audit records, but not per-person usage figures through them
+    (that would be the per-person ranking usage refuses): the counts are withheld, not zero."""
+    from meshclaw.operations import audit as audit_ops
+    from meshclaw.operations.runs import list_runs, show_run
+
+    s = world.store
+    s.runs.create("run-alice-x", "alice-agent", "alice", "summarise my inbox", {})
+    s.audit.append("run-alice-x:model:1", "model", run_id="run-alice-x", agent="alice-agent", user_id="alice",
+                   data={"model": "local", "input_tokens": 1234, "output_tokens": 56, "tool_calls": []})
+    s.usage.record("run-alice-x:model:1", run_id="run-alice-x", agent="alice-agent", user_id="alice", model="local",
+                   input_tokens=1234, output_tokens=56)
+
+    def run_usage(user: str):
+        found = [r for r in list_runs(world, me(world, user)) if r.id == "run-alice-x"]
+        return found[0].usage if found else "not listed"
+
+    assert run_usage("frank") is None  # the admin sees the run, not its tokens
+    assert run_usage("alice").input_tokens == 1234 and run_usage("carol").input_tokens == 1234
+    detail = show_run(world, me(world, "frank"), "run-alice-x")
+    assert detail.run.usage is None and detail.model_calls == []
+    model = [e for e in detail.steps if e.kind == "model"]
+    assert model and "input_tokens" not in model[0].data and model[0].data["usage"] == "withheld"
+    shown = audit_ops.show(world, me(world, "frank"), kind="model")
+    assert shown and all("input_tokens" not in e.data for e in shown)
+    assert audit_ops.show(world, me(world, "carol"), kind="model")[0].data["input_tokens"] == 1234

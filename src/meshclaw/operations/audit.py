@@ -17,6 +17,7 @@ from .authority import readable_users
 from .context import Context
 from .journal import REFUSED, record
 from .records import AuditEntry
+from .usage_access import UsageAccess
 
 
 class AuditBroken(MeshclawError):
@@ -74,7 +75,8 @@ def show(ctx: Context, actor: Actor, *, agent: str | None = None, user: str | No
     """Audit records ``actor`` may read, filtered by agent, user, run, kind and time (UTC-aware datetimes)."""
     rows = ctx.store.audit.records(run_id=run, agent=agent, user_id=user, since=since, until=until, limit=limit,
                                    kind=kind, newest_first=newest_first, user_ids=readable_users(ctx.config, actor))
-    return [AuditEntry.of(r) for r in rows]
+    access = UsageAccess(ctx, actor)  # a model record's token counts follow the usage rule
+    return [access.entry(AuditEntry.of(r)) for r in rows]
 
 
 def alerts(ctx: Context, actor: Actor, *, agent: str | None = None, user: str | None = None,

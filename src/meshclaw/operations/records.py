@@ -64,7 +64,7 @@ class RunSummary:
     output: str | None
     error: str | None
     rehearsal: bool
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage | None = field(default_factory=Usage)  # None: not the reader's to see (operations/usage_access.py)
     model: str = ""  # the model's name in the configuration the run started with ("local", "claude")
 
     @classmethod

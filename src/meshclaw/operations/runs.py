@@ -8,7 +8,7 @@ what the run's row says it became.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from meshclaw.domain.errors import NotFound, UsageError
@@ -18,6 +18,7 @@ from .authority import readable_users, require_act, require_read
 from .context import Context, agent_named
 from .journal import record
 from .records import ModelCall, RunDetail, RunSummary, AuditEntry
+from .usage_access import UsageAccess
 
 Listener = Callable[[dict[str, Any]], None]
 
@@ -125,7 +126,13 @@ def list_runs(ctx: Context, actor: Actor, *, agent: str | None = None, status: s
     ``since`` (an aware datetime) keeps runs started at or after it."""
     rows = ctx.store.runs.list(agent=agent, status=status, limit=limit, user_ids=readable_users(ctx.config, actor),
                                since=since)
-    return [RunSummary.of(ctx.store, r) for r in rows]
+    access = UsageAccess(ctx, actor)
+    return [_shown(RunSummary.of(ctx.store, r), access) for r in rows]
+
+
+def _shown(run: RunSummary, access: UsageAccess) -> RunSummary:
+    """The run with its token counts only where they are the reader's to see (``usage_access``)."""
+    return run if access.allows(run.user_id, run.created_at) else replace(run, usage=None)
 
 
 def show_run(ctx: Context, actor: Actor, run_id: str) -> RunDetail:
@@ -135,10 +142,11 @@ def show_run(ctx: Context, actor: Actor, run_id: str) -> RunDetail:
     if run is None:
         raise NotFound(f"no run {run_id!r} (see `meshclaw runs`)")
     require_read(ctx, actor, run.user_id, f"run {run.id[:12]} of {run.user_id}'s agent {run.agent}")
-    steps = [AuditEntry.of(r) for r in ctx.store.audit.records(run_id=run.id)]
+    access = UsageAccess(ctx, actor)
+    steps = [access.entry(AuditEntry.of(r)) for r in ctx.store.audit.records(run_id=run.id)]
     calls = [ModelCall(u.model, u.input_tokens, u.output_tokens, u.cache_read_tokens, u.seconds)
-             for u in ctx.store.usage.for_run(run.id)]
-    return RunDetail(RunSummary.of(ctx.store, run), steps, calls)
+             for u in ctx.store.usage.for_run(run.id)] if access.allows(run.user_id, run.created_at) else []
+    return RunDetail(_shown(RunSummary.of(ctx.store, run), access), steps, calls)
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,8 @@ def show(run_id: str = typer.Argument(..., help="A run id (a unique prefix is en
     for a in detail.steps:
         console.print(_step(a, escape, full))
     t = run.usage
-    console.print(f"tokens: {t.input_tokens} in, {t.output_tokens} out, {t.cache_read_tokens} cached, {t.requests} model calls")
+    console.print(f"tokens: {t.input_tokens} in, {t.output_tokens} out, {t.cache_read_tokens} cached, {t.requests} model calls"
+                  if t is not None else f"tokens: not shown (only {run.user_id} and their managers see their usage)")
     if run.output:
         console.print(f"output: {escape(run.output)}")
     if run.error:
@@ -108,6 +109,8 @@ def _step(a, escape, full: bool = False) -> str:  # type: ignore[no-untyped-def]
         return f"  #{a.seq} replayed {a.tool} from run {a.data.get('from_run', '')[:12]} → {escape(cut(str(detail), 200))}"
     if a.kind == "model":
         calls = ", ".join(a.data.get("tool_calls") or []) or "text"
+        if a.data.get("usage") == "withheld":
+            return f"  #{a.seq} model → {calls}"
         return f"  #{a.seq} model {a.data.get('input_tokens')} in / {a.data.get('output_tokens')} out → {calls}"
     if a.kind == "run" and a.verdict is None:
         return f"  #{a.seq} started ({a.data.get('trigger')})"
