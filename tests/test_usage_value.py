@@ -369,10 +369,11 @@ def test_a_model_with_no_known_price_is_named_in_the_report(home):
     o = BASE.model("mystery", "openai", model="mystery-model-9", base_url="http://127.0.0.1:9/v1")
     o = o.model("priced", "openai", model="x", base_url="http://127.0.0.1:9/v1", price={"input": 1, "output": 2})
     ctx = _ctx(home, o)
-    for model in ("mystery", "priced"):
+    # Usage records the name the provider answered with: here the provider's model name, dated.
+    for model in ("mystery-model-9-2026-05-01", "x"):
         ctx.store.usage.record(f"r-{model}", run_id=f"run-{model}", agent="mailer", user_id="alice", model=model,
                                input_tokens=55_000, output_tokens=0)
     notes = ops.my_usage(ctx, Actor.of(ctx.config, "alice"), by="model").notes
     assert [n for n in notes if "no known price" in n] == [
-        "model mystery has no known price: its requests count as $0 in every cost here (give it one: models: "
-        "mystery: price: {input: ..., output: ...}, per million tokens)"]
+        "model mystery-model-9-2026-05-01 has no known price: its requests count as $0 in every cost here (give it "
+        "one: models: mystery: price: {input: ..., output: ...}, per million tokens)"]

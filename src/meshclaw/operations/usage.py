@@ -40,6 +40,7 @@ from .context import Context
 from .journal import REFUSED, record, record_many
 from .records import AuditEntry
 from .usage_chart import observe
+from .usage_notes import notes_for
 from .usage_org import seen_days, visible_windows
 from .usage_privacy import ORGANISATION, groups_in, released
 from .usage_value import KINDS, LOOK_BACK, Outcome, derive, minutes_table
@@ -217,22 +218,6 @@ def _waste(ctx: Context, windows: list[tuple[frozenset[str], date, date]], outco
     return found
 
 
-def _notes(ctx: Context, figures: Figures, rows_models: list[str]) -> list[str]:
-    from meshclaw.runtime.pricing import pricing_for
-
-    notes = []
-    for name in rows_models:
-        m = ctx.config.models.get(name)
-        if getattr(m, "kind", "") == "bundled" and getattr(m, "price", None) is None:
-            notes.append(f"model {name} runs on this machine: its cost is stated as 0 (no energy estimate)")
-        elif m is not None and not pricing_for(name, ctx.config.models).known:
-            notes.append(f"model {name} has no known price: its requests count as $0 in every cost here "
-                         f"(give it one: models: {name}: price: {{input: ..., output: ...}}, per million tokens)")
-    if figures.sums.requests == 0:
-        notes.append("no model requests in this period")
-    return notes
-
-
 def my_usage(ctx: Context, actor: Actor, *, since: date | None = None, until: date | None = None,
              by: str | None = None) -> UsageReport:
     """The actor's own figures over the period, grouped ``by`` (agent, day, model, trigger), with waste
@@ -244,7 +229,7 @@ def my_usage(ctx: Context, actor: Actor, *, since: date | None = None, until: da
     total, rows, outcomes = _report(ctx, windows, by)
     models = [str(k[0]) for k in rollup(ctx.store.db, [(w[0], _n(w[1]), _n(w[2])) for w in windows], ("model",))]
     return UsageReport(actor.user_id, "me", start, end, total, by, rows, _waste(ctx, windows, outcomes, False),
-                       _notes(ctx, total, models))
+                       notes_for(ctx, total, models))
 
 
 def _audit_reads(ctx: Context, actor: Actor, windows: list[tuple[frozenset[str], date, date]], scope: str,
