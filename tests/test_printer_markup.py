@@ -60,3 +60,16 @@ def test_an_approval_shows_its_arguments_literally(home, cli):
 
         shown = asyncio.run(go())
     assert f'text = "{TRICKY}"' in shown
+
+
+def test_emoji_codes_in_text_are_printed_as_written():
+    from meshclaw.surfaces.cli.printer import SafeConsole, console
+
+    text = "deploy :warning: failed :x: for team:m: today"
+    with console.capture() as captured:
+        console.print(text)
+    assert captured.get().strip() == text
+    demo = SafeConsole(highlight=False)  # the demo's own console
+    with demo.capture() as again:
+        demo.print(text)
+    assert again.get().strip() == text

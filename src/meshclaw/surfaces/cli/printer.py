@@ -25,7 +25,12 @@ __all__ = ["clip", "console", "echo", "err_console", "escape", "neutralise", "pr
 
 class SafeConsole(Console):
     """A Rich console whose ``print`` neutralises every string it is given (markup included: the
-    markers it writes hold no brackets), so no command can print a raw control character by mistake."""
+    markers it writes hold no brackets), so no command can print a raw control character by mistake.
+    Emoji codes are off: ":warning:" in a task, or "team:m" followed by a colon, is printed as written."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("emoji", False)
+        super().__init__(*args, **kwargs)
 
     def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
         super().print(*(neutralise(o) if isinstance(o, str) else o for o in objects), **kwargs)

@@ -220,7 +220,7 @@ def groups() -> None:
 
     octx = context()
     for name, size in sorted(org_groups(octx, local_actor(octx.config)).items()):
-        console.print(f"{name}: {size} people")
+        console.print(f"{name}: {_count(size, 'person', 'people')}")
 
 
 @app.command("prune")
