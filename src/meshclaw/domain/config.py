@@ -189,6 +189,16 @@ class UsageSettings(Strict):
     jump_factor: float = Field(default=2.0, gt=1, description=(
         "tokens per outcome this many times an agent's earlier level is flagged as a sudden jump"))
 
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _collector_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        m = re.fullmatch(r"https?://([^/\s:@]+|\[[0-9a-fA-F:.]+\])(:\d{1,5})?(/[^\s]*)?", value.strip())
+        if m is None:
+            raise ValueError(f"{value!r} is not an http(s) URL of an OTLP/HTTP collector (e.g. http://127.0.0.1:4318)")
+        return value.strip()
+
     @field_validator("minutes_saved")
     @classmethod
     def _known_kinds(cls, value: dict[str, float]) -> dict[str, float]:

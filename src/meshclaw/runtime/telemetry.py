@@ -22,6 +22,7 @@ from meshclaw.store.usage import PRICE_CONFIGURED, PRICE_ESTIMATED, PRICE_FREE, 
 
 from .pricing import FREE
 
+EXPORT_TIMEOUT = 3  # seconds an export to the collector may take (the SDK's default is 10, with retries)
 _providers: dict[str, Any] = {}  # "endpoint" -> the endpoint configured; "tracer", "meter" -> instruments
 
 
@@ -100,12 +101,22 @@ def _configure(endpoint: str | None) -> bool:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+    import logging
+
+    # A collector that does not answer must not fill a person's terminal with the exporters' retries,
+    # nor hold a command at exit for long: one line per failed export at most, and short timeouts.
+    for name in ("opentelemetry.exporter.otlp.proto.http.trace_exporter",
+                 "opentelemetry.exporter.otlp.proto.http.metric_exporter", "opentelemetry.sdk.trace.export",
+                 "opentelemetry.sdk.metrics._internal.export"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     base = endpoint.rstrip("/")
     resource = Resource.create({"service.name": "meshclaw"})
     tracer = TracerProvider(resource=resource)
-    tracer.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{base}/v1/traces")))
+    tracer.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{base}/v1/traces", timeout=EXPORT_TIMEOUT),
+                                                 export_timeout_millis=EXPORT_TIMEOUT * 1000))
     meter = MeterProvider(resource=resource, metric_readers=[
-        PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=f"{base}/v1/metrics"))])
+        PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=f"{base}/v1/metrics", timeout=EXPORT_TIMEOUT),
+                                      export_timeout_millis=EXPORT_TIMEOUT * 1000)])
     use(tracer, meter)
     _providers["endpoint"] = endpoint
     _providers["owned"] = [tracer, meter]
