@@ -255,7 +255,8 @@ def person_usage(ctx: Context, actor: Actor, user_id: str, *, since: date | None
     start, end = period(since, until)
     windows = visible_windows(ctx.config, actor.user_id, [user_id], start, end, observe(ctx.config, ctx.store))
     if not windows:
-        reason = f"{actor.user_id} may not read {user_id}'s usage: only {user_id} and their managers may"
+        reason = (f"{actor.user_id} may not read {user_id}'s usage for {start} to {end - timedelta(days=1)}: only "
+                  f"{user_id}, and whoever managed them on a day, may read that day's figures")
         record(ctx, actor, "usage.read", verdict=REFUSED, owner=user_id, reason=reason, scope="person",
                since=start.isoformat(), until=(end - timedelta(days=1)).isoformat(), seen=[])
         raise NotAuthorized(reason)
