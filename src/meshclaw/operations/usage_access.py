@@ -32,20 +32,21 @@ class UsageAccess:
     def __init__(self, ctx: Context, actor: Actor):
         self.ctx, self.actor = ctx, actor
         self._observed: Any = None
+        self._users = {u.id for u in ctx.config.users}
         self._seen: dict[tuple[str, date], bool] = {}
 
     def allows(self, user_id: str | None, at: datetime | None) -> bool:
         """True for the actor's own figures and for a report's on a day the actor managed them."""
         if user_id is None or user_id == self.actor.user_id:
             return True
-        day = (at if at is not None and at.tzinfo else (at or datetime.now(timezone.utc)).replace(
-            tzinfo=timezone.utc)).astimezone(timezone.utc).date()
+        when = at or datetime.now(timezone.utc)
+        when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)  # SQLite hands back naive UTC
+        day = when.astimezone(timezone.utc).date()
         key = (user_id, day)
         if key not in self._seen:
             if self._observed is None:
                 self._observed = observe(self.ctx.config, self.ctx.store)
-            known = {u.id for u in self.ctx.config.users}
-            self._seen[key] = user_id in known and bool(visible_windows(
+            self._seen[key] = user_id in self._users and bool(visible_windows(
                 self.ctx.config, self.actor.user_id, [user_id], day, day + timedelta(days=1), self._observed))
         return self._seen[key]
 

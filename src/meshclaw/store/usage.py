@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, NamedTuple
@@ -382,8 +383,6 @@ class UsageRepository:
 
     def _pruned_before(self) -> int:
         """The pruned horizon (epoch seconds; 0: never pruned), read at most once a minute."""
-        import time
-
         at, value = self._horizon
         if time.monotonic() - at > 60:
             t = UsagePruned.__table__
